@@ -1,0 +1,200 @@
+/*
+ * The compiled configuration snapshot: everything the workers read to serve traffic.
+ *
+ * pc_config_load() reads YAML files of Kubernetes Gateway API resources (Gateway, HTTPRoute)
+ * and of portcullis's own API group (ServiceEndpoints, ClientTrafficPolicy,
+ * BackendTrafficPolicy, ProxyConfig), validates them whole and compiles one immutable
+ * snapshot: listeners grouped by port, each port with a compiled route table, every backendRef
+ * resolved to endpoint addresses and every policy folded into the rules it applies to.
+ *
+ * A snapshot is built on the control thread, published to the workers by an atomic pointer swap,
+ * and never modified afterwards; it is reference-counted so requests in flight finish on the one
+ * they started with. All memory of a snapshot lives in its own arena.
+ */
+#ifndef PC_CONFIG_CONFIG_H
+#define PC_CONFIG_CONFIG_H
+
+#include <sys/socket.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/diag.h"
+
+struct pc_arena;
+struct pc_route_table;
+
+/* One header name and value; names are stored lower-cased. */
+struct pc_header_pair {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Gateway API RequestHeaderModifier / ResponseHeaderModifier, compiled. */
+struct pc_header_modifier {
+    const struct pc_header_pair *set;
+    size_t n_set;
+    const struct pc_header_pair *add;
+    size_t n_add;
+    const struct pc_header_pair *remove; /* value unused */
+    size_t n_remove;
+};
+
+enum pc_path_modifier_type {
+    PC_PATH_MOD_NONE = 0,
+    PC_PATH_MOD_REPLACE_FULL,   /* ReplaceFullPath */
+    PC_PATH_MOD_REPLACE_PREFIX, /* ReplacePrefixMatch: only with a PathPrefix match */
+};
+
+struct pc_path_modifier {
+    enum pc_path_modifier_type type;
+    const char *value;
+    size_t value_len;
+};
+
+/* Gateway API RequestRedirect. NULL or 0 fields keep the request's own value. */
+struct pc_redirect {
+    const char *scheme; /* "http" or "https" */
+    const char *hostname;
+    struct pc_path_modifier path;
+    uint16_t port;        /* 0: derived from the scheme as the specification says */
+    uint16_t status_code; /* 301 or 302 */
+};
+
+/* Gateway API URLRewrite. */
+struct pc_url_rewrite {
+    const char *hostname; /* NULL: keep */
+    struct pc_path_modifier path;
+};
+
+/* Limits on what a client may send, per listener and narrowed per route. */
+struct pc_client_limits {
+    uint32_t max_request_line_bytes; /* exceeded: 414 */
+    uint32_t max_header_bytes;       /* all field lines together; exceeded: 431 */
+    uint32_t max_header_count;       /* exceeded: 431 */
+    uint64_t max_body_bytes;         /* exceeded: 413 */
+};
+
+/* Client-side timeouts, per listener. */
+struct pc_client_timeouts {
+    uint32_t request_head_ms;  /* from the first byte of a request to the end of its head */
+    uint32_t body_progress_ms; /* longest wait for more request-body bytes */
+    uint32_t idle_ms;          /* keep-alive connection with no request in progress */
+};
+
+/* One upstream address. */
+struct pc_endpoint {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const char *name; /* "127.0.0.1:8080" or "[::1]:8080": the pool key and the log label */
+};
+
+/* A backendRef resolved to endpoints, with its weight and upstream settings. */
+struct pc_backend {
+    const char *name; /* "namespace/service:port" */
+    const struct pc_endpoint *endpoints;
+    size_t n_endpoints;
+    uint32_t weight;
+    uint32_t connect_timeout_ms;
+    uint32_t pool_max_idle;       /* idle connections kept per endpoint per worker */
+    uint32_t pool_idle_timeout_ms; /* an idle pooled connection older than this is closed */
+};
+
+/* One HTTPRoute rule, compiled: what to do with a request that matched it. */
+struct pc_route_rule {
+    const char *route_name; /* "namespace/name" */
+    const char *rule_name;  /* the rule's name, or "namespace/name/<index>": metrics label */
+    uint32_t rule_index;
+
+    struct pc_header_modifier request_headers;
+    struct pc_header_modifier response_headers;
+    const struct pc_redirect *redirect;   /* NULL: none */
+    const struct pc_url_rewrite *rewrite; /* NULL: none */
+
+    const struct pc_backend *backends;
+    size_t n_backends;
+    uint32_t total_weight; /* 0: every request answers 500, as the specification requires */
+
+    uint32_t request_timeout_ms;         /* HTTPRoute timeouts.request; 0: none */
+    uint32_t backend_request_timeout_ms; /* timeouts.backendRequest or the policy's; 0: none */
+
+    struct pc_client_limits limits; /* the listener's, narrowed by policies on the route */
+    bool allow_websocket;           /* Upgrade: websocket is tunnelled */
+};
+
+enum pc_listener_protocol {
+    PC_PROTO_HTTP = 0,
+};
+
+/* One Gateway listener. */
+struct pc_listener {
+    const char *gateway;  /* "namespace/name" */
+    const char *name;     /* the listener's sectionName */
+    const char *hostname; /* NULL: any host */
+    enum pc_listener_protocol protocol;
+    struct pc_client_limits limits;
+    struct pc_client_timeouts timeouts;
+    bool trust_request_id;    /* keep a client's own x-request-id */
+    bool keep_encoded_slashes; /* %2F and %5C in paths are kept instead of refused */
+};
+
+/*
+ * One bound socket: every listener that shares an address and port. Limits that apply before
+ * the Host header is known (request line, header bytes and count, head timeout) are the
+ * largest of those listeners; the chosen listener's own limits apply once it is known.
+ */
+struct pc_port {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const char *name; /* "0.0.0.0:8080" */
+    const struct pc_listener *listeners;
+    size_t n_listeners;
+    struct pc_client_limits head_limits;
+    struct pc_client_timeouts head_timeouts;
+    const struct pc_route_table *routes;
+};
+
+/* Process-wide settings from the ProxyConfig resource, or defaults. */
+struct pc_proxy_settings {
+    struct sockaddr_storage admin_addr; /* default 127.0.0.1:9901 */
+    socklen_t admin_addr_len;
+    bool admin_enabled;
+    const char *access_log_path; /* "-" for stdout, NULL when disabled */
+    const char *log_level;       /* "debug" .. "error" */
+    const char *log_format;      /* "text" or "json" */
+    uint32_t shutdown_grace_ms;
+    bool watch_files; /* reload when a config file changes */
+};
+
+struct pc_config {
+    _Atomic long refs;
+    struct pc_arena *arena;
+
+    const struct pc_port *ports;
+    size_t n_ports;
+    struct pc_proxy_settings proxy;
+
+    const char *const *files; /* every file that was read, for the file watcher */
+    size_t n_files;
+    uint64_t generation; /* set by the caller that publishes the snapshot */
+};
+
+/*
+ * Loads, validates and compiles the configuration at path: one YAML file (several documents
+ * allowed) or a directory whose *.yaml and *.yml files are read in name order. Every problem is
+ * added to diag (which the caller owns); returns a snapshot with one reference, or NULL when diag
+ * holds at least one error. Blocking file I/O: call it off the worker loops.
+ */
+struct pc_config *pc_config_load(const char *path, struct pc_diag *diag);
+
+/* Takes a reference; returns cfg. Any thread. */
+struct pc_config *pc_config_ref(struct pc_config *cfg);
+
+/* Drops a reference, freeing the snapshot with the last one; accepts NULL. Any thread. */
+void pc_config_unref(struct pc_config *cfg);
+
+#endif
