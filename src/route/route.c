@@ -1,0 +1,1196 @@
+/*
+ * Route tables: built once per port on the control thread, then read by every worker.
+ *
+ * Shape of a table. Listeners are found by exact hostname (hash), then by wildcard suffix
+ * (hash, longest suffix first), then the listener without a hostname. Inside a listener, routes
+ * are grouped by the route hostname they were written with: one group per exact hostname, one
+ * per wildcard suffix and one for routes without hostnames. Groups are tried in hostname
+ * precedence order (exact, longer wildcard, shorter wildcard, none), and inside a group every
+ * HTTPRouteMatch is a candidate filed by its path: Exact paths in a hash, RegularExpression
+ * paths in one list, PathPrefix values in a trie of path segments whose children are found
+ * through one hash keyed by (parent node, segment). Every candidate list is sorted once by the
+ * remaining precedence criteria, so the first candidate whose method, header and query
+ * conditions hold is the winner.
+ *
+ * All memory lives in the snapshot arena. Hash tables use open addressing with linear probing
+ * and grow while the table is built; nothing changes after pc_route_table_build returns, which
+ * is what makes lock-free sharing between threads safe.
+ */
+#include "route/route.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+
+/* Deepest PathPrefix, in segments: values are at most 1024 bytes, so at most 512 segments. */
+#define MAX_PREFIX_DEPTH 512
+
+/* Backtracking budget per regular expression match; a pattern that needs more does not match. */
+#define REGEX_MATCH_LIMIT 100000
+
+/*
+ * Stack bytes lent to PCRE2 for one match. JIT-compiled patterns need only the match data; the
+ * interpreter also wants its 20 KiB frame vector at the first match.
+ */
+#define SCRATCH_JIT    512
+#define SCRATCH_INTERP (24 * 1024)
+
+struct slot {
+    uint64_t hash;
+    const char *key;
+    uint32_t len;
+    uint32_t scope;
+    void *value;
+};
+
+struct htable {
+    struct slot *slots; /* NULL until the first insert */
+    uint32_t mask;
+    uint32_t n;
+};
+
+struct regex {
+    pcre2_code *code;
+    bool is_jit;
+};
+
+struct value_cond {
+    const char *name;
+    uint32_t name_len;
+    const char *value;
+    uint32_t value_len;
+    const struct regex *re; /* NULL: exact comparison */
+};
+
+/* One HTTPRouteMatch of one rule, as seen by one listener. */
+struct cand {
+    const struct pc_route_rule *rule;
+    const char *method;
+    uint32_t method_len;
+    uint16_t n_headers;
+    uint16_t n_query;
+    const struct value_cond *headers;
+    const struct value_cond *query;
+    const struct regex *path_re;
+    uint32_t path_chars; /* precedence: prefix or pattern length as written */
+    uint32_t prefix_len; /* PathPrefix: bytes covered, trailing slash excluded */
+    int64_t created_ms;
+    const char *route_name;
+    uint32_t rule_index;
+    uint32_t match_index;
+};
+
+/* Candidates collected while building, then frozen into a sorted array. */
+struct link {
+    const struct cand *cand;
+    struct link *next;
+};
+
+struct clist {
+    const struct cand **items;
+    uint32_t n;
+    struct link *head;
+    struct clist *next_all;
+};
+
+struct trie_node {
+    uint32_t id;
+    uint32_t prefix_len;
+    struct clist cands;
+};
+
+struct host_group {
+    uint32_t id;
+    uint32_t n_exact;
+    struct trie_node *root; /* NULL: no PathPrefix candidates */
+    struct clist regex;
+};
+
+struct lentry {
+    const struct pc_listener *listener;
+    uint32_t id;
+    struct host_group *any; /* routes without hostnames */
+};
+
+struct pc_route_table {
+    struct htable listener_exact; /* host -> lentry */
+    struct htable listener_wild;  /* suffix after "*." -> lentry */
+    const struct lentry *listener_any;
+    struct htable group_exact; /* (listener id, host) -> host_group */
+    struct htable group_wild;  /* (listener id, suffix) -> host_group */
+    struct htable exact_paths; /* (group id, path) -> clist */
+    struct htable children;    /* (node id, segment) -> trie_node */
+    pcre2_match_context *match_ctx;
+};
+
+/* Build-time state, on the builder's stack. */
+struct builder {
+    struct pc_arena *arena;
+    struct pc_route_table *table;
+    struct pc_err *err;
+    pcre2_general_context *gctx;
+    pcre2_compile_context *cctx;
+    struct clist *all_lists;
+    uint32_t next_group_id;
+    uint32_t next_node_id;
+};
+
+/* ---- hashing ---- */
+
+static uint64_t
+hash_key(uint32_t scope, const char *key, size_t len)
+{
+    /* FNV-1a: keys are short and come from the configuration, so a simple hash suffices. */
+    uint64_t h = 0xcbf29ce484222325ULL ^ scope;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static void *
+htable_get(const struct htable *t, uint32_t scope, const char *key, size_t len)
+{
+    uint64_t h;
+    uint32_t i;
+
+    if (t->slots == NULL) {
+        return NULL;
+    }
+    h = hash_key(scope, key, len);
+    for (i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+        const struct slot *s = &t->slots[i];
+
+        if (s->key == NULL) {
+            return NULL;
+        }
+        if (s->hash == h && s->scope == scope && s->len == len && memcmp(s->key, key, len) == 0) {
+            return s->value;
+        }
+    }
+}
+
+static void
+htable_place(struct slot *slots, uint32_t mask, const struct slot *src)
+{
+    uint32_t i = (uint32_t)src->hash & mask;
+
+    while (slots[i].key != NULL) {
+        i = (i + 1) & mask;
+    }
+    slots[i] = *src;
+}
+
+static int
+htable_grow(struct pc_arena *arena, struct htable *t)
+{
+    uint32_t cap = t->slots == NULL ? 16 : (t->mask + 1) * 2;
+    struct slot *slots = pc_arena_calloc(arena, cap, sizeof(*slots));
+
+    if (slots == NULL) {
+        return PC_ENOMEM;
+    }
+    if (t->slots != NULL) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            if (t->slots[i].key != NULL) {
+                htable_place(slots, cap - 1, &t->slots[i]);
+            }
+        }
+    }
+    /* The old array stays in the arena: at most as much again as the final one. */
+    t->slots = slots;
+    t->mask = cap - 1;
+    return 0;
+}
+
+/* Inserts a key known to be absent; key must outlive the table. */
+static int
+htable_put(struct pc_arena *arena, struct htable *t, uint32_t scope, const char *key, size_t len,
+           void *value)
+{
+    struct slot s = { hash_key(scope, key, len), key, (uint32_t)len, scope, value };
+
+    if (t->slots == NULL || (t->n + 1) * 2 > t->mask + 1) {
+        int rc = htable_grow(arena, t);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    htable_place(t->slots, t->mask, &s);
+    t->n++;
+    return 0;
+}
+
+/* ---- regular expressions ---- */
+
+static void *
+pcre_alloc_heap(size_t n, void *data)
+{
+    return pc_malloc(n);
+}
+
+static void
+pcre_free_heap(void *p, void *data)
+{
+    pc_free(p);
+}
+
+/* Bump allocator over a caller's stack buffer; nothing is freed before the buffer goes away. */
+struct scratch {
+    char *buf;
+    size_t used;
+    size_t cap;
+};
+
+static void *
+pcre_alloc_scratch(size_t n, void *data)
+{
+    struct scratch *s = data;
+    size_t need = (n + 15) & ~(size_t)15;
+    void *p;
+
+    if (s->cap - s->used < need) {
+        return NULL;
+    }
+    p = s->buf + s->used;
+    s->used += need;
+    return p;
+}
+
+static void
+pcre_free_scratch(void *p, void *data)
+{
+}
+
+/*
+ * The options that keep PCRE2 close to RE2, the flavour Gateway API users write for: UTF-8
+ * subjects (invalid sequences simply fail to match), the whole subject must match, '$' means
+ * the very end, and \C (which can split a UTF-8 character) is refused.
+ */
+#define REGEX_OPTIONS                                                                              \
+    (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED                      \
+     | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
+
+static pcre2_code *
+regex_compile(const char *pattern, size_t len, pcre2_compile_context *cctx, char *msg, size_t size,
+              size_t *offset)
+{
+    int code;
+    PCRE2_SIZE where = 0;
+    uint32_t backrefs = 0;
+    pcre2_code *re;
+
+    re = pcre2_compile((PCRE2_SPTR)pattern, len, REGEX_OPTIONS, &code, &where, cctx);
+    if (re == NULL) {
+        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, size);
+        *offset = where;
+        return NULL;
+    }
+
+    /* RE2 has no backreferences, and they are what makes matching time explode. */
+    pcre2_pattern_info(re, PCRE2_INFO_BACKREFMAX, &backrefs);
+    if (backrefs > 0) {
+        snprintf(msg, size, "backreferences are not supported");
+        *offset = 0;
+        pcre2_code_free(re);
+        return NULL;
+    }
+    return re;
+}
+
+int
+pc_route_regex_check(const char *pattern, size_t len, char *msg, size_t size, size_t *offset)
+{
+    pcre2_general_context *gctx;
+    pcre2_compile_context *cctx;
+    pcre2_code *re = NULL;
+    int rc = PC_ENOMEM;
+
+    gctx = pcre2_general_context_create(pcre_alloc_heap, pcre_free_heap, NULL);
+    if (gctx == NULL) {
+        goto out;
+    }
+    cctx = pcre2_compile_context_create(gctx);
+    if (cctx == NULL) {
+        goto fail_free_gctx;
+    }
+
+    re = regex_compile(pattern, len, cctx, msg, size, offset);
+    rc = re != NULL ? 0 : PC_EINVAL;
+    pcre2_code_free(re);
+
+    pcre2_compile_context_free(cctx);
+fail_free_gctx:
+    pcre2_general_context_free(gctx);
+out:
+    return rc;
+}
+
+static void
+free_regex(void *data)
+{
+    pcre2_code_free(data);
+}
+
+static void
+free_match_ctx(void *data)
+{
+    pcre2_match_context_free(data);
+}
+
+static const struct regex *
+build_regex(struct builder *b, const char *pattern, size_t len)
+{
+    char msg[160];
+    size_t offset = 0;
+    struct regex *re = pc_arena_calloc(b->arena, 1, sizeof(*re));
+    pcre2_code *code;
+
+    if (re == NULL) {
+        pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    code = regex_compile(pattern, len, b->cctx, msg, sizeof(msg), &offset);
+    if (code == NULL) {
+        pc_err_set(b->err, PC_EINVAL, "regular expression %.*s: %s at offset %zu", (int)len,
+                   pattern, msg, offset);
+        return NULL;
+    }
+    if (pc_arena_cleanup_add(b->arena, free_regex, code) != 0) {
+        pcre2_code_free(code);
+        pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        return NULL;
+    }
+
+    /* JIT is an optimisation: where it is unavailable the interpreter gives the same answers. */
+    re->is_jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    re->code = code;
+    return re;
+}
+
+static bool
+run_regex(const struct regex *re, const pcre2_match_context *mctx, const char *subject, size_t len,
+          char *buf, size_t cap)
+{
+    struct scratch s = { buf, 0, cap };
+    pcre2_general_context *gctx;
+    pcre2_match_data *md;
+    int rc;
+
+    gctx = pcre2_general_context_create(pcre_alloc_scratch, pcre_free_scratch, &s);
+    if (gctx == NULL) {
+        return false;
+    }
+    md = pcre2_match_data_create(1, gctx);
+    if (md == NULL) {
+        return false;
+    }
+    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, (pcre2_match_context *)mctx);
+
+    /*
+     * A negative code is no match, a limit hit or the scratch running out: each one means the
+     * pattern did not match. 0 is a match whose captures did not fit in the one-pair vector.
+     */
+    return rc >= 0;
+}
+
+static bool
+regex_match_interp(const struct regex *re, const pcre2_match_context *mctx, const char *subject,
+                   size_t len)
+{
+    alignas(max_align_t) char buf[SCRATCH_INTERP];
+
+    return run_regex(re, mctx, subject, len, buf, sizeof(buf));
+}
+
+static bool
+regex_match(const struct regex *re, const pcre2_match_context *mctx, const char *subject,
+            size_t len)
+{
+    alignas(max_align_t) char buf[SCRATCH_JIT];
+
+    if (!re->is_jit) {
+        return regex_match_interp(re, mctx, subject, len);
+    }
+    return run_regex(re, mctx, subject, len, buf, sizeof(buf));
+}
+
+/* ---- building ---- */
+
+static struct clist *
+new_clist(struct builder *b)
+{
+    struct clist *l = pc_arena_calloc(b->arena, 1, sizeof(*l));
+
+    if (l != NULL) {
+        l->next_all = b->all_lists;
+        b->all_lists = l;
+    }
+    return l;
+}
+
+static int
+clist_push(struct builder *b, struct clist *l, const struct cand *c)
+{
+    struct link *k = pc_arena_alloc(b->arena, sizeof(*k));
+
+    if (k == NULL) {
+        return PC_ENOMEM;
+    }
+    k->cand = c;
+    k->next = l->head;
+    l->head = k;
+    l->n++;
+    return 0;
+}
+
+/* The precedence of Gateway API HTTPRoute matches once the path kind is settled. */
+static int
+compare_cands(const void *pa, const void *pb)
+{
+    const struct cand *a = *(const struct cand *const *)pa;
+    const struct cand *b = *(const struct cand *const *)pb;
+    int rc;
+
+    if (a->path_chars != b->path_chars) {
+        return a->path_chars > b->path_chars ? -1 : 1;
+    }
+    if ((a->method != NULL) != (b->method != NULL)) {
+        return a->method != NULL ? -1 : 1;
+    }
+    if (a->n_headers != b->n_headers) {
+        return a->n_headers > b->n_headers ? -1 : 1;
+    }
+    if (a->n_query != b->n_query) {
+        return a->n_query > b->n_query ? -1 : 1;
+    }
+    if (a->created_ms != b->created_ms) {
+        return a->created_ms < b->created_ms ? -1 : 1;
+    }
+    rc = strcmp(a->route_name, b->route_name);
+    if (rc != 0) {
+        return rc;
+    }
+    if (a->rule_index != b->rule_index) {
+        return a->rule_index < b->rule_index ? -1 : 1;
+    }
+    return a->match_index < b->match_index ? -1 : (a->match_index > b->match_index);
+}
+
+static int
+freeze_lists(struct builder *b)
+{
+    for (struct clist *l = b->all_lists; l != NULL; l = l->next_all) {
+        uint32_t i = l->n;
+
+        if (l->n == 0) {
+            continue;
+        }
+        l->items = pc_arena_alloc(b->arena, l->n * sizeof(*l->items));
+        if (l->items == NULL) {
+            return PC_ENOMEM;
+        }
+        for (struct link *k = l->head; k != NULL; k = k->next) {
+            l->items[--i] = k->cand;
+        }
+        qsort(l->items, l->n, sizeof(*l->items), compare_cands);
+        l->head = NULL;
+    }
+    return 0;
+}
+
+static struct host_group *
+new_group(struct builder *b)
+{
+    struct host_group *g = pc_arena_calloc(b->arena, 1, sizeof(*g));
+
+    if (g == NULL) {
+        return NULL;
+    }
+    g->id = b->next_group_id++;
+    g->regex.next_all = b->all_lists;
+    b->all_lists = &g->regex;
+    return g;
+}
+
+/* Finds or creates the group of a route hostname ("*.x" or exact) in listener le. */
+static struct host_group *
+group_for(struct builder *b, struct lentry *le, const char *hostname)
+{
+    bool is_wild = hostname[0] == '*';
+    const char *key = is_wild ? hostname + 2 : hostname;
+    struct htable *t = is_wild ? &b->table->group_wild : &b->table->group_exact;
+    struct host_group *g = htable_get(t, le->id, key, strlen(key));
+
+    if (g != NULL) {
+        return g;
+    }
+    g = new_group(b);
+    if (g == NULL || htable_put(b->arena, t, le->id, key, strlen(key), g) != 0) {
+        return NULL;
+    }
+    return g;
+}
+
+static struct trie_node *
+new_node(struct builder *b, uint32_t prefix_len)
+{
+    struct trie_node *n = pc_arena_calloc(b->arena, 1, sizeof(*n));
+
+    if (n == NULL) {
+        return NULL;
+    }
+    n->id = b->next_node_id++;
+    n->prefix_len = prefix_len;
+    n->cands.next_all = b->all_lists;
+    b->all_lists = &n->cands;
+    return n;
+}
+
+/* Walks (creating as needed) the trie nodes for a normalised PathPrefix value. */
+static struct trie_node *
+trie_insert(struct builder *b, struct host_group *g, const char *path, size_t len)
+{
+    struct trie_node *node = g->root;
+    size_t pos = 1;
+
+    if (node == NULL) {
+        node = g->root = new_node(b, 0);
+        if (node == NULL) {
+            return NULL;
+        }
+    }
+    while (pos < len) {
+        const char *seg = path + pos;
+        const char *slash = memchr(seg, '/', len - pos);
+        size_t seg_len = slash != NULL ? (size_t)(slash - seg) : len - pos;
+        struct trie_node *child;
+
+        if (seg_len == 0) {
+            break;
+        }
+        child = htable_get(&b->table->children, node->id, seg, seg_len);
+        if (child == NULL) {
+            child = new_node(b, (uint32_t)(pos + seg_len));
+            if (child == NULL
+                || htable_put(b->arena, &b->table->children, node->id, seg, seg_len, child) != 0) {
+                return NULL;
+            }
+        }
+        node = child;
+        pos += seg_len + 1;
+    }
+    return node;
+}
+
+static int
+file_cand(struct builder *b, struct host_group *g, const struct pc_route_match_spec *m,
+          const struct cand *c)
+{
+    struct clist *l;
+
+    switch (m->path_type) {
+    case PC_ROUTE_PATH_EXACT:
+        l = htable_get(&b->table->exact_paths, g->id, m->path, m->path_len);
+        if (l == NULL) {
+            l = new_clist(b);
+            if (l == NULL
+                || htable_put(b->arena, &b->table->exact_paths, g->id, m->path, m->path_len, l)
+                       != 0) {
+                return PC_ENOMEM;
+            }
+            g->n_exact++;
+        }
+        return clist_push(b, l, c);
+    case PC_ROUTE_PATH_REGEX:
+        return clist_push(b, &g->regex, c);
+    case PC_ROUTE_PATH_PREFIX:
+    default: {
+        struct trie_node *node = trie_insert(b, g, m->path, m->path_len);
+
+        return node != NULL ? clist_push(b, &node->cands, c) : PC_ENOMEM;
+    }
+    }
+}
+
+static const struct value_cond *
+build_conds(struct builder *b, const struct pc_route_value_match *in, size_t n)
+{
+    struct value_cond *out;
+
+    if (n == 0) {
+        return NULL;
+    }
+    out = pc_arena_calloc(b->arena, n, sizeof(*out));
+    if (out == NULL) {
+        pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i].name = in[i].name;
+        out[i].name_len = (uint32_t)in[i].name_len;
+        out[i].value = in[i].value;
+        out[i].value_len = (uint32_t)in[i].value_len;
+        if (in[i].type == PC_ROUTE_VALUE_REGEX) {
+            out[i].re = build_regex(b, in[i].value, in[i].value_len);
+            if (out[i].re == NULL) {
+                return NULL;
+            }
+        }
+    }
+    return out;
+}
+
+static const struct cand *
+build_cand(struct builder *b, const struct pc_route_spec *route, const struct pc_route_spec_rule *r,
+           size_t match_index)
+{
+    const struct pc_route_match_spec *m = &r->matches[match_index];
+    struct cand *c = pc_arena_calloc(b->arena, 1, sizeof(*c));
+
+    if (c == NULL) {
+        pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (m->n_headers > UINT16_MAX || m->n_query > UINT16_MAX || m->path_len > UINT32_MAX / 2
+        || (m->path_type == PC_ROUTE_PATH_PREFIX && m->path_len > 2 * MAX_PREFIX_DEPTH)) {
+        pc_err_set(b->err, PC_EINVAL, "route %s: match too large for the route table", route->name);
+        return NULL;
+    }
+    c->rule = r->rule;
+    c->method = m->method;
+    c->method_len = m->method != NULL ? (uint32_t)strlen(m->method) : 0;
+    c->n_headers = (uint16_t)m->n_headers;
+    c->n_query = (uint16_t)m->n_query;
+    c->path_chars = (uint32_t)m->path_len;
+    c->created_ms = route->created_ms;
+    c->route_name = route->name;
+    c->rule_index = r->rule->rule_index;
+    c->match_index = (uint32_t)match_index;
+
+    if (m->path_type == PC_ROUTE_PATH_PREFIX) {
+        /* "/" covers nothing and a trailing slash is not part of what a prefix covers. */
+        size_t covered = m->path_len;
+
+        while (covered > 0 && m->path[covered - 1] == '/') {
+            covered--;
+        }
+        c->prefix_len = (uint32_t)covered;
+    }
+    if (m->path_type == PC_ROUTE_PATH_REGEX) {
+        c->path_re = build_regex(b, m->path, m->path_len);
+        if (c->path_re == NULL) {
+            return NULL;
+        }
+    }
+    c->headers = build_conds(b, m->headers, m->n_headers);
+    c->query = build_conds(b, m->query, m->n_query);
+    if ((m->n_headers > 0 && c->headers == NULL) || (m->n_query > 0 && c->query == NULL)) {
+        return NULL;
+    }
+    return c;
+}
+
+static int
+add_route(struct builder *b, struct lentry *le, const struct pc_route_spec *route)
+{
+    struct host_group *groups[16];
+    struct host_group **gs = groups;
+    size_t n_groups = route->n_hostnames > 0 ? route->n_hostnames : 1;
+    int rc = 0;
+
+    if (n_groups > sizeof(groups) / sizeof(groups[0])) {
+        gs = pc_arena_alloc(b->arena, n_groups * sizeof(*gs));
+        if (gs == NULL) {
+            return pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < route->n_hostnames; i++) {
+        gs[i] = group_for(b, le, route->hostnames[i]);
+        if (gs[i] == NULL) {
+            return pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        }
+    }
+    if (route->n_hostnames == 0) {
+        if (le->any == NULL && (le->any = new_group(b)) == NULL) {
+            return pc_err_set(b->err, PC_ENOMEM, "out of memory");
+        }
+        gs[0] = le->any;
+    }
+
+    for (size_t r = 0; r < route->n_rules && rc == 0; r++) {
+        const struct pc_route_spec_rule *rule = &route->rules[r];
+
+        for (size_t m = 0; m < rule->n_matches && rc == 0; m++) {
+            const struct cand *c = build_cand(b, route, rule, m);
+
+            if (c == NULL) {
+                return b->err != NULL ? b->err->code : PC_EINVAL;
+            }
+            for (size_t g = 0; g < n_groups && rc == 0; g++) {
+                rc = file_cand(b, gs[g], &rule->matches[m], c);
+            }
+        }
+    }
+    return rc == 0 ? 0 : pc_err_set(b->err, rc, "out of memory");
+}
+
+static int
+add_listener(struct builder *b, const struct pc_route_listener_spec *spec, uint32_t id)
+{
+    struct pc_route_table *t = b->table;
+    const char *host = spec->listener->hostname;
+    struct lentry *le = pc_arena_calloc(b->arena, 1, sizeof(*le));
+    struct htable *index;
+    const char *key;
+    int rc;
+
+    if (le == NULL) {
+        return pc_err_set(b->err, PC_ENOMEM, "out of memory");
+    }
+    le->listener = spec->listener;
+    le->id = id;
+
+    if (host == NULL) {
+        if (t->listener_any != NULL) {
+            return pc_err_set(b->err, PC_EINVAL, "listeners %s and %s both accept any host",
+                              t->listener_any->listener->name, spec->listener->name);
+        }
+        t->listener_any = le;
+    } else {
+        index = host[0] == '*' ? &t->listener_wild : &t->listener_exact;
+        key = host[0] == '*' ? host + 2 : host;
+        if (htable_get(index, 0, key, strlen(key)) != NULL) {
+            return pc_err_set(b->err, PC_EINVAL, "two listeners claim hostname %s", host);
+        }
+        rc = htable_put(b->arena, index, 0, key, strlen(key), le);
+        if (rc != 0) {
+            return pc_err_set(b->err, rc, "out of memory");
+        }
+    }
+
+    for (size_t i = 0; i < spec->n_routes; i++) {
+        rc = add_route(b, le, &spec->routes[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int
+setup_pcre(struct builder *b)
+{
+    b->gctx = pcre2_general_context_create(pcre_alloc_heap, pcre_free_heap, NULL);
+    if (b->gctx == NULL) {
+        return PC_ENOMEM;
+    }
+    b->cctx = pcre2_compile_context_create(b->gctx);
+    b->table->match_ctx = pcre2_match_context_create(b->gctx);
+    if (b->cctx == NULL || b->table->match_ctx == NULL) {
+        pcre2_match_context_free(b->table->match_ctx);
+        b->table->match_ctx = NULL;
+        return PC_ENOMEM;
+    }
+    if (pc_arena_cleanup_add(b->arena, free_match_ctx, b->table->match_ctx) != 0) {
+        pcre2_match_context_free(b->table->match_ctx);
+        b->table->match_ctx = NULL;
+        return PC_ENOMEM;
+    }
+    pcre2_set_match_limit(b->table->match_ctx, REGEX_MATCH_LIMIT);
+    return 0;
+}
+
+int
+pc_route_table_build(struct pc_arena *arena, const struct pc_route_listener_spec *listeners,
+                     size_t n_listeners, const struct pc_route_table **out, struct pc_err *err)
+{
+    struct builder b = { .arena = arena, .err = err };
+    int rc;
+
+    b.table = pc_arena_calloc(arena, 1, sizeof(*b.table));
+    if (b.table == NULL) {
+        return pc_err_set(err, PC_ENOMEM, "out of memory");
+    }
+    rc = setup_pcre(&b);
+    if (rc != 0) {
+        pc_err_set(err, rc, "out of memory");
+        goto out;
+    }
+
+    for (size_t i = 0; i < n_listeners; i++) {
+        rc = add_listener(&b, &listeners[i], (uint32_t)i);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    rc = freeze_lists(&b);
+    if (rc != 0) {
+        pc_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    *out = b.table;
+
+out:
+    pcre2_compile_context_free(b.cctx);
+    pcre2_general_context_free(b.gctx);
+    return rc;
+}
+
+/* ---- matching ---- */
+
+/* Compares the values of every header named c->name, joined by ",", with c->value. */
+static bool
+header_equals_joined(const struct pc_route_request *req, const struct value_cond *c)
+{
+    size_t pos = 0;
+    bool first = true;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct pc_header_pair *h = &req->headers[i];
+
+        if (h->name_len != c->name_len || memcmp(h->name, c->name, c->name_len) != 0) {
+            continue;
+        }
+        if (!first) {
+            if (pos >= c->value_len || c->value[pos] != ',') {
+                return false;
+            }
+            pos++;
+        }
+        first = false;
+        if (c->value_len - pos < h->value_len || memcmp(c->value + pos, h->value, h->value_len)) {
+            return false;
+        }
+        pos += h->value_len;
+    }
+    return pos == c->value_len;
+}
+
+static bool
+header_regex_joined(const struct pc_route_table *t, const struct pc_route_request *req,
+                    const struct value_cond *c)
+{
+    char joined[PC_ROUTE_REGEX_SUBJECT_MAX];
+    size_t len = 0;
+    bool first = true;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct pc_header_pair *h = &req->headers[i];
+
+        if (h->name_len != c->name_len || memcmp(h->name, c->name, c->name_len) != 0) {
+            continue;
+        }
+        if (!first) {
+            if (len == sizeof(joined)) {
+                return false;
+            }
+            joined[len++] = ',';
+        }
+        first = false;
+        if (sizeof(joined) - len < h->value_len) {
+            return false;
+        }
+        memcpy(joined + len, h->value, h->value_len);
+        len += h->value_len;
+    }
+    return regex_match(c->re, t->match_ctx, joined, len);
+}
+
+static bool
+header_holds(const struct pc_route_table *t, const struct pc_route_request *req,
+             const struct value_cond *c)
+{
+    const struct pc_header_pair *found = NULL;
+    size_t count = 0;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct pc_header_pair *h = &req->headers[i];
+
+        if (h->name_len == c->name_len && memcmp(h->name, c->name, c->name_len) == 0) {
+            found = found != NULL ? found : h;
+            count++;
+        }
+    }
+    if (count == 0) {
+        return false;
+    }
+    if (count > 1) {
+        /* RFC 9110 section 5.3: repeated field lines mean their values joined by commas. */
+        return c->re != NULL ? header_regex_joined(t, req, c) : header_equals_joined(req, c);
+    }
+    if (c->re != NULL) {
+        return regex_match(c->re, t->match_ctx, found->value, found->value_len);
+    }
+    return found->value_len == c->value_len && memcmp(found->value, c->value, c->value_len) == 0;
+}
+
+/* Decodes one percent-encoded byte at s[i]; a malformed '%' stands for itself. */
+static unsigned char
+decode_at(const char *s, size_t len, size_t *i)
+{
+    static const signed char hex[256] = {
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    };
+    unsigned char c = (unsigned char)s[*i];
+
+    if (c == '%' && len - *i >= 3 && hex[(unsigned char)s[*i + 1]] != 0
+        && hex[(unsigned char)s[*i + 2]] != 0) {
+        c = (unsigned char)((hex[(unsigned char)s[*i + 1]] - 1) << 4
+                            | (hex[(unsigned char)s[*i + 2]] - 1));
+        *i += 3;
+        return c;
+    }
+    (*i)++;
+    return c;
+}
+
+/* Compares the percent-decoded s[0..len) with want[0..want_len). */
+static bool
+decoded_equals(const char *s, size_t len, const char *want, size_t want_len)
+{
+    size_t i = 0;
+    size_t k = 0;
+
+    while (i < len) {
+        if (k == want_len || decode_at(s, len, &i) != (unsigned char)want[k]) {
+            return false;
+        }
+        k++;
+    }
+    return k == want_len;
+}
+
+static bool
+query_value_holds(const struct pc_route_table *t, const struct value_cond *c, const char *v,
+                  size_t len)
+{
+    char decoded[PC_ROUTE_REGEX_SUBJECT_MAX];
+    size_t n = 0;
+    size_t i = 0;
+
+    if (c->re == NULL) {
+        return decoded_equals(v, len, c->value, c->value_len);
+    }
+    while (i < len) {
+        if (n == sizeof(decoded)) {
+            return false;
+        }
+        decoded[n++] = (char)decode_at(v, len, &i);
+    }
+    return regex_match(c->re, t->match_ctx, decoded, n);
+}
+
+/* The first parameter named c->name decides; later ones with that name are ignored. */
+static bool
+query_holds(const struct pc_route_table *t, const struct pc_route_request *req,
+            const struct value_cond *c)
+{
+    const char *q = req->query;
+    const char *end = q != NULL ? q + req->query_len : NULL;
+
+    while (q != NULL && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp != NULL ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *name_end = eq != NULL ? eq : stop;
+
+        if (decoded_equals(q, (size_t)(name_end - q), c->name, c->name_len)) {
+            const char *v = eq != NULL ? eq + 1 : stop;
+
+            return query_value_holds(t, c, v, (size_t)(stop - v));
+        }
+        q = amp != NULL ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+static bool
+conditions_hold(const struct pc_route_table *t, const struct cand *c,
+                const struct pc_route_request *req)
+{
+    if (c->method != NULL
+        && (req->method_len != c->method_len || memcmp(req->method, c->method, c->method_len))) {
+        return false;
+    }
+    for (uint16_t i = 0; i < c->n_headers; i++) {
+        if (!header_holds(t, req, &c->headers[i])) {
+            return false;
+        }
+    }
+    for (uint16_t i = 0; i < c->n_query; i++) {
+        if (!query_holds(t, req, &c->query[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct cand *
+first_holding(const struct pc_route_table *t, const struct clist *l,
+              const struct pc_route_request *req)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (conditions_hold(t, l->items[i], req)) {
+            return l->items[i];
+        }
+    }
+    return NULL;
+}
+
+static const struct cand *
+match_regex_paths(const struct pc_route_table *t, const struct host_group *g,
+                  const struct pc_route_request *req)
+{
+    for (uint32_t i = 0; i < g->regex.n; i++) {
+        const struct cand *c = g->regex.items[i];
+
+        if (conditions_hold(t, c, req)
+            && regex_match(c->path_re, t->match_ctx, req->path, req->path_len)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Longest PathPrefix first: collect the trie nodes along the path, then try them deepest first. */
+static const struct cand *
+match_prefixes(const struct pc_route_table *t, const struct host_group *g,
+               const struct pc_route_request *req)
+{
+    const struct trie_node *stack[MAX_PREFIX_DEPTH + 1];
+    const struct trie_node *node = g->root;
+    size_t depth = 0;
+    size_t pos = 1;
+
+    stack[depth++] = node;
+    while (pos < req->path_len && depth <= MAX_PREFIX_DEPTH) {
+        const char *seg = req->path + pos;
+        const char *slash = memchr(seg, '/', req->path_len - pos);
+        size_t seg_len = slash != NULL ? (size_t)(slash - seg) : req->path_len - pos;
+
+        if (seg_len == 0) {
+            break;
+        }
+        node = htable_get(&t->children, node->id, seg, seg_len);
+        if (node == NULL) {
+            break;
+        }
+        stack[depth++] = node;
+        pos += seg_len + 1;
+    }
+
+    while (depth > 0) {
+        const struct cand *c = first_holding(t, &stack[--depth]->cands, req);
+
+        if (c != NULL) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static bool
+match_group(const struct pc_route_table *t, const struct host_group *g,
+            const struct pc_route_request *req, struct pc_route_match *out)
+{
+    const struct cand *c = NULL;
+
+    if (g->n_exact > 0) {
+        const struct clist *l = htable_get(&t->exact_paths, g->id, req->path, req->path_len);
+
+        c = l != NULL ? first_holding(t, l, req) : NULL;
+    }
+    if (c == NULL && g->regex.n > 0) {
+        c = match_regex_paths(t, g, req);
+    }
+    if (c == NULL && g->root != NULL && req->path_len > 0 && req->path[0] == '/') {
+        c = match_prefixes(t, g, req);
+        if (c != NULL) {
+            out->prefix_len = c->prefix_len;
+        }
+    }
+    if (c == NULL) {
+        return false;
+    }
+    out->rule = c->rule;
+    return true;
+}
+
+static const struct lentry *
+find_listener(const struct pc_route_table *t, const char *host, size_t len)
+{
+    const struct lentry *le;
+
+    if (len > 0) {
+        le = htable_get(&t->listener_exact, 0, host, len);
+        if (le != NULL) {
+            return le;
+        }
+        /* Longest wildcard suffix first: "*.a.example.com" outranks "*.example.com". */
+        for (size_t i = 0; i + 1 < len; i++) {
+            if (host[i] == '.') {
+                le = htable_get(&t->listener_wild, 0, host + i + 1, len - i - 1);
+                if (le != NULL) {
+                    return le;
+                }
+            }
+        }
+    }
+    return t->listener_any;
+}
+
+enum pc_route_result
+pc_route_match(const struct pc_route_table *table, const struct pc_route_request *req,
+               struct pc_route_match *out)
+{
+    const char *host = req->host;
+    size_t len = req->host_len;
+    const struct lentry *le;
+    const struct host_group *g;
+
+    out->listener = NULL;
+    out->rule = NULL;
+    out->prefix_len = 0;
+    if (len > 0 && host[len - 1] == '.') {
+        len--;
+    }
+
+    le = find_listener(table, host, len);
+    if (le == NULL) {
+        return PC_ROUTE_NO_LISTENER;
+    }
+    out->listener = le->listener;
+
+    g = len > 0 ? htable_get(&table->group_exact, le->id, host, len) : NULL;
+    if (g != NULL && match_group(table, g, req, out)) {
+        return PC_ROUTE_MATCHED;
+    }
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (host[i] != '.') {
+            continue;
+        }
+        g = htable_get(&table->group_wild, le->id, host + i + 1, len - i - 1);
+        if (g != NULL && match_group(table, g, req, out)) {
+            return PC_ROUTE_MATCHED;
+        }
+    }
+    if (le->any != NULL && match_group(table, le->any, req, out)) {
+        return PC_ROUTE_MATCHED;
+    }
+    return PC_ROUTE_NO_RULE;
+}
