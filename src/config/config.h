@@ -26,6 +26,25 @@
 struct pc_arena;
 struct pc_route_table;
 
+/* Defaults applied where no policy sets a value (docs/CONFIGURATION.md lists them too). */
+#define PC_DEFAULT_MAX_REQUEST_LINE_BYTES (8u * 1024)
+#define PC_DEFAULT_MAX_HEADER_BYTES       (32u * 1024)
+#define PC_DEFAULT_MAX_HEADER_COUNT       100u
+#define PC_DEFAULT_MAX_BODY_BYTES         (10u * 1024 * 1024)
+#define PC_DEFAULT_REQUEST_HEAD_MS        10000u
+#define PC_DEFAULT_BODY_PROGRESS_MS       30000u
+#define PC_DEFAULT_IDLE_MS                60000u
+#define PC_DEFAULT_CONNECT_MS             5000u
+#define PC_DEFAULT_RESPONSE_MS            30000u
+#define PC_DEFAULT_POOL_MAX_IDLE          64u
+#define PC_DEFAULT_POOL_IDLE_TIMEOUT_MS   60000u
+#define PC_DEFAULT_ADMIN_PORT             9901u
+#define PC_DEFAULT_SHUTDOWN_GRACE_MS      30000u
+
+/* Bounds on what a load reads; past them the configuration is refused. */
+#define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
+#define PC_CONFIG_MAX_NODES      100000u /* YAML nodes over all files; nesting is capped at 64 */
+
 /* One header name and value; names are stored lower-cased. */
 struct pc_header_pair {
     const char *name;
@@ -100,7 +119,7 @@ struct pc_backend {
     size_t n_endpoints;
     uint32_t weight;
     uint32_t connect_timeout_ms;
-    uint32_t pool_max_idle;       /* idle connections kept per endpoint per worker */
+    uint32_t pool_max_idle;        /* idle connections kept per endpoint per worker */
     uint32_t pool_idle_timeout_ms; /* an idle pooled connection older than this is closed */
 };
 
@@ -109,6 +128,7 @@ struct pc_route_rule {
     const char *route_name; /* "namespace/name" */
     const char *rule_name;  /* the rule's name, or "namespace/name/<index>": metrics label */
     uint32_t rule_index;
+    uint32_t id; /* dense and unique within the snapshot: 0 .. pc_config.n_rules - 1 */
 
     struct pc_header_modifier request_headers;
     struct pc_header_modifier response_headers;
@@ -138,7 +158,7 @@ struct pc_listener {
     enum pc_listener_protocol protocol;
     struct pc_client_limits limits;
     struct pc_client_timeouts timeouts;
-    bool trust_request_id;    /* keep a client's own x-request-id */
+    bool trust_request_id;     /* keep a client's own x-request-id */
     bool keep_encoded_slashes; /* %2F and %5C in paths are kept instead of refused */
 };
 
@@ -178,8 +198,13 @@ struct pc_config {
     size_t n_ports;
     struct pc_proxy_settings proxy;
 
+    const struct pc_route_rule *const *rules; /* every compiled rule, indexed by its id */
+    size_t n_rules;
+
     const char *const *files; /* every file that was read, for the file watcher */
     size_t n_files;
+    const char *source;  /* the path given to pc_config_load (the buffer's name for _buffer) */
+    bool source_is_dir;  /* source is a directory: watch it for files added or removed too */
     uint64_t generation; /* set by the caller that publishes the snapshot */
 };
 
@@ -190,6 +215,14 @@ struct pc_config {
  * holds at least one error. Blocking file I/O: call it off the worker loops.
  */
 struct pc_config *pc_config_load(const char *path, struct pc_diag *diag);
+
+/*
+ * As pc_config_load, for YAML held in memory: name labels the messages and is recorded as the
+ * snapshot's only file; bytes[0..len) is borrowed for the call. For tests, fuzzing and
+ * configurations that do not come from disk.
+ */
+struct pc_config *pc_config_load_buffer(const char *name, const char *bytes, size_t len,
+                                        struct pc_diag *diag);
 
 /* Takes a reference; returns cfg. Any thread. */
 struct pc_config *pc_config_ref(struct pc_config *cfg);

@@ -1,0 +1,587 @@
+/*
+ * Scalar syntax checks and parsers for configuration values. Each function reads a borrowed
+ * (pointer, length) slice, so values need not be NUL-terminated, and none allocates.
+ */
+#include "config/value.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+
+static bool
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || is_digit(c);
+}
+
+static bool
+is_alnum(char c)
+{
+    return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* ---- durations, quantities, timestamps ---- */
+
+/* Reads one GEP-2257 unit at s[*i]; returns its length in milliseconds or 0. */
+static uint64_t
+read_unit(const char *s, size_t len, size_t *i)
+{
+    char c = *i < len ? s[*i] : '\0';
+
+    if (c == 'h') {
+        (*i)++;
+        return 3600000;
+    }
+    if (c == 's') {
+        (*i)++;
+        return 1000;
+    }
+    if (c == 'm') {
+        if (*i + 1 < len && s[*i + 1] == 's') {
+            *i += 2;
+            return 1;
+        }
+        (*i)++;
+        return 60000;
+    }
+    return 0;
+}
+
+int
+pc_value_duration(const char *s, size_t len, uint64_t *ms)
+{
+    uint64_t total = 0;
+    size_t i = 0;
+    int parts = 0;
+
+    if (len == 0) {
+        return PC_EINVAL;
+    }
+    while (i < len) {
+        size_t start = i;
+        uint64_t value = 0;
+        uint64_t unit;
+
+        while (i < len && is_digit(s[i])) {
+            value = value * 10 + (uint64_t)(s[i] - '0');
+            i++;
+        }
+        if (i == start || i - start > 5 || ++parts > 4) {
+            return PC_EINVAL;
+        }
+        unit = read_unit(s, len, &i);
+        if (unit == 0) {
+            return PC_EINVAL;
+        }
+        total += value * unit;
+    }
+    *ms = total;
+    return 0;
+}
+
+/* Reads a quantity suffix at s[i..len); returns its multiplier or 0. */
+static uint64_t
+read_suffix(const char *s, size_t i, size_t len)
+{
+    /* Decimal suffixes spell kilo with a lower-case k, binary ones with an upper-case K. */
+    const char *letters = len - i == 2 ? "KMGTPE" : "kMGTPE";
+    size_t n = len - i;
+    const char *p;
+    uint64_t mult = 1;
+
+    if (n == 0) {
+        return 1;
+    }
+    if (n > 2 || s[i] == '\0' || (n == 2 && s[i + 1] != 'i')) {
+        return 0;
+    }
+    p = strchr(letters, s[i]);
+    if (p == NULL) {
+        return 0;
+    }
+    for (long k = 0; k <= p - letters; k++) {
+        mult *= n == 2 ? 1024 : 1000;
+    }
+    return mult;
+}
+
+int
+pc_value_quantity(const char *s, size_t len, uint64_t *out)
+{
+    unsigned __int128 whole = 0;
+    unsigned __int128 frac = 0;
+    unsigned __int128 scale = 1;
+    size_t i = s != NULL && len > 0 && s[0] == '+' ? 1 : 0;
+    size_t start = i;
+    uint64_t mult;
+
+    for (; i < len && is_digit(s[i]); i++) {
+        whole = whole * 10 + (unsigned)(s[i] - '0');
+        if (whole > INT64_MAX) {
+            return PC_ERANGE;
+        }
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && is_digit(s[i]) && scale < 1000000000000000000ULL; i++) {
+            frac = frac * 10 + (unsigned)(s[i] - '0');
+            scale *= 10;
+        }
+    }
+    if (i == start || (i < len && is_digit(s[i]))) {
+        return PC_EINVAL;
+    }
+    mult = read_suffix(s, i, len);
+    if (mult == 0) {
+        return PC_EINVAL;
+    }
+    if ((frac * mult) % scale != 0) {
+        return PC_EINVAL;
+    }
+    whole = whole * mult + frac * mult / scale;
+    if (whole > INT64_MAX) {
+        return PC_ERANGE;
+    }
+    *out = (uint64_t)whole;
+    return 0;
+}
+
+/* Reads exactly n digits at s[*i]; returns the number or -1. */
+static long
+read_fixed(const char *s, size_t len, size_t *i, size_t n)
+{
+    long v = 0;
+
+    if (len - *i < n) {
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!is_digit(s[*i + k])) {
+            return -1;
+        }
+        v = v * 10 + (s[*i + k] - '0');
+    }
+    *i += n;
+    return v;
+}
+
+static bool
+expect(const char *s, size_t len, size_t *i, const char *set)
+{
+    if (*i < len && strchr(set, s[*i]) != NULL && s[*i] != '\0') {
+        (*i)++;
+        return true;
+    }
+    return false;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date, by counting 400-year eras. */
+static int64_t
+days_from_civil(long y, long m, long d)
+{
+    long era;
+    long yoe;
+    long doy;
+    long doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + doe - 719468;
+}
+
+static bool
+valid_date(long y, long m, long d)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    if (m < 1 || m > 12 || d < 1) {
+        return false;
+    }
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
+/* Reads "Z" or "+hh:mm" / "-hh:mm"; returns the offset in minutes through *minutes. */
+static bool
+read_zone(const char *s, size_t len, size_t *i, long *minutes)
+{
+    long sign;
+    long hh;
+    long mm;
+
+    if (expect(s, len, i, "Zz")) {
+        *minutes = 0;
+        return true;
+    }
+    if (*i >= len || (s[*i] != '+' && s[*i] != '-')) {
+        return false;
+    }
+    sign = s[(*i)++] == '-' ? -1 : 1;
+    hh = read_fixed(s, len, i, 2);
+    if (hh < 0 || hh > 23 || !expect(s, len, i, ":")) {
+        return false;
+    }
+    mm = read_fixed(s, len, i, 2);
+    if (mm < 0 || mm > 59) {
+        return false;
+    }
+    *minutes = sign * (hh * 60 + mm);
+    return true;
+}
+
+int
+pc_value_timestamp(const char *s, size_t len, int64_t *ms)
+{
+    size_t i = 0;
+    long f[6];
+    long zone = 0;
+    long frac_ms = 0;
+
+    f[0] = read_fixed(s, len, &i, 4);
+    if (f[0] < 0 || !expect(s, len, &i, "-") || (f[1] = read_fixed(s, len, &i, 2)) < 0
+        || !expect(s, len, &i, "-") || (f[2] = read_fixed(s, len, &i, 2)) < 0
+        || !expect(s, len, &i, "Tt") || (f[3] = read_fixed(s, len, &i, 2)) < 0
+        || !expect(s, len, &i, ":") || (f[4] = read_fixed(s, len, &i, 2)) < 0
+        || !expect(s, len, &i, ":") || (f[5] = read_fixed(s, len, &i, 2)) < 0) {
+        return PC_EINVAL;
+    }
+    if (expect(s, len, &i, ".")) {
+        size_t start = i;
+
+        for (long scale = 100; i < len && is_digit(s[i]); i++, scale /= 10) {
+            frac_ms += (s[i] - '0') * scale;
+        }
+        if (i == start) {
+            return PC_EINVAL;
+        }
+    }
+    if (!read_zone(s, len, &i, &zone) || i != len || !valid_date(f[0], f[1], f[2]) || f[3] > 23
+        || f[4] > 59 || f[5] > 60) {
+        return PC_EINVAL;
+    }
+    *ms = ((days_from_civil(f[0], f[1], f[2]) * 24 + f[3]) * 60 + f[4] - zone) * 60000
+          + (int64_t)f[5] * 1000 + frac_ms;
+    return 0;
+}
+
+/* ---- names ---- */
+
+bool
+pc_value_is_dns_label(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1])) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!is_lower_alnum(s[i]) && s[i] != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+pc_value_is_dns_subdomain(const char *s, size_t len)
+{
+    size_t start = 0;
+
+    if (len == 0 || len > 253) {
+        return false;
+    }
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (!pc_value_is_dns_label(s + start, i - start)) {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    return true;
+}
+
+bool
+pc_value_is_hostname(const char *s, size_t len, bool allow_wildcard)
+{
+    char text[64];
+
+    if (allow_wildcard && len > 2 && s[0] == '*' && s[1] == '.') {
+        s += 2;
+        len -= 2;
+    }
+    if (!pc_value_is_dns_subdomain(s, len)) {
+        return false;
+    }
+    /* A dotted quad passes the label rules but is an address, which the API forbids. */
+    if (len < sizeof(text)) {
+        struct in_addr a;
+
+        memcpy(text, s, len);
+        text[len] = '\0';
+        return inet_pton(AF_INET, text, &a) != 1;
+    }
+    return true;
+}
+
+static bool
+is_tchar(char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+bool
+pc_value_is_header_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 256) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+is_visible(char c)
+{
+    return c >= '!' && c <= '~';
+}
+
+bool
+pc_value_is_header_value(const char *s, size_t len)
+{
+    if (len == 0 || !is_visible(s[0]) || !is_visible(s[len - 1])) {
+        return false;
+    }
+    for (size_t i = 1; i < len; i++) {
+        bool is_blank = s[i] == ' ' || s[i] == '\t';
+
+        if (!is_visible(s[i]) && !(is_blank && is_visible(s[i - 1]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool
+pc_value_is_path_chars(const char *s, size_t len)
+{
+    if (len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            if (len - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
+                return false;
+            }
+            i += 2;
+            continue;
+        }
+        if (!is_alnum(s[i]) && (s[i] == '\0' || strchr("-/._~!$&'()*+,;=:@", s[i]) == NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The name part of a label key and a non-empty label value share one syntax. */
+static bool
+is_label_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !is_alnum(s[0]) || !is_alnum(s[len - 1])) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+pc_value_is_label_key(const char *s, size_t len)
+{
+    const char *slash = memchr(s, '/', len);
+
+    if (slash == NULL) {
+        return is_label_name(s, len);
+    }
+    return pc_value_is_dns_subdomain(s, (size_t)(slash - s))
+           && is_label_name(slash + 1, len - (size_t)(slash - s) - 1);
+}
+
+bool
+pc_value_is_label_value(const char *s, size_t len)
+{
+    return len == 0 || is_label_name(s, len);
+}
+
+/* ---- addresses ---- */
+
+int
+pc_value_ip(const char *s, uint16_t port, struct sockaddr_storage *addr, socklen_t *addr_len)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+
+    memset(addr, 0, sizeof(*addr));
+    if (inet_pton(AF_INET, s, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *addr_len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, s, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *addr_len = sizeof(*v6);
+        return 0;
+    }
+    return PC_EINVAL;
+}
+
+void
+pc_value_format_addr(const struct sockaddr_storage *addr, char *name, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+        snprintf(name, size, "[%s]:%u", ip, ntohs(v6->sin6_port));
+        return;
+    }
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof(ip));
+    snprintf(name, size, "%s:%u", ip, ntohs(((const struct sockaddr_in *)addr)->sin_port));
+}
+
+int
+pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, socklen_t *addr_len,
+                  char *name, size_t name_size)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon = NULL;
+    const char *h = s;
+    size_t h_len;
+    size_t i;
+    long port = 0;
+
+    for (i = len; i > 0; i--) {
+        if (s[i - 1] == ':') {
+            colon = s + i - 1;
+            break;
+        }
+    }
+    if (colon == NULL || colon + 1 == s + len || (size_t)(s + len - colon - 1) > 5) {
+        return PC_EINVAL;
+    }
+    for (const char *p = colon + 1; p < s + len; p++) {
+        if (!is_digit(*p)) {
+            return PC_EINVAL;
+        }
+        port = port * 10 + (*p - '0');
+    }
+    h_len = (size_t)(colon - s);
+    if (h_len >= 2 && s[0] == '[' && s[h_len - 1] == ']') {
+        h++;
+        h_len -= 2;
+    }
+    if (port < 1 || port > 65535 || h_len == 0) {
+        return PC_EINVAL;
+    }
+    if (h_len >= sizeof(host)) {
+        return pc_value_is_dns_subdomain(h, h_len) ? PC_ENOENT : PC_EINVAL;
+    }
+    memcpy(host, h, h_len);
+    host[h_len] = '\0';
+
+    if (pc_value_ip(host, (uint16_t)port, addr, addr_len) != 0) {
+        return pc_value_is_dns_subdomain(host, h_len) ? PC_ENOENT : PC_EINVAL;
+    }
+    /* IPv6 must be bracketed, or "::1:80" would be ambiguous. */
+    if (addr->ss_family == AF_INET6 && h == s) {
+        return PC_EINVAL;
+    }
+    pc_value_format_addr(addr, name, name_size);
+    return 0;
+}
+
+/* ---- suggestions ---- */
+
+/*
+ * Edit distance counting an adjacent transposition as one edit (optimal string alignment), so
+ * "tpye" is one step from "type", as a typist would count it.
+ */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    size_t d[3][65];
+
+    if (la > 64 || lb > 64) {
+        return SIZE_MAX;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        size_t *cur = d[i % 3];
+        const size_t *prev = d[(i - 1) % 3];
+        const size_t *prev2 = d[(i + 1) % 3];
+
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = prev[j - 1] + cost;
+
+            best = prev[j] + 1 < best ? prev[j] + 1 : best;
+            best = cur[j - 1] + 1 < best ? cur[j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]
+                && prev2[j - 2] + 1 < best) {
+                best = prev2[j - 2] + 1;
+            }
+            cur[j] = best;
+        }
+    }
+    return d[la % 3][lb];
+}
+
+const char *
+pc_value_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    size_t limit = strlen(word) / 3 > 1 ? strlen(word) / 3 : 1;
+    size_t best = SIZE_MAX;
+    const char *found = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+
+        if (d < best) {
+            best = d;
+            found = candidates[i];
+        }
+    }
+    return best <= limit ? found : NULL;
+}

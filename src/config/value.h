@@ -1,0 +1,91 @@
+/*
+ * Syntax of the scalar values the configuration uses: Gateway API durations (GEP-2257),
+ * Kubernetes quantities and timestamps, hostnames, names, header names and values, path values,
+ * IP addresses and "IP:port" endpoints; plus the edit distance behind "did you mean" hints.
+ *
+ * Pure functions over borrowed strings; no allocation. Used by the schema checks and the
+ * validator on the control thread, but safe anywhere.
+ */
+#ifndef PC_CONFIG_VALUE_H
+#define PC_CONFIG_VALUE_H
+
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a GEP-2257 duration: one to four components of 1-5 decimal digits and a unit (h, m, s,
+ * ms), summed ("1h30m", "500ms", "0s"). Returns 0 and the value in *ms, or PC_EINVAL.
+ */
+int pc_value_duration(const char *s, size_t len, uint64_t *ms);
+
+/*
+ * Parses a Kubernetes quantity of bytes: an integer or decimal with an optional suffix (k M G T
+ * P E powers of 1000, Ki Mi Gi Ti Pi Ei powers of 1024), e.g. "10Mi", "1.5Ki", "64000". Returns
+ * 0 and the whole number of bytes in *out; PC_EINVAL for bad syntax or a fractional number of
+ * bytes; PC_ERANGE when it does not fit in 63 bits.
+ */
+int pc_value_quantity(const char *s, size_t len, uint64_t *out);
+
+/*
+ * Parses an RFC 3339 timestamp ("2024-05-01T10:00:00Z", fractions and offsets allowed). Returns
+ * 0 and milliseconds since the epoch in *ms, or PC_EINVAL.
+ */
+int pc_value_timestamp(const char *s, size_t len, int64_t *ms);
+
+/*
+ * RFC 1123 hostname in lower case, 1-253 bytes, labels 1-63 bytes that start and end with a
+ * letter or digit. With allow_wildcard, a leading "*." label is accepted. IP addresses are not
+ * hostnames.
+ */
+bool pc_value_is_hostname(const char *s, size_t len, bool allow_wildcard);
+
+/* RFC 1123 label: 1-63 bytes of [a-z0-9-], starting and ending alphanumeric (namespaces). */
+bool pc_value_is_dns_label(const char *s, size_t len);
+
+/* RFC 1123 subdomain: up to 253 bytes of dot-separated labels (object and section names). */
+bool pc_value_is_dns_subdomain(const char *s, size_t len);
+
+/* HTTP field name: 1-256 bytes of RFC 9110 token characters. */
+bool pc_value_is_header_name(const char *s, size_t len);
+
+/* HTTP field value for configuration: printable ASCII words separated by single spaces or tabs. */
+bool pc_value_is_header_value(const char *s, size_t len);
+
+/*
+ * Path characters allowed in Gateway API Exact and PathPrefix values and in path modifiers:
+ * RFC 3986 pchar and '/', percent-encodings with two hex digits.
+ */
+bool pc_value_is_path_chars(const char *s, size_t len);
+
+/* Kubernetes label key ("prefix/name") and label value. */
+bool pc_value_is_label_key(const char *s, size_t len);
+bool pc_value_is_label_value(const char *s, size_t len);
+
+/*
+ * Parses an IP literal (IPv4 dotted quad, or IPv6 without brackets) into *addr with port.
+ * Returns 0, or PC_EINVAL when s is not an IP literal.
+ */
+int pc_value_ip(const char *s, uint16_t port, struct sockaddr_storage *addr, socklen_t *addr_len);
+
+/*
+ * Parses an endpoint "IPv4:port" or "[IPv6]:port" (port 1-65535) into *addr and writes its
+ * canonical spelling into name (at least 64 bytes). Returns 0; PC_EINVAL for bad syntax;
+ * PC_ENOENT when the host part is a name rather than an IP literal.
+ */
+int pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, socklen_t *addr_len,
+                      char *name, size_t name_size);
+
+/* Formats addr as "1.2.3.4:80" or "[::1]:80" into name (at least 64 bytes). */
+void pc_value_format_addr(const struct sockaddr_storage *addr, char *name, size_t size);
+
+/*
+ * Returns the candidate closest to word by edit distance when it is close enough to be a likely
+ * typo (distance at most a third of the word's length, and at least 1 allowed), else NULL.
+ * candidates is borrowed; the result points into it.
+ */
+const char *pc_value_suggest(const char *word, const char *const *candidates, size_t n);
+
+#endif
