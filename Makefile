@@ -17,6 +17,13 @@ LLHTTP_INC  ?= /usr/share/include/llhttp
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
+# V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 ifeq ($(SAN),1)
 BUILD       ?= build-san
 CC          ?= cc
@@ -60,19 +67,23 @@ all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # llhttp is generated code: build it in strict mode and without our warning set.
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(OPT) $(SANFLAGS) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) -w -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c11 $(OPT) $(SANFLAGS) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) -w -c $< -o $@
 
 $(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(BUILD)/obj/src/cli/main.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPER) $(LIB)
 	@mkdir -p $(dir $@)

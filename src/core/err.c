@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -44,4 +45,11 @@ pc_strerror(int code)
         return strerror(-code);
     }
     return "unknown error";
+}
+
+void
+pc_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "portcullis: assertion failed: %s (%s:%d)\n", expr, file, line);
+    abort();
 }

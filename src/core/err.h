@@ -49,6 +49,14 @@ struct pc_err {
 int pc_err_set(struct pc_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Reports a broken invariant and aborts. Used through PC_ASSERT, which stays on in release
+ * builds: it guards only what our own bug can break, never what a peer or a file controls.
+ */
+_Noreturn void pc_assert_fail(const char *expr, const char *file, int line);
+
+#define PC_ASSERT(cond) ((cond) ? (void)0 : pc_assert_fail(#cond, __FILE__, __LINE__))
+
 /* Returns a static, human-readable name for a PC_E* code or a negated errno. */
 const char *pc_strerror(int code);
 

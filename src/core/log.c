@@ -184,15 +184,15 @@ format_json(char *line, const char *ts, enum pc_log_level level, const char *mod
     size_t pos;
 
     pos = (size_t)snprintf(line, LINE_MAX_BYTES,
-                           "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"%s\",\"event\":\"%s\"",
-                           ts, level_names[level], module, event);
+                           "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"%s\",\"event\":\"%s\"", ts,
+                           level_names[level], module, event);
     if (ctx_conn_id != 0) {
         pos += (size_t)snprintf(line + pos, LINE_MAX_BYTES - pos, ",\"conn\":\"%llu\"",
                                 (unsigned long long)ctx_conn_id);
     }
     if (ctx_request_id != NULL) {
-        pos += (size_t)snprintf(line + pos, LINE_MAX_BYTES - pos, ",\"req\":\"%s\"",
-                                ctx_request_id);
+        pos +=
+            (size_t)snprintf(line + pos, LINE_MAX_BYTES - pos, ",\"req\":\"%s\"", ctx_request_id);
     }
     pos = append_json_fields(line, pos, LINE_MAX_BYTES - 2, fields);
     line[pos++] = '}';

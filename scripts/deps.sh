@@ -1,0 +1,25 @@
+# Debian packages, shared by scripts/quickstart and scripts/test. Sourced, not run.
+#
+# install_packages PKG...: installs whichever of PKG are missing, with sudo when not root.
+install_packages() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+# What building portcullis needs.
+BUILD_PACKAGES=(build-essential pkg-config libuv1-dev node-llhttp libnghttp2-dev libssl-dev
+    libyaml-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev libpcre2-dev)
+
+# What the test suite needs on top: unit tests, fuzzers, integration peers and tools.
+TEST_PACKAGES=(clang llvm libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-yaml
+    python3-requests curl nginx haproxy wrk redis-server procps)

@@ -1,0 +1,271 @@
+/*
+ * The request path's shared structures: client connections, exchanges and write queues.
+ *
+ * This header is private to src/proxy: server.c (listeners, connections, reading and timers),
+ * exchange.c (the steps a request goes through, local answers, logging) and forward.c (the
+ * upstream leg and tunnels) share these layouts. Everything here lives on one worker loop.
+ *
+ * An exchange is one request and its response. Its request side moves through
+ *
+ *     HEAD -> STEPS -> BODY -> DONE      (STEPS -> DONE when there is no body)
+ *
+ * HEAD: the parser is reading the head (server.c). STEPS: the head is complete and the steps run;
+ * no body byte is read, so a step may answer or suspend without consuming it (exchange.c).
+ * BODY: body bytes flow to the upstream as they are parsed (forward.c). DONE: the whole request
+ * was read.
+ *
+ * Its response side moves through
+ *
+ *     NONE -> WAITING -> STREAMING -> DONE
+ *
+ * WAITING: the request went upstream and no response head came back yet (forward.c).
+ * STREAMING: the response head was queued to the client and body bytes follow (forward.c, or
+ * exchange.c for answers the gateway makes itself, which go straight from NONE to DONE).
+ * DONE: every response byte is queued. The exchange ends when both sides are DONE and the client
+ * has taken every byte (exchange_check_end); the connection then starts on the next request or
+ * closes.
+ */
+#ifndef PC_PROXY_CONN_H
+#define PC_PROXY_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "http/h1.h"
+#include "route/route.h"
+
+struct pc_arena;
+struct pc_server;
+struct pc_upconn;
+struct pc_route_stats;
+
+#define OUTQ_MAX 16
+
+/* Bytes queued for one socket but not yet handed to libuv. */
+struct outq {
+    uv_buf_t iov[OUTQ_MAX];
+    struct pc_buf *refs[OUTQ_MAX]; /* a reference per slice of a pooled buffer, or NULL */
+    uint32_t n;
+    size_t bytes;
+};
+
+/* A write in flight: the slices' references are held until libuv calls back. */
+struct wreq {
+    uv_write_t req;
+    struct pc_buf *refs[OUTQ_MAX];
+    uint32_t n_refs;
+    struct pc_exchange *x;
+    bool is_to_client;
+    struct wreq *next_free;
+};
+
+/* A configuration snapshot as one worker holds it. */
+struct cfg_holder {
+    struct pc_config *cfg;
+    struct pc_route_stats **stats; /* per rule id, filled on first use */
+    uint32_t refs;                 /* exchanges using it, plus one while it is current */
+};
+
+struct listener {
+    uv_tcp_t tcp;
+    struct pc_server *server;
+    char *name; /* "address:port", as struct pc_port names it */
+    struct listener *next;
+    const struct cfg_holder *cached_holder;
+    const struct pc_port *cached_port;
+};
+
+enum req_state {
+    REQ_HEAD = 0,
+    REQ_STEPS,
+    REQ_BODY,
+    REQ_DONE,
+};
+
+enum resp_state {
+    RESP_NONE = 0,
+    RESP_WAITING,
+    RESP_STREAMING,
+    RESP_DONE,
+};
+
+enum timer_kind {
+    TIMER_NONE = 0,
+    TIMER_IDLE,
+    TIMER_HEAD,
+    TIMER_BODY,
+    TIMER_SEND,
+    TIMER_TUNNEL,
+};
+
+struct pc_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct pc_h1_parser parser;
+    struct pc_server *server;
+    struct listener *listener;
+    struct pc_exchange *x; /* the exchange in progress, or NULL */
+    struct pc_buf *in;     /* received bytes not parsed yet, or NULL */
+    uint32_t in_off;
+    uint32_t in_len;
+    struct pc_conn *prev;
+    struct pc_conn *next;
+    uint64_t id;
+    uint32_t n_requests;
+    uint16_t peer_port;
+    uint64_t progress_ms; /* last time body, send or tunnel bytes moved */
+    uint8_t timer_kind;
+    uint8_t open_handles;
+    bool is_reading;
+    bool is_closing;
+    bool is_tunnel;
+    bool is_processing; /* inside conn_process: do not re-enter it */
+    char peer[46];      /* the client's address, as text */
+};
+
+struct pc_exchange {
+    struct pc_arena *arena;
+    struct pc_conn *conn; /* NULL once the client connection is gone */
+    struct pc_server *server;
+    struct cfg_holder *holder;
+    const struct pc_port *port;
+    uint32_t refs; /* the connection's, plus one per write in flight */
+
+    struct pc_h1_head *req;
+    const char *path; /* normalised */
+    size_t path_len;
+    const char *query; /* raw, without '?'; NULL when absent */
+    size_t query_len;
+    const char *host; /* lower-cased, without port */
+    size_t host_len;
+    const char *authority; /* the Host field as received */
+    size_t authority_len;
+    struct pc_route_match match;
+    struct pc_client_limits limits;
+    uint64_t body_in;
+
+    struct pc_upconn *up;
+    const struct pc_backend *backend;
+    const struct pc_endpoint *endpoint;
+    char *up_head; /* the request head as sent upstream, kept for a retry */
+    size_t up_head_len;
+    struct pc_buf *up_in; /* the upstream read buffer being parsed */
+    uint64_t up_progress_ms;
+    uint64_t upstream_start_ns;
+    uint64_t upstream_end_ns;
+    uint8_t attempts;
+    bool is_up_reused;
+    bool is_up_ready;     /* connected, head queued: body bytes may flow */
+    bool is_up_paused;    /* upstream reads stopped because the client is behind */
+    bool is_body_started; /* body bytes went upstream: the request can no longer be retried */
+    bool is_interim;      /* the response being parsed is a 1xx to skip */
+    bool is_head_request;
+    bool wants_tunnel;
+    bool is_tunnel;        /* the upstream answered 101 and bytes are tunnelled */
+    bool is_tunnel_closed; /* counted out of the open-tunnels gauge */
+    bool is_tunnel_up_eof;
+
+    struct pc_h1_head *resp;
+    uint16_t status;
+    const char *reason; /* why the gateway answered itself; NULL for upstream answers */
+    uint64_t body_out;
+    enum pc_h1_framing out_framing;
+    bool is_close_after; /* close the client connection after this response */
+    bool is_upstream_reusable;
+
+    struct outq to_client;
+    struct outq to_upstream;
+    uint32_t client_writes;
+    uint32_t upstream_writes;
+
+    uint8_t req_state;
+    uint8_t resp_state;
+    uint8_t step;
+    bool is_started; /* the steps have begun */
+    bool is_ended;
+
+    uint64_t start_ns;
+    uint64_t start_ms; /* loop time, for deadlines */
+    uint64_t start_wall_ms;
+    char request_id[40];
+};
+
+/* server.c */
+struct pc_server_internal;
+struct pc_buf_pool *server_bufs(struct pc_server *server);
+uv_loop_t *server_loop(struct pc_server *server);
+struct pc_upstream_pool *server_pool(struct pc_server *server);
+struct pc_metrics_worker *server_metrics(struct pc_server *server);
+struct pc_access_writer *server_access_log(struct pc_server *server);
+bool server_is_draining(const struct pc_server *server);
+uint64_t server_random(struct pc_server *server);
+struct wreq *server_wreq_get(struct pc_server *server);
+void server_wreq_put(struct pc_server *server, struct wreq *w);
+struct pc_arena *server_arena_get(struct pc_server *server);
+void server_arena_put(struct pc_server *server, struct pc_arena *arena);
+const char *server_date(struct pc_server *server);
+void holder_unref(struct pc_server *server, struct cfg_holder *holder);
+
+/* Re-evaluates whether the connection should read, and starts or stops reading. */
+void conn_update_reading(struct pc_conn *conn);
+/* Parses buffered input as far as the exchange allows. */
+void conn_process(struct pc_conn *conn);
+/* Arms the client timer for kind, per the listener's timeouts; TIMER_NONE stops it. */
+void conn_set_timer(struct pc_conn *conn, enum timer_kind kind);
+/* Closes the client connection (and ends its exchange); idempotent. */
+void conn_close(struct pc_conn *conn);
+/* Called when an exchange has ended, to go on with the next request or close. */
+void conn_exchange_ended(struct pc_conn *conn);
+
+/* exchange.c */
+struct pc_exchange *exchange_create(struct pc_conn *conn);
+void exchange_ref(struct pc_exchange *x);
+void exchange_unref(struct pc_exchange *x);
+/* The request head is complete: runs the steps from the first. */
+void exchange_start(struct pc_exchange *x);
+/* A suspended step finished its work: continues with the step after it. */
+void exchange_resume(struct pc_exchange *x);
+/* Answers the request itself; body (may be NULL) is copied. Closes the connection afterwards
+ * when the request's body was not read. */
+void exchange_answer(struct pc_exchange *x, unsigned status, const char *reason);
+void exchange_answer_with(struct pc_exchange *x, unsigned status, const char *reason,
+                          const struct pc_header_pair *headers, size_t n_headers,
+                          const char *content_type, const char *body, size_t body_len);
+/* Returns the request id, generating one the first time. */
+const char *exchange_request_id(struct pc_exchange *x);
+/* Ends the exchange if both sides are done and every byte was taken. */
+void exchange_check_end(struct pc_exchange *x);
+/* The client connection failed or timed out under this exchange. */
+void exchange_abort(struct pc_exchange *x);
+
+/* outq helpers (exchange.c) */
+void outq_push(struct outq *q, const char *base, size_t len, struct pc_buf *ref);
+int outq_flush(struct pc_exchange *x, struct outq *q, uv_stream_t *stream, bool is_to_client);
+void outq_clear(struct outq *q);
+
+/* forward.c */
+/* The upstream step: returns once the exchange is suspended waiting for the upstream. */
+void forward_start(struct pc_exchange *x);
+/* A body slice of the client's request was parsed (buffer ref borrowed). */
+int forward_request_body(struct pc_exchange *x, const char *at, size_t len);
+/* The client's request is complete. */
+void forward_request_done(struct pc_exchange *x);
+/* The client's writes drained below the low mark: upstream reading may resume. */
+void forward_client_drained(struct pc_exchange *x);
+/* The exchange is ending or aborting: release or close the upstream connection. */
+void forward_release(struct pc_exchange *x, bool is_clean);
+/* Tunnel data from the client after an upgrade (buffer borrowed). */
+void forward_tunnel_from_client(struct pc_exchange *x, struct pc_buf *buf, const char *at,
+                                size_t len);
+/* The client half of a tunnel ended. */
+void forward_tunnel_client_eof(struct pc_exchange *x);
+/* Whether the upstream can take more request body now. */
+bool forward_wants_body(const struct pc_exchange *x);
+/* Hands the request bytes queued for the upstream to libuv. */
+void forward_flush(struct pc_exchange *x);
+
+#endif
