@@ -118,9 +118,12 @@ struct pc_conn {
     uint32_t n_requests;
     uint16_t peer_port;
     uint64_t progress_ms; /* last time body, send or tunnel bytes moved */
+    uint64_t deadline_ms; /* when the current phase times out (loop time); 0: never */
+    uint64_t armed_ms;    /* when the libuv timer fires; 0: not armed */
     uint8_t timer_kind;
     uint8_t open_handles;
     bool is_reading;
+    bool is_peer_eof; /* the client half-closed after a complete request */
     bool is_closing;
     bool is_tunnel;
     bool is_processing; /* inside conn_process: do not re-enter it */

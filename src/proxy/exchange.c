@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
@@ -349,12 +350,20 @@ exchange_request_id(struct pc_exchange *x)
     if (x->request_id[0] == '\0') {
         uint64_t a = server_random(x->server);
         uint64_t b = server_random(x->server);
+        char *p = x->request_id;
 
         /* A version 4 UUID (RFC 9562 section 5.4) from 122 random bits. */
-        snprintf(x->request_id, sizeof(x->request_id), "%08x-%04x-4%03x-%04x-%012llx",
-                 (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0x0fff,
-                 (unsigned)((b >> 48) & 0x3fff) | 0x8000,
-                 (unsigned long long)(b & 0xffffffffffffull));
+        p += pc_fmt_hex_fixed(p, a >> 32, 8);
+        *p++ = '-';
+        p += pc_fmt_hex_fixed(p, a >> 16, 4);
+        *p++ = '-';
+        *p++ = '4';
+        p += pc_fmt_hex_fixed(p, a, 3);
+        *p++ = '-';
+        p += pc_fmt_hex_fixed(p, ((b >> 48) & 0x3fff) | 0x8000, 4);
+        *p++ = '-';
+        p += pc_fmt_hex_fixed(p, b, 12);
+        *p = '\0';
     }
     return x->request_id;
 }

@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
@@ -53,11 +54,13 @@ static void
 push_chunk_size(struct pc_exchange *x, struct outq *q, size_t len)
 {
     char *line = pc_arena_alloc(x->arena, 24);
+    size_t n;
 
     if (line != NULL) {
-        int n = snprintf(line, 24, "%zx\r\n", len);
-
-        outq_push(q, line, (size_t)n, NULL);
+        n = pc_fmt_hex(line, len);
+        line[n++] = '\r';
+        line[n++] = '\n';
+        outq_push(q, line, n, NULL);
     }
 }
 
@@ -270,7 +273,7 @@ put_framing(char *buf, size_t pos, const struct pc_exchange *x)
 {
     const struct pc_h1_head *req = x->req;
     char num[32];
-    int n;
+    size_t n;
 
     if (req->framing == PC_H1_BODY_CHUNKED) {
         return put_str(buf, pos, "transfer-encoding: chunked\r\n", 28);
@@ -278,8 +281,8 @@ put_framing(char *buf, size_t pos, const struct pc_exchange *x)
     if (req->framing == PC_H1_BODY_LENGTH || pc_h1_header_find(req, "content-length", 14) != NULL) {
         /* A zero Content-Length is kept: some origins answer 411 to a bodiless POST without
          * one. */
-        n = snprintf(num, sizeof(num), "%llu", (unsigned long long)req->content_length);
-        return put_field(buf, pos, "content-length", 14, num, (size_t)n);
+        n = pc_fmt_u64(num, req->content_length);
+        return put_field(buf, pos, "content-length", 14, num, n);
     }
     return pos;
 }
@@ -421,7 +424,7 @@ static size_t
 put_response_framing(char *buf, size_t pos, struct pc_exchange *x, const struct pc_h1_head *resp)
 {
     char num[32];
-    int n;
+    size_t n;
 
     if (resp->status == 101) {
         const struct pc_header_pair *up = pc_h1_header_find(resp, "upgrade", 7);
@@ -435,8 +438,8 @@ put_response_framing(char *buf, size_t pos, struct pc_exchange *x, const struct 
     if (resp->framing == PC_H1_BODY_LENGTH
         || (x->is_head_request && pc_h1_header_find(resp, "content-length", 14) != NULL)) {
         /* HEAD: the length the corresponding GET would have, as the upstream said. */
-        n = snprintf(num, sizeof(num), "%llu", (unsigned long long)resp->content_length);
-        pos = put_field(buf, pos, "content-length", 14, num, (size_t)n);
+        n = pc_fmt_u64(num, resp->content_length);
+        pos = put_field(buf, pos, "content-length", 14, num, n);
     } else if (x->out_framing == PC_H1_BODY_CHUNKED) {
         pos = put_str(buf, pos, "transfer-encoding: chunked\r\n", 28);
     } else if (resp->framing == PC_H1_BODY_NONE && resp->status >= 200 && resp->status != 204
@@ -450,6 +453,18 @@ put_response_framing(char *buf, size_t pos, struct pc_exchange *x, const struct 
         pos = put_str(buf, pos, "connection: keep-alive\r\n", 24);
     }
     return pos;
+}
+
+static size_t
+put_status_line(char *buf, unsigned status)
+{
+    const char *reason = pc_h1_reason_phrase(status);
+    size_t pos = put_str(buf, 0, "HTTP/1.1 ", 9);
+
+    pos += pc_fmt_u64(buf + pos, status);
+    buf[pos++] = ' ';
+    pos = put_str(buf, pos, reason, strlen(reason));
+    return put_str(buf, pos, "\r\n", 2);
 }
 
 static int
@@ -468,8 +483,7 @@ queue_response_head(struct pc_exchange *x, const struct pc_h1_head *resp)
     if (buf == NULL) {
         return PC_ENOMEM;
     }
-    pos = (size_t)snprintf(buf, cap, "HTTP/1.1 %u %s\r\n", resp->status,
-                           pc_h1_reason_phrase(resp->status));
+    pos = put_status_line(buf, resp->status);
     pos = put_response_fields(buf, pos, x, resp, &has_request_id);
     if (!has_request_id) {
         pos = put_field(buf, pos, "x-request-id", 12, x->request_id, strlen(x->request_id));
@@ -512,19 +526,16 @@ static void
 arm_upstream_timer(struct pc_exchange *x)
 {
     const struct pc_route_rule *rule = x->match.rule;
-    uint64_t now = uv_now(server_loop(x->server));
-    uint64_t deadline = UINT64_MAX;
+    uint64_t deadline = 0;
 
     if (rule->backend_request_timeout_ms != 0) {
         deadline = x->up_progress_ms + rule->backend_request_timeout_ms;
     }
-    if (rule->request_timeout_ms != 0 && x->start_ms + rule->request_timeout_ms < deadline) {
+    if (rule->request_timeout_ms != 0
+        && (deadline == 0 || x->start_ms + rule->request_timeout_ms < deadline)) {
         deadline = x->start_ms + rule->request_timeout_ms;
     }
-    if (deadline == UINT64_MAX) {
-        return;
-    }
-    uv_timer_start(&x->up->timer, on_upstream_timer, deadline > now ? deadline - now : 0, 0);
+    pc_upconn_set_deadline(x->up, deadline);
 }
 
 /*
@@ -575,6 +586,9 @@ attach(struct pc_exchange *x, struct pc_upconn *up)
 
     x->up = up;
     up->owner = x;
+    up->alloc_cb = on_up_alloc;
+    up->read_cb = on_upstream_read;
+    up->timer_cb = on_upstream_timer;
     pc_h1_init(&up->parser, PC_H1_RESPONSE, &response_callbacks, x);
     pc_h1_begin(&up->parser, x->arena, &limits);
 }
@@ -592,7 +606,7 @@ send_request(struct pc_exchange *x)
     x->is_up_ready = true;
     x->up_progress_ms = uv_now(server_loop(x->server));
     outq_push(&x->to_upstream, x->up_head, x->up_head_len, NULL);
-    uv_read_start((uv_stream_t *)&x->up->tcp, on_up_alloc, on_upstream_read);
+    pc_upconn_read_start(x->up);
     arm_upstream_timer(x);
 
     if (x->req_state == REQ_STEPS) {
@@ -770,7 +784,7 @@ static void
 apply_client_backpressure(struct pc_exchange *x)
 {
     if (x->up != NULL && !x->is_up_paused && client_queue_bytes(x) > HIGH_WATER_BYTES) {
-        uv_read_stop((uv_stream_t *)&x->up->tcp);
+        pc_upconn_read_stop(x->up);
         x->is_up_paused = true;
     }
 }
@@ -784,7 +798,7 @@ forward_client_drained(struct pc_exchange *x)
     }
     if (x->is_up_paused && x->up != NULL && client_queue_bytes(x) < LOW_WATER_BYTES) {
         x->is_up_paused = false;
-        uv_read_start((uv_stream_t *)&x->up->tcp, on_up_alloc, on_upstream_read);
+        pc_upconn_read_start(x->up);
     }
 }
 
@@ -861,7 +875,7 @@ start_tunnel(struct pc_exchange *x, const char *rest, size_t rest_len)
     conn->is_tunnel = true;
     x->is_tunnel = true;
     pc_metrics_add(server_metrics(x->server), PC_M_WEBSOCKET_TUNNELS, 1);
-    uv_timer_stop(&x->up->timer);
+    pc_upconn_set_deadline(x->up, 0);
     outq_push(&x->to_client, rest, rest_len, x->up_in);
     if (conn->in != NULL) {
         /* Bytes the client sent after its request head are the tunnel's first. */

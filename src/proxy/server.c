@@ -258,53 +258,76 @@ conn_timeouts(struct pc_conn *conn, struct pc_client_timeouts *t)
 
 static void on_conn_timer(uv_timer_t *timer);
 
+static uint64_t
+timeout_of(const struct pc_client_timeouts *t, enum timer_kind kind)
+{
+    switch (kind) {
+    case TIMER_IDLE:
+        return t->idle_ms;
+    case TIMER_HEAD:
+        return t->request_head_ms;
+    case TIMER_BODY:
+    case TIMER_SEND:
+        return t->body_progress_ms;
+    case TIMER_TUNNEL:
+        return TUNNEL_IDLE_MS;
+    case TIMER_NONE:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * Arms the libuv timer for deadline unless it already fires no later. Timers move with every
+ * phase of every request (head, body, send, idle), and most moves push the deadline later:
+ * those cost nothing here, and the timer, when it fires early, re-arms for the real deadline.
+ */
+static void
+arm(struct pc_conn *conn, uint64_t deadline, uint64_t now)
+{
+    if (conn->armed_ms != 0 && conn->armed_ms <= deadline) {
+        return;
+    }
+    uv_timer_start(&conn->timer, on_conn_timer, deadline > now ? deadline - now : 0, 0);
+    conn->armed_ms = deadline;
+}
+
 void
 conn_set_timer(struct pc_conn *conn, enum timer_kind kind)
 {
     struct pc_client_timeouts t;
-    uint64_t ms = 0;
+    uint64_t now;
+    uint64_t ms;
 
     if (conn->is_closing) {
         return;
     }
     conn->timer_kind = (uint8_t)kind;
     conn_timeouts(conn, &t);
-    switch (kind) {
-    case TIMER_IDLE:
-        ms = t.idle_ms;
-        break;
-    case TIMER_HEAD:
-        ms = t.request_head_ms;
-        break;
-    case TIMER_BODY:
-    case TIMER_SEND:
-        ms = t.body_progress_ms;
-        break;
-    case TIMER_TUNNEL:
-        ms = TUNNEL_IDLE_MS;
-        break;
-    case TIMER_NONE:
-        break;
+    ms = timeout_of(&t, kind);
+    now = uv_now(conn->server->loop);
+    conn->progress_ms = now;
+    conn->deadline_ms = ms != 0 ? now + ms : 0;
+    if (conn->deadline_ms != 0) {
+        arm(conn, conn->deadline_ms, now);
     }
-    if (ms == 0) {
-        uv_timer_stop(&conn->timer);
-        return;
-    }
-    conn->progress_ms = uv_now(conn->server->loop);
-    uv_timer_start(&conn->timer, on_conn_timer, ms, 0);
 }
 
-static bool
-rearm_if_progress(struct pc_conn *conn, uint64_t timeout_ms)
+/* The deadline now in force: for progress timeouts, counted from the last progress. */
+static uint64_t
+current_deadline(struct pc_conn *conn)
 {
-    uint64_t now = uv_now(conn->server->loop);
-    uint64_t deadline = conn->progress_ms + timeout_ms;
+    struct pc_client_timeouts t;
+    enum timer_kind kind = (enum timer_kind)conn->timer_kind;
 
-    if (deadline > now) {
-        uv_timer_start(&conn->timer, on_conn_timer, deadline - now, 0);
-        return true;
+    if (conn->deadline_ms == 0) {
+        return 0;
     }
-    return false;
+    if (kind == TIMER_BODY || kind == TIMER_SEND || kind == TIMER_TUNNEL) {
+        conn_timeouts(conn, &t);
+        return conn->progress_ms + timeout_of(&t, kind);
+    }
+    return conn->deadline_ms;
 }
 
 static void
@@ -312,31 +335,26 @@ on_conn_timer(uv_timer_t *timer)
 {
     struct pc_conn *conn = timer->data;
     struct pc_exchange *x = conn->x;
-    struct pc_client_timeouts t;
+    uint64_t now = uv_now(conn->server->loop);
+    uint64_t deadline = current_deadline(conn);
 
-    conn_timeouts(conn, &t);
-    switch ((enum timer_kind)conn->timer_kind) {
-    case TIMER_BODY:
-    case TIMER_SEND:
-        if (rearm_if_progress(conn, t.body_progress_ms)) {
-            return;
-        }
-        if (conn->timer_kind == TIMER_SEND && x != NULL && x->client_writes == 0) {
-            /* The client keeps up; the wait is for the upstream, whose timer governs it. */
-            conn_set_timer(conn, TIMER_SEND);
-            return;
-        }
-        break;
-    case TIMER_TUNNEL:
-        if (rearm_if_progress(conn, TUNNEL_IDLE_MS)) {
-            return;
-        }
-        break;
-    case TIMER_IDLE:
+    conn->armed_ms = 0;
+    if (deadline == 0) {
+        return;
+    }
+    if (deadline > now) {
+        arm(conn, deadline, now);
+        return;
+    }
+    if (conn->timer_kind == TIMER_SEND && x != NULL && x->client_writes == 0) {
+        /* The client keeps up; the wait is for the upstream, whose own timer governs it. */
+        conn->progress_ms = now;
+        arm(conn, current_deadline(conn), now);
+        return;
+    }
+    if (conn->timer_kind == TIMER_IDLE) {
         conn_close(conn);
         return;
-    default:
-        break;
     }
 
     pc_metrics_add(conn->server->metrics, PC_M_CLIENT_TIMEOUTS, 1);
@@ -434,6 +452,14 @@ conn_eof(struct pc_conn *conn, ssize_t status)
         forward_tunnel_client_eof(x);
         return;
     }
+    if (status == UV_EOF && x != NULL && x->req_state == REQ_DONE) {
+        /* A client that half-closed after a complete request still gets its answer. */
+        conn->is_peer_eof = true;
+        x->is_close_after = true;
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->is_reading = false;
+        return;
+    }
     if (status != UV_EOF) {
         pc_log(PC_LOG_DEBUG, "http", "client_read_failed", "conn=%llu error=\"%s\"",
                (unsigned long long)conn->id, uv_strerror((int)status));
@@ -491,11 +517,14 @@ conn_update_reading(struct pc_conn *conn)
         want = x->req_state == REQ_BODY && forward_wants_body(x);
     }
 
-    if (want && !conn->is_reading) {
+    if (want && !conn->is_reading && !conn->is_peer_eof) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0) {
             conn->is_reading = true;
         }
-    } else if (!want && conn->is_reading) {
+    } else if (!want && conn->is_reading && (conn->in != NULL || conn->is_tunnel)) {
+        /* Reading stops only once bytes that cannot be taken are held: stopping and restarting
+         * around every request would cost two epoll_ctl calls each time, and one buffer of
+         * early bytes is all a client can make us hold. */
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->is_reading = false;
     }

@@ -218,6 +218,7 @@ on_connected(uv_connect_t *req, int status)
     struct pc_upconn *up = req->handle->data;
 
     uv_timer_stop(&up->timer);
+    up->armed_ms = 0;
     if (up->connect_status != 0) {
         status = up->connect_status;
     }
@@ -265,39 +266,110 @@ pc_pool_connect(struct pc_upstream_pool *pool, const struct pc_endpoint *ep, uin
     }
     if (timeout_ms > 0) {
         uv_timer_start(&up->timer, on_connect_timeout, timeout_ms, 0);
+        up->armed_ms = uv_now(pool->loop) + timeout_ms;
     }
     return up;
 }
 
 static void
-on_idle_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
-    /* An idle connection expects no bytes: a small stack-free buffer is enough to see EOF or a
-     * protocol violation, and it is the pool's own, so nothing is allocated per wakeup. */
+    /* An idle connection expects no bytes: a small per-thread scratch buffer is enough to see
+     * EOF or a protocol violation, and nothing is allocated per wake-up. */
     static _Thread_local char scratch[64];
+    struct pc_upconn *up = handle->data;
 
+    if (!up->is_idle && up->alloc_cb != NULL) {
+        up->alloc_cb(handle, suggested, buf);
+        return;
+    }
     buf->base = scratch;
     buf->len = sizeof(scratch);
 }
 
 static void
-on_idle_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct pc_upconn *up = stream->data;
 
+    if (!up->is_idle && up->read_cb != NULL) {
+        up->read_cb(stream, nread, buf);
+        return;
+    }
     if (nread == 0) {
         return;
     }
-    /* EOF, an error, or unsolicited bytes: none leaves the connection fit for reuse. */
+    /* EOF, an error, or unsolicited bytes: none leaves an idle connection fit for reuse. */
     pc_log(PC_LOG_DEBUG, "upstream", "idle_closed", "endpoint=%s nread=%zd", up->entry->name,
            nread);
     pc_upconn_close(up);
 }
 
-static void
-on_idle_timeout(uv_timer_t *timer)
+void
+pc_upconn_read_start(struct pc_upconn *up)
 {
-    pc_upconn_close(timer->data);
+    if (up->is_reading || up->is_closing) {
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&up->tcp, on_alloc, on_read) == 0) {
+        up->is_reading = true;
+    }
+}
+
+void
+pc_upconn_read_stop(struct pc_upconn *up)
+{
+    if (up->is_reading) {
+        uv_read_stop((uv_stream_t *)&up->tcp);
+        up->is_reading = false;
+    }
+}
+
+static void on_timer(uv_timer_t *timer);
+
+static void
+arm(struct pc_upconn *up, uint64_t deadline)
+{
+    uint64_t now = uv_now(up->pool->loop);
+
+    if (up->armed_ms != 0 && up->armed_ms <= deadline) {
+        return;
+    }
+    uv_timer_start(&up->timer, on_timer, deadline > now ? deadline - now : 0, 0);
+    up->armed_ms = deadline;
+}
+
+static void
+on_timer(uv_timer_t *timer)
+{
+    struct pc_upconn *up = timer->data;
+    uint64_t deadline = up->is_idle ? up->idle_deadline_ms : up->deadline_ms;
+
+    up->armed_ms = 0;
+    if (deadline == 0) {
+        return;
+    }
+    if (deadline > uv_now(up->pool->loop)) {
+        arm(up, deadline);
+        return;
+    }
+    if (up->is_idle) {
+        pc_upconn_close(up);
+        return;
+    }
+    up->deadline_ms = 0;
+    if (up->timer_cb != NULL) {
+        up->timer_cb(timer);
+    }
+}
+
+void
+pc_upconn_set_deadline(struct pc_upconn *up, uint64_t deadline_ms)
+{
+    up->deadline_ms = deadline_ms;
+    if (deadline_ms != 0 && !up->is_closing) {
+        arm(up, deadline_ms);
+    }
 }
 
 void
@@ -305,22 +377,26 @@ pc_pool_put(struct pc_upconn *up, uint32_t max_idle, uint32_t idle_timeout_ms)
 {
     struct pool_entry *e = up->entry;
 
-    uv_read_stop((uv_stream_t *)&up->tcp);
-    uv_timer_stop(&up->timer);
     up->owner = NULL;
+    up->alloc_cb = NULL;
+    up->read_cb = NULL;
+    up->timer_cb = NULL;
+    up->deadline_ms = 0;
     if (up->is_closing || up->pool->is_destroying || e->n_idle >= max_idle) {
         pc_upconn_close(up);
         return;
     }
-    if (uv_read_start((uv_stream_t *)&up->tcp, on_idle_alloc, on_idle_read) != 0) {
+    pc_upconn_read_start(up);
+    if (!up->is_reading) {
         pc_upconn_close(up);
         return;
     }
-    if (idle_timeout_ms > 0) {
-        uv_timer_start(&up->timer, on_idle_timeout, idle_timeout_ms, 0);
+    up->is_idle = true;
+    up->idle_deadline_ms = idle_timeout_ms > 0 ? uv_now(up->pool->loop) + idle_timeout_ms : 0;
+    if (up->idle_deadline_ms != 0) {
+        arm(up, up->idle_deadline_ms);
     }
 
-    up->is_idle = true;
     up->prev_idle = NULL;
     up->next_idle = e->idle;
     if (e->idle != NULL) {
@@ -345,9 +421,9 @@ pc_pool_take(struct pc_upstream_pool *pool, const struct pc_endpoint *ep)
         if (up == NULL) {
             return NULL;
         }
+        /* Reads and the timer stay registered; the owner's callbacks and deadline take over
+         * once it sets them. */
         unlink_idle(up);
-        uv_read_stop((uv_stream_t *)&up->tcp);
-        uv_timer_stop(&up->timer);
         return up;
     }
     return NULL;

@@ -23,15 +23,18 @@ struct pc_upstream_pool;
 struct pool_entry;
 
 /*
- * One connection to an upstream. The owner may use tcp (reads and writes), timer and parser
- * while it holds the connection, and owner/owner_data for itself; the other fields are private
- * to the pool.
+ * One connection to an upstream. The owner may write to tcp and use parser while it holds the
+ * connection, and set owner, alloc_cb and read_cb for its reads (started and stopped
+ * with pc_upconn_read_start/stop); the other fields are private to the pool.
  */
 struct pc_upconn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    uv_timer_t timer; /* private: deadlines go through pc_upconn_set_deadline */
     struct pc_h1_parser parser;
     void *owner;
+    uv_alloc_cb alloc_cb;
+    uv_read_cb read_cb;
+    uv_timer_cb timer_cb; /* runs once the deadline set by pc_upconn_set_deadline passes */
 
     /* private */
     struct pc_upstream_pool *pool;
@@ -40,10 +43,14 @@ struct pc_upconn {
     struct pc_upconn *prev_idle;
     uv_connect_t connect_req;
     void (*connect_cb)(struct pc_upconn *up, int status);
-    int connect_status; /* set when the pool fails a connect itself */
+    int connect_status;        /* set when the pool fails a connect itself */
+    uint64_t deadline_ms;      /* the owner's, loop time; 0: none */
+    uint64_t idle_deadline_ms; /* while idle; 0: none */
+    uint64_t armed_ms;         /* when the libuv timer fires; 0: not armed */
     uint32_t n_requests;
     uint8_t open_handles;
     bool is_idle;
+    bool is_reading;
     bool is_closing;
     bool is_tcp_closing;
 };
@@ -77,10 +84,25 @@ struct pc_upconn *pc_pool_connect(struct pc_upstream_pool *pool, const struct pc
 
 /*
  * Hands back a connection whose exchange completed cleanly and that may carry another. The pool
- * stops the owner's reads and timer and keeps it for idle_timeout_ms, unless the endpoint
- * already has max_idle idle connections, in which case it is closed.
+ * takes its reads and timer back and keeps it for idle_timeout_ms, unless the endpoint already
+ * has max_idle idle connections, in which case it is closed.
  */
 void pc_pool_put(struct pc_upconn *up, uint32_t max_idle, uint32_t idle_timeout_ms);
+
+/*
+ * Starts or stops delivering reads to the owner's alloc_cb and read_cb. A connection stays
+ * registered for reading across pc_pool_take() and pc_pool_put(), so the common case of a
+ * reused connection costs no epoll_ctl; stopping is for backpressure only.
+ */
+void pc_upconn_read_start(struct pc_upconn *up);
+void pc_upconn_read_stop(struct pc_upconn *up);
+
+/*
+ * Sets when the owner's timer_cb must run (loop time, as uv_now gives it; 0 for never). The
+ * libuv timer is re-armed only when the deadline moves earlier than it is set for, so moving a
+ * deadline on every request costs nothing in the common case.
+ */
+void pc_upconn_set_deadline(struct pc_upconn *up, uint64_t deadline_ms);
 
 /* Closes a connection in use and frees it once libuv is done with it; accepts NULL. */
 void pc_upconn_close(struct pc_upconn *up);
