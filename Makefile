@@ -87,13 +87,15 @@ $(BIN): $(BUILD)/obj/src/cli/main.o $(LIB)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPER) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER) $(LIB) \
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER) $(LIB) \
 	    $(shell pkg-config --libs cmocka) $(PKG_LIBS)
 
 # C micro-benchmarks under bench/ link the library like the binary does.
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 bench-bins: $(BENCH_BINS)
 
