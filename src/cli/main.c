@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/policy.h"
 #include "cli/run.h"
 
 static void
@@ -14,6 +15,7 @@ usage(FILE *out)
                  "commands:\n"
                  "  run -c PATH [--workers N]    serve the configuration at PATH\n"
                  "  validate -c PATH             check a configuration and exit (1 on errors)\n"
+                 "  policy eval|test|conformance evaluate and test Rego policies (policy --help)\n"
                  "  --version                    print the version\n"
                  "  --help                       print this help\n"
                  "\n"
@@ -43,6 +45,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "validate") == 0) {
         return pc_cli_validate(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "policy") == 0) {
+        return pc_cli_policy(argc - 1, argv + 1);
     }
     fprintf(stderr, "portcullis: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
