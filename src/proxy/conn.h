@@ -105,6 +105,7 @@ enum timer_kind {
 struct pc_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
     struct pc_h1_parser parser;
     struct pc_server *server;
     struct listener *listener;
@@ -125,6 +126,7 @@ struct pc_conn {
     bool is_reading;
     bool is_peer_eof; /* the client half-closed after a complete request */
     bool is_closing;
+    bool is_lingering; /* answered and half-closed: discarding what the client still sends */
     bool is_tunnel;
     bool is_processing; /* inside conn_process: do not re-enter it */
     char peer[46];      /* the client's address, as text */

@@ -477,6 +477,10 @@ queue_response_head(struct pc_exchange *x, const struct pc_h1_head *resp)
     char *buf;
 
     choose_out_framing(x, resp);
+    if (x->wants_tunnel && resp->status != 101) {
+        /* The upgrade was declined; what the client sends next may not be HTTP. */
+        x->is_close_after = true;
+    }
     cap = 256 + 2 * resp->header_bytes + modifier_bytes(&rule->response_headers)
           + strlen(x->request_id);
     buf = pc_arena_alloc(x->arena, cap);

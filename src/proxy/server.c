@@ -42,6 +42,7 @@
 #define DEFAULT_HEAD_MS   10000
 #define DEFAULT_BODY_MS   30000
 #define DEFAULT_IDLE_MS   60000
+#define LINGER_MS         2000
 
 struct pc_server {
     struct pc_worker *worker;
@@ -299,7 +300,7 @@ conn_set_timer(struct pc_conn *conn, enum timer_kind kind)
     uint64_t now;
     uint64_t ms;
 
-    if (conn->is_closing) {
+    if (conn->is_closing || conn->is_lingering) {
         return;
     }
     conn->timer_kind = (uint8_t)kind;
@@ -473,6 +474,13 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *uvbuf)
     struct pc_conn *conn = stream->data;
     struct pc_buf *b = buf_of(uvbuf);
 
+    if (conn->is_lingering) {
+        pc_buf_unref(b);
+        if (nread < 0) {
+            conn_close(conn);
+        }
+        return;
+    }
     if (nread <= 0) {
         pc_buf_unref(b);
         if (nread == UV_ENOBUFS) {
@@ -507,7 +515,9 @@ conn_update_reading(struct pc_conn *conn)
     if (conn->is_closing) {
         return;
     }
-    if (conn->is_tunnel) {
+    if (conn->is_lingering) {
+        want = true;
+    } else if (conn->is_tunnel) {
         want = x != NULL && forward_wants_body(x);
     } else if (conn->in != NULL) {
         want = false;
@@ -678,6 +688,54 @@ conn_process(struct pc_conn *conn)
     conn_update_reading(conn);
 }
 
+static void
+on_linger_timeout(uv_timer_t *timer)
+{
+    conn_close(timer->data);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct pc_conn *conn = req->data;
+
+    if (status != 0 && !conn->is_closing) {
+        conn_close(conn);
+    }
+}
+
+/*
+ * Closes after an answer, gently. A client may still be sending (the rest of a body we refused,
+ * requests pipelined behind a close): closing a socket with unread bytes makes the kernel send a
+ * reset, which can destroy the answer before the client reads it. So the write side is shut
+ * down, what arrives is read and dropped, and the socket closes on the client's EOF or after
+ * LINGER_MS, as nginx's lingering close does.
+ */
+static void
+conn_linger(struct pc_conn *conn)
+{
+    uint64_t now = uv_now(conn->server->loop);
+
+    if (conn->is_closing || conn->is_lingering) {
+        return;
+    }
+    if (conn->is_peer_eof) {
+        conn_close(conn);
+        return;
+    }
+    conn->is_lingering = true;
+    pc_buf_unref(conn->in);
+    conn->in = NULL;
+    conn->shutdown_req.data = conn;
+    if (uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
+        conn_close(conn);
+        return;
+    }
+    uv_timer_start(&conn->timer, on_linger_timeout, LINGER_MS, 0);
+    conn->armed_ms = now + LINGER_MS;
+    conn_update_reading(conn);
+}
+
 void
 conn_exchange_ended(struct pc_conn *conn)
 {
@@ -687,7 +745,7 @@ conn_exchange_ended(struct pc_conn *conn)
     conn->x = NULL;
     exchange_unref(x);
     if (is_close) {
-        conn_close(conn);
+        conn_linger(conn);
         return;
     }
     conn_set_timer(conn, conn->in != NULL ? TIMER_HEAD : TIMER_IDLE);
