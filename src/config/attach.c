@@ -5,6 +5,7 @@
  * BackendTrafficPolicy values apply to each target. Every dangling reference, refused
  * attachment and conflicting policy becomes an error at the node that made it.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,13 +15,26 @@
 #include "core/arena.h"
 #include "core/err.h"
 
-#define ERR(model, node, hint, ...) pc_yaml_error((model)->diag, (node), NULL, (hint), __VA_ARGS__)
+static void report(struct pc_model *model, const struct pc_yaml_node *node, const char *hint,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Adds an error at node, whose location and key path the message cites. */
+static void
+report(struct pc_model *model, const struct pc_yaml_node *node, const char *hint, const char *fmt,
+       ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    pc_yaml_verror(model->diag, node, NULL, hint, fmt, ap);
+    va_end(ap);
+}
 
 /* ---- lookups ---- */
 
 /* Suggests the name of a resource of kind in ns close to name; hint receives the text. */
 static const char *
-suggest(const struct pc_model *model, enum pc_res_kind kind, const char *ns, const char *name,
+suggest(const struct pc_model *model, enum pc_resource_kind kind, const char *ns, const char *name,
         char *hint, size_t size, const char *otherwise)
 {
     const char **names = pc_malloc((model->n_res[kind] + 1) * sizeof(*names));
@@ -45,7 +59,7 @@ suggest(const struct pc_model *model, enum pc_res_kind kind, const char *ns, con
 }
 
 static const char *
-ns_or(const struct pc_ystr *ns, const struct pc_model_res *owner)
+pick_namespace(const struct pc_schema_string *ns, const struct pc_model_resource *owner)
 {
     return ns->s != NULL ? ns->s : owner->ns;
 }
@@ -53,10 +67,10 @@ ns_or(const struct pc_ystr *ns, const struct pc_model_res *owner)
 /* ---- allowedRoutes ---- */
 
 static bool
-label_value(const struct pc_model *model, const char *ns, const char *key, const char **value)
+find_label(const struct pc_model *model, const char *ns, const char *key, const char **value)
 {
-    const struct pc_model_res *res = pc_model_find(model, PC_RES_NAMESPACE, "", ns);
-    const struct pc_ymap *labels = res != NULL ? &res->doc->metadata->labels : NULL;
+    const struct pc_model_resource *res = pc_model_find(model, PC_RESOURCE_NAMESPACE, "", ns);
+    const struct pc_schema_map *labels = res != NULL ? &res->doc->metadata->labels : NULL;
 
     /* Kubernetes labels every namespace with its own name; selectors commonly rely on it. */
     if (strcmp(key, "kubernetes.io/metadata.name") == 0) {
@@ -73,11 +87,12 @@ label_value(const struct pc_model *model, const char *ns, const char *key, const
 }
 
 static bool
-expression_holds(const struct pc_model *model, const char *ns, const struct pc_res_label_expr *e)
+check_expression(const struct pc_model *model, const char *ns,
+                 const struct pc_resource_label_expr *e)
 {
-    const struct pc_ystr *values = e->values.items;
+    const struct pc_schema_string *values = e->values.items;
     const char *v = NULL;
-    bool has = e->key.s != NULL && label_value(model, ns, e->key.s, &v);
+    bool has = e->key.s != NULL && find_label(model, ns, e->key.s, &v);
     bool in = false;
 
     if (e->operator_.s == NULL) {
@@ -96,21 +111,21 @@ expression_holds(const struct pc_model *model, const char *ns, const struct pc_r
 }
 
 static bool
-selector_holds(const struct pc_model *model, const char *ns, const struct pc_res_selector *sel)
+check_selector(const struct pc_model *model, const char *ns, const struct pc_resource_selector *sel)
 {
-    const struct pc_res_label_expr *exprs = sel->match_expressions.items;
+    const struct pc_resource_label_expr *exprs = sel->match_expressions.items;
 
     for (size_t i = 0; i < sel->match_labels.n; i++) {
         const char *v = NULL;
 
-        if (!label_value(model, ns, sel->match_labels.keys[i].s, &v)
+        if (!find_label(model, ns, sel->match_labels.keys[i].s, &v)
             || sel->match_labels.values[i].s == NULL
             || strcmp(v, sel->match_labels.values[i].s) != 0) {
             return false;
         }
     }
     for (size_t i = 0; i < sel->match_expressions.n; i++) {
-        if (!expression_holds(model, ns, &exprs[i])) {
+        if (!check_expression(model, ns, &exprs[i])) {
             return false;
         }
     }
@@ -119,18 +134,18 @@ selector_holds(const struct pc_model *model, const char *ns, const struct pc_res
 
 /* Returns NULL when the listener admits routes of route's namespace, else why not. */
 static const char *
-namespace_refusal(const struct pc_model *model, const struct pc_model_listener *l,
-                  const struct pc_model_res *route, char *buf, size_t size)
+explain_namespace_refusal(const struct pc_model *model, const struct pc_model_listener *l,
+                          const struct pc_model_resource *route, char *buf, size_t size)
 {
-    const struct pc_res_allowed_routes *allowed = l->src->allowed_routes;
-    const struct pc_res_route_namespaces *ns = allowed != NULL ? allowed->namespaces : NULL;
+    const struct pc_resource_allowed_routes *allowed = l->src->allowed_routes;
+    const struct pc_resource_route_namespaces *ns = allowed != NULL ? allowed->namespaces : NULL;
     const char *from = ns != NULL && ns->from.s != NULL ? ns->from.s : "Same";
 
     if (strcmp(from, "All") == 0) {
         return NULL;
     }
     if (strcmp(from, "Selector") == 0) {
-        if (ns->selector != NULL && selector_holds(model, route->ns, ns->selector)) {
+        if (ns->selector != NULL && check_selector(model, route->ns, ns->selector)) {
             return NULL;
         }
         snprintf(
@@ -152,15 +167,15 @@ namespace_refusal(const struct pc_model *model, const struct pc_model_listener *
 static bool
 admits_httproute(const struct pc_model_listener *l)
 {
-    const struct pc_res_allowed_routes *allowed = l->src->allowed_routes;
-    const struct pc_res_route_kind *kinds = allowed != NULL ? allowed->kinds.items : NULL;
+    const struct pc_resource_allowed_routes *allowed = l->src->allowed_routes;
+    const struct pc_resource_route_kind *kinds = allowed != NULL ? allowed->kinds.items : NULL;
 
     if (allowed == NULL || allowed->kinds.n == 0) {
         return true;
     }
     for (size_t i = 0; i < allowed->kinds.n; i++) {
         if (kinds[i].kind.s != NULL && strcmp(kinds[i].kind.s, "HTTPRoute") == 0
-            && strcmp(kinds[i].group.s, PC_GATEWAY_GROUP) == 0) {
+            && strcmp(kinds[i].group.s, PC_RESOURCE_GATEWAY_GROUP) == 0) {
             return true;
         }
     }
@@ -172,9 +187,9 @@ admits_httproute(const struct pc_model_listener *l)
 /* Keeps the route hostnames that intersect the listener's; all of them when it has none. */
 static int
 intersect_hostnames(struct pc_model *model, const struct pc_model_listener *l,
-                    const struct pc_res_httproute *route, struct pc_model_attachment *a)
+                    const struct pc_resource_httproute *route, struct pc_model_attachment *a)
 {
-    const struct pc_ystr *hosts = route->hostnames.items;
+    const struct pc_schema_string *hosts = route->hostnames.items;
     const char *lh = l->src->hostname.s;
 
     a->hostnames = pc_arena_calloc(model->arena, route->hostnames.n + 1, sizeof(*a->hostnames));
@@ -191,8 +206,8 @@ intersect_hostnames(struct pc_model *model, const struct pc_model_listener *l,
 
 /* Appends to an arena vector, doubling it (the old copy stays in the arena). */
 static int
-arena_push(struct pc_arena *arena, void **items, size_t *n, size_t *cap, size_t size,
-           const void *item)
+push_to_arena(struct pc_arena *arena, void **items, size_t *n, size_t *cap, size_t size,
+              const void *item)
 {
     if (*n == *cap) {
         size_t cap_new = *cap == 0 ? 4 : *cap * 2;
@@ -213,7 +228,7 @@ arena_push(struct pc_arena *arena, void **items, size_t *n, size_t *cap, size_t 
 }
 
 static int
-add_attachment(struct pc_model *model, struct pc_model_res *route_res,
+add_attachment(struct pc_model *model, struct pc_model_resource *route_res,
                const struct pc_model_attachment *a)
 {
     struct pc_model_route *state = route_res->state;
@@ -224,11 +239,11 @@ add_attachment(struct pc_model *model, struct pc_model_res *route_res,
             return 0;
         }
     }
-    if (arena_push(model->arena, (void **)&state->attachments, &state->n_attachments,
-                   &state->cap_attachments, sizeof(*a), a)
+    if (push_to_arena(model->arena, (void **)&state->attachments, &state->n_attachments,
+                      &state->cap_attachments, sizeof(*a), a)
             != 0
-        || arena_push(model->arena, (void **)&l->routes, &l->n_routes, &l->cap_routes,
-                      sizeof(route_res), &route_res)
+        || push_to_arena(model->arena, (void **)&l->routes, &l->n_routes, &l->cap_routes,
+                         sizeof(route_res), &route_res)
                != 0) {
         return PC_ENOMEM;
     }
@@ -240,10 +255,10 @@ add_attachment(struct pc_model *model, struct pc_model_res *route_res,
  * appended to why), or PC_ENOMEM.
  */
 static int
-try_attach(struct pc_model *model, struct pc_model_res *route_res, struct pc_model_listener *l,
+try_attach(struct pc_model *model, struct pc_model_resource *route_res, struct pc_model_listener *l,
            char *why, size_t size)
 {
-    const struct pc_res_httproute *route = route_res->doc->spec;
+    const struct pc_resource_httproute *route = route_res->doc->spec;
     struct pc_model_attachment a = { .listener = l };
     char reason[320];
     const char *refusal = NULL;
@@ -255,7 +270,7 @@ try_attach(struct pc_model *model, struct pc_model_res *route_res, struct pc_mod
         refusal = reason;
     }
     if (refusal == NULL) {
-        refusal = namespace_refusal(model, l, route_res, reason, sizeof(reason));
+        refusal = explain_namespace_refusal(model, l, route_res, reason, sizeof(reason));
     }
     if (refusal == NULL) {
         if (intersect_hostnames(model, l, route, &a) != 0) {
@@ -301,26 +316,26 @@ list_listeners(const struct pc_model_gateway *gw, char *buf, size_t size)
 }
 
 static const struct pc_model_gateway *
-find_parent(struct pc_model *model, const struct pc_model_res *route_res,
-            const struct pc_res_parent_ref *p)
+find_parent(struct pc_model *model, const struct pc_model_resource *route_res,
+            const struct pc_resource_parent_ref *p)
 {
-    const char *ns = ns_or(&p->namespace_, route_res);
-    const struct pc_model_res *gw = pc_model_find(model, PC_RES_GATEWAY, ns, p->name.s);
+    const char *ns = pick_namespace(&p->namespace_, route_res);
+    const struct pc_model_resource *gw = pc_model_find(model, PC_RESOURCE_GATEWAY, ns, p->name.s);
     char hint[320];
 
     if (gw == NULL) {
-        ERR(model, p->name.node,
-            suggest(model, PC_RES_GATEWAY, ns, p->name.s, hint, sizeof(hint),
-                    "declare the Gateway or fix the name (and namespace)"),
-            "Gateway %s/%s not found", ns, p->name.s);
+        report(model, p->name.node,
+               suggest(model, PC_RESOURCE_GATEWAY, ns, p->name.s, hint, sizeof(hint),
+                       "declare the Gateway or fix the name (and namespace)"),
+               "Gateway %s/%s not found", ns, p->name.s);
     }
     return gw != NULL ? gw->state : NULL;
 }
 
 /* Attaches route to the listeners one parentRef selects; reports a parentRef that gets none. */
 static int
-attach_parent(struct pc_model *model, struct pc_model_res *route_res,
-              const struct pc_res_parent_ref *p)
+attach_parent(struct pc_model *model, struct pc_model_resource *route_res,
+              const struct pc_resource_parent_ref *p)
 {
     const struct pc_model_gateway *gw = find_parent(model, route_res, p);
     char why[1024] = "";
@@ -334,8 +349,8 @@ attach_parent(struct pc_model *model, struct pc_model_res *route_res,
         char hint[512];
 
         list_listeners(gw, hint, sizeof(hint));
-        ERR(model, p->section_name.node, hint, "Gateway %s/%s has no listener \"%s\"",
-            ns_or(&p->namespace_, route_res), p->name.s, p->section_name.s);
+        report(model, p->section_name.node, hint, "Gateway %s/%s has no listener \"%s\"",
+               pick_namespace(&p->namespace_, route_res), p->name.s, p->section_name.s);
         return 0;
     }
     for (size_t i = 0; i < gw->n_listeners; i++) {
@@ -355,14 +370,14 @@ attach_parent(struct pc_model *model, struct pc_model_res *route_res,
         attached += rc;
     }
     if (attached == 0 && candidates == 0 && p->port.node != NULL) {
-        ERR(model, p->port.node, "use the port of one of the Gateway's listeners",
-            "Gateway %s/%s has no usable listener on port %lld", ns_or(&p->namespace_, route_res),
-            p->name.s, (long long)p->port.v);
+        report(model, p->port.node, "use the port of one of the Gateway's listeners",
+               "Gateway %s/%s has no usable listener on port %lld",
+               pick_namespace(&p->namespace_, route_res), p->name.s, (long long)p->port.v);
     } else if (attached == 0 && candidates > 0) {
-        ERR(model, p->node,
-            "fix the route's hostnames or namespace, or the listener's allowedRoutes",
-            "the route attaches to no listener of Gateway %s/%s: %s",
-            ns_or(&p->namespace_, route_res), p->name.s, why);
+        report(model, p->node,
+               "fix the route's hostnames or namespace, or the listener's allowedRoutes",
+               "the route attaches to no listener of Gateway %s/%s: %s",
+               pick_namespace(&p->namespace_, route_res), p->name.s, why);
     }
     return 0;
 }
@@ -372,26 +387,27 @@ attach_parent(struct pc_model *model, struct pc_model_res *route_res,
 static bool
 is_granted(const struct pc_model *model, const char *from_ns, const char *to_ns, const char *name)
 {
-    for (size_t i = 0; i < model->n_res[PC_RES_REFERENCE_GRANT]; i++) {
-        const struct pc_model_res *res = model->res[PC_RES_REFERENCE_GRANT][i];
-        const struct pc_res_reference_grant *g = res->doc->spec;
+    for (size_t i = 0; i < model->n_res[PC_RESOURCE_REFERENCE_GRANT]; i++) {
+        const struct pc_model_resource *res = model->res[PC_RESOURCE_REFERENCE_GRANT][i];
+        const struct pc_resource_reference_grant *g = res->doc->spec;
         bool from_ok = false;
 
         if (g == NULL || strcmp(res->ns, to_ns) != 0) {
             continue;
         }
         for (size_t f = 0; f < g->from.n; f++) {
-            const struct pc_res_grant_from *from =
-                (const struct pc_res_grant_from *)g->from.items + f;
+            const struct pc_resource_grant_from *from =
+                (const struct pc_resource_grant_from *)g->from.items + f;
 
             from_ok =
                 from_ok
-                || (from->group.s != NULL && strcmp(from->group.s, PC_GATEWAY_GROUP) == 0
+                || (from->group.s != NULL && strcmp(from->group.s, PC_RESOURCE_GATEWAY_GROUP) == 0
                     && from->kind.s != NULL && strcmp(from->kind.s, "HTTPRoute") == 0
                     && from->namespace_.s != NULL && strcmp(from->namespace_.s, from_ns) == 0);
         }
         for (size_t t = 0; from_ok && t < g->to.n; t++) {
-            const struct pc_res_grant_to *to = (const struct pc_res_grant_to *)g->to.items + t;
+            const struct pc_resource_grant_to *to =
+                (const struct pc_resource_grant_to *)g->to.items + t;
 
             if (to->group.s != NULL && to->group.len == 0 && to->kind.s != NULL
                 && strcmp(to->kind.s, "Service") == 0
@@ -404,9 +420,9 @@ is_granted(const struct pc_model *model, const char *from_ns, const char *to_ns,
 }
 
 static bool
-has_port(const struct pc_res_service_endpoints *se, int64_t port, char *ports, size_t size)
+has_port(const struct pc_resource_service_endpoints *se, int64_t port, char *ports, size_t size)
 {
-    const struct pc_res_service_port *ps = se->ports.items;
+    const struct pc_resource_service_port *ps = se->ports.items;
     size_t pos = 0;
 
     ports[0] = '\0';
@@ -425,11 +441,12 @@ has_port(const struct pc_res_service_endpoints *se, int64_t port, char *ports, s
 }
 
 static void
-resolve_backend(struct pc_model *model, const struct pc_model_res *route_res,
-                const struct pc_res_backend_ref *b)
+resolve_backend(struct pc_model *model, const struct pc_model_resource *route_res,
+                const struct pc_resource_backend_ref *b)
 {
-    const char *ns = ns_or(&b->namespace_, route_res);
-    const struct pc_model_res *se = pc_model_find(model, PC_RES_SERVICE_ENDPOINTS, ns, b->name.s);
+    const char *ns = pick_namespace(&b->namespace_, route_res);
+    const struct pc_model_resource *se =
+        pc_model_find(model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, b->name.s);
     char hint[320];
     char ports[160];
 
@@ -437,8 +454,9 @@ resolve_backend(struct pc_model *model, const struct pc_model_res *route_res,
         snprintf(ports, sizeof(ports),
                  "add a ServiceEndpoints named \"%s\" in namespace \"%s\" listing its endpoints",
                  b->name.s, ns);
-        ERR(model, b->name.node,
-            suggest(model, PC_RES_SERVICE_ENDPOINTS, ns, b->name.s, hint, sizeof(hint), ports),
+        report(
+            model, b->name.node,
+            suggest(model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, b->name.s, hint, sizeof(hint), ports),
             "Service %s/%s has no ServiceEndpoints", ns, b->name.s);
         return;
     }
@@ -447,29 +465,29 @@ resolve_backend(struct pc_model *model, const struct pc_model_res *route_res,
             hint, sizeof(hint),
             "add a ReferenceGrant in namespace \"%s\" that allows HTTPRoutes from namespace \"%s\" to reach Service \"%s\"",
             ns, route_res->ns, b->name.s);
-        ERR(model, b->namespace_.node, hint,
-            "backendRef to namespace \"%s\" is not allowed by any ReferenceGrant", ns);
+        report(model, b->namespace_.node, hint,
+               "backendRef to namespace \"%s\" is not allowed by any ReferenceGrant", ns);
         return;
     }
     if (se->doc->spec != NULL && !has_port(se->doc->spec, b->port.v, ports, sizeof(ports))) {
         snprintf(hint, sizeof(hint), "ports of %s: %s", se->id, ports);
-        ERR(model, b->port.node, hint, "ServiceEndpoints %s has no port %lld", se->id,
-            (long long)b->port.v);
+        report(model, b->port.node, hint, "ServiceEndpoints %s has no port %lld", se->id,
+               (long long)b->port.v);
     }
 }
 
 static int
-resolve_route(struct pc_model *model, struct pc_model_res *res)
+resolve_route(struct pc_model *model, struct pc_model_resource *res)
 {
-    const struct pc_res_httproute *route = res->doc->spec;
-    const struct pc_res_parent_ref *ps = route->parent_refs.items;
-    const struct pc_res_rule *rules = route->rules.items;
+    const struct pc_resource_httproute *route = res->doc->spec;
+    const struct pc_resource_parent_ref *ps = route->parent_refs.items;
+    const struct pc_resource_rule *rules = route->rules.items;
 
     for (size_t i = 0; i < route->parent_refs.n; i++) {
-        const struct pc_res_parent_ref *p = &ps[i];
+        const struct pc_resource_parent_ref *p = &ps[i];
 
         if (p->name.s == NULL || strcmp(p->kind.s, "Gateway") != 0
-            || strcmp(p->group.s, PC_GATEWAY_GROUP) != 0) {
+            || strcmp(p->group.s, PC_RESOURCE_GATEWAY_GROUP) != 0) {
             continue;
         }
         if (attach_parent(model, res, p) != 0) {
@@ -477,7 +495,7 @@ resolve_route(struct pc_model *model, struct pc_model_res *res)
         }
     }
     for (size_t r = 0; r < route->rules.n; r++) {
-        const struct pc_res_backend_ref *bs = rules[r].backend_refs.items;
+        const struct pc_resource_backend_ref *bs = rules[r].backend_refs.items;
 
         for (size_t i = 0; i < rules[r].backend_refs.n; i++) {
             if (bs[i].name.s != NULL && bs[i].port.node != NULL && bs[i].group.len == 0
@@ -502,61 +520,71 @@ struct field_desc {
     unsigned levels;
 };
 
-static const struct field_desc ctp_fields[PC_CTP_COUNT] = {
-    [PC_CTP_MAX_REQUEST_LINE] = { "spec.limits.maxRequestLineBytes",
-                                  offsetof(struct pc_res_client_policy, limits),
-                                  offsetof(struct pc_res_client_limits, max_request_line_bytes),
-                                  false, LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_CTP_MAX_HEADER_BYTES] = { "spec.limits.maxHeaderBytes",
-                                  offsetof(struct pc_res_client_policy, limits),
-                                  offsetof(struct pc_res_client_limits, max_header_bytes), false,
-                                  LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_CTP_MAX_HEADER_COUNT] = { "spec.limits.maxHeaderCount",
-                                  offsetof(struct pc_res_client_policy, limits),
-                                  offsetof(struct pc_res_client_limits, max_header_count), false,
-                                  LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_CTP_MAX_BODY] = { "spec.limits.maxBodyBytes", offsetof(struct pc_res_client_policy, limits),
-                          offsetof(struct pc_res_client_limits, max_body_bytes), false,
-                          LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_CTP_REQUEST_HEAD] = { "spec.timeouts.requestHead",
-                              offsetof(struct pc_res_client_policy, timeouts),
-                              offsetof(struct pc_res_client_timeouts, request_head), false,
-                              LEVEL_GATEWAY },
-    [PC_CTP_BODY_PROGRESS] = { "spec.timeouts.bodyProgress",
-                               offsetof(struct pc_res_client_policy, timeouts),
-                               offsetof(struct pc_res_client_timeouts, body_progress), false,
+static const struct field_desc client_fields[PC_MODEL_CLIENT_COUNT] = {
+    [PC_MODEL_CLIENT_MAX_REQUEST_LINE] = { "spec.limits.maxRequestLineBytes",
+                                           offsetof(struct pc_resource_client_policy, limits),
+                                           offsetof(struct pc_resource_client_limits,
+                                                    max_request_line_bytes),
+                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_MAX_HEADER_BYTES] = { "spec.limits.maxHeaderBytes",
+                                           offsetof(struct pc_resource_client_policy, limits),
+                                           offsetof(struct pc_resource_client_limits,
+                                                    max_header_bytes),
+                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_MAX_HEADER_COUNT] = { "spec.limits.maxHeaderCount",
+                                           offsetof(struct pc_resource_client_policy, limits),
+                                           offsetof(struct pc_resource_client_limits,
+                                                    max_header_count),
+                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_MAX_BODY] = { "spec.limits.maxBodyBytes",
+                                   offsetof(struct pc_resource_client_policy, limits),
+                                   offsetof(struct pc_resource_client_limits, max_body_bytes),
+                                   false, LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_REQUEST_HEAD] = { "spec.timeouts.requestHead",
+                                       offsetof(struct pc_resource_client_policy, timeouts),
+                                       offsetof(struct pc_resource_client_timeouts, request_head),
+                                       false, LEVEL_GATEWAY },
+    [PC_MODEL_CLIENT_BODY_PROGRESS] = { "spec.timeouts.bodyProgress",
+                                        offsetof(struct pc_resource_client_policy, timeouts),
+                                        offsetof(struct pc_resource_client_timeouts, body_progress),
+                                        false, LEVEL_GATEWAY },
+    [PC_MODEL_CLIENT_IDLE] = { "spec.timeouts.idle",
+                               offsetof(struct pc_resource_client_policy, timeouts),
+                               offsetof(struct pc_resource_client_timeouts, idle), false,
                                LEVEL_GATEWAY },
-    [PC_CTP_IDLE] = { "spec.timeouts.idle", offsetof(struct pc_res_client_policy, timeouts),
-                      offsetof(struct pc_res_client_timeouts, idle), false, LEVEL_GATEWAY },
-    [PC_CTP_TRUST_REQUEST_ID] = { "spec.requestId.trustClient",
-                                  offsetof(struct pc_res_client_policy, request_id),
-                                  offsetof(struct pc_res_request_id, trust_client), false,
-                                  LEVEL_GATEWAY },
-    [PC_CTP_ENCODED_SLASHES] = { "spec.path.encodedSlashes",
-                                 offsetof(struct pc_res_client_policy, path),
-                                 offsetof(struct pc_res_path_policy, encoded_slashes), true,
-                                 LEVEL_GATEWAY },
-    [PC_CTP_WEBSOCKET] = { "spec.websocket.enabled",
-                           offsetof(struct pc_res_client_policy, websocket),
-                           offsetof(struct pc_res_websocket, enabled), false, LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_TRUST_REQUEST_ID] = { "spec.requestId.trustClient",
+                                           offsetof(struct pc_resource_client_policy, request_id),
+                                           offsetof(struct pc_resource_request_id, trust_client),
+                                           false, LEVEL_GATEWAY },
+    [PC_MODEL_CLIENT_ENCODED_SLASHES] = { "spec.path.encodedSlashes",
+                                          offsetof(struct pc_resource_client_policy, path),
+                                          offsetof(struct pc_resource_path_policy, encoded_slashes),
+                                          true, LEVEL_GATEWAY },
+    [PC_MODEL_CLIENT_WEBSOCKET] = { "spec.websocket.enabled",
+                                    offsetof(struct pc_resource_client_policy, websocket),
+                                    offsetof(struct pc_resource_websocket, enabled), false,
+                                    LEVEL_ROUTE },
 };
 
-static const struct field_desc btp_fields[PC_BTP_COUNT] = {
-    [PC_BTP_CONNECT] = { "spec.timeouts.connect", offsetof(struct pc_res_backend_policy, timeouts),
-                         offsetof(struct pc_res_backend_timeouts, connect), false,
-                         LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_BTP_RESPONSE] = { "spec.timeouts.response",
-                          offsetof(struct pc_res_backend_policy, timeouts),
-                          offsetof(struct pc_res_backend_timeouts, response), false,
-                          LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_BTP_POOL_MAX_IDLE] = { "spec.connectionPool.maxIdlePerEndpoint",
-                               offsetof(struct pc_res_backend_policy, connection_pool),
-                               offsetof(struct pc_res_pool, max_idle_per_endpoint), false,
-                               LEVEL_GATEWAY | LEVEL_ROUTE },
-    [PC_BTP_POOL_IDLE_TIMEOUT] = { "spec.connectionPool.idleTimeout",
-                                   offsetof(struct pc_res_backend_policy, connection_pool),
-                                   offsetof(struct pc_res_pool, idle_timeout), false,
+static const struct field_desc backend_fields[PC_MODEL_BACKEND_COUNT] = {
+    [PC_MODEL_BACKEND_CONNECT] = { "spec.timeouts.connect",
+                                   offsetof(struct pc_resource_backend_policy, timeouts),
+                                   offsetof(struct pc_resource_backend_timeouts, connect), false,
                                    LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_BACKEND_RESPONSE] = { "spec.timeouts.response",
+                                    offsetof(struct pc_resource_backend_policy, timeouts),
+                                    offsetof(struct pc_resource_backend_timeouts, response), false,
+                                    LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_BACKEND_POOL_MAX_IDLE] = { "spec.connectionPool.maxIdlePerEndpoint",
+                                         offsetof(struct pc_resource_backend_policy,
+                                                  connection_pool),
+                                         offsetof(struct pc_resource_pool, max_idle_per_endpoint),
+                                         false, LEVEL_GATEWAY | LEVEL_ROUTE },
+    [PC_MODEL_BACKEND_POOL_IDLE_TIMEOUT] = { "spec.connectionPool.idleTimeout",
+                                             offsetof(struct pc_resource_backend_policy,
+                                                      connection_pool),
+                                             offsetof(struct pc_resource_pool, idle_timeout), false,
+                                             LEVEL_GATEWAY | LEVEL_ROUTE },
 };
 
 /* Reads one policy field: returns its node (NULL when unset) and the value in *v. */
@@ -569,18 +597,19 @@ get_field(const void *spec, const struct field_desc *d, int64_t *v)
         return NULL;
     }
     if (d->is_slash_mode) {
-        const struct pc_ystr *s = (const struct pc_ystr *)(const void *)(obj + d->val_offset);
+        const struct pc_schema_string *s =
+            (const struct pc_schema_string *)(const void *)(obj + d->val_offset);
 
         *v = s->s != NULL && strcmp(s->s, "Keep") == 0;
         return s->node;
     }
-    *v = ((const struct pc_yint *)(const void *)(obj + d->val_offset))->v;
-    return ((const struct pc_yint *)(const void *)(obj + d->val_offset))->node;
+    *v = ((const struct pc_schema_int *)(const void *)(obj + d->val_offset))->v;
+    return ((const struct pc_schema_int *)(const void *)(obj + d->val_offset))->node;
 }
 
 /* Applies every field policy sets that the target level allows to slots. */
 static void
-apply_policy(struct pc_model *model, const struct pc_model_res *policy,
+apply_policy(struct pc_model *model, const struct pc_model_resource *policy,
              const struct field_desc *fields, size_t n_fields, unsigned level,
              struct pc_model_slot *slots, const char *target)
 {
@@ -592,9 +621,9 @@ apply_policy(struct pc_model *model, const struct pc_model_res *policy,
             continue;
         }
         if (slots[f].owner != NULL && slots[f].owner != policy) {
-            ERR(model, node, "set it in one policy only", "%s %s and %s %s both set %s for %s",
-                slots[f].owner->type->name, slots[f].owner->id, policy->type->name, policy->id,
-                fields[f].path, target);
+            report(model, node, "set it in one policy only", "%s %s and %s %s both set %s for %s",
+                   slots[f].owner->type->name, slots[f].owner->id, policy->type->name, policy->id,
+                   fields[f].path, target);
             continue;
         }
         slots[f] = (struct pc_model_slot){ v, policy, node };
@@ -603,7 +632,7 @@ apply_policy(struct pc_model *model, const struct pc_model_res *policy,
 
 /* Reports fields a policy sets that none of its targets can take. */
 static void
-check_levels(struct pc_model *model, const struct pc_model_res *policy,
+check_levels(struct pc_model *model, const struct pc_model_resource *policy,
              const struct field_desc *fields, size_t n_fields, unsigned levels_targeted)
 {
     for (size_t f = 0; f < n_fields; f++) {
@@ -611,52 +640,54 @@ check_levels(struct pc_model *model, const struct pc_model_res *policy,
         const struct pc_yaml_node *node = get_field(policy->doc->spec, &fields[f], &v);
 
         if (node != NULL && levels_targeted != 0 && !(fields[f].levels & levels_targeted)) {
-            ERR(model, node,
-                fields[f].levels == LEVEL_ROUTE ? "attach this setting to an HTTPRoute"
-                                                : "attach this setting to a Gateway or listener",
-                "%s cannot apply to %s targets", fields[f].path,
-                levels_targeted == LEVEL_ROUTE ? "HTTPRoute" : "Gateway");
+            report(model, node,
+                   fields[f].levels == LEVEL_ROUTE ? "attach this setting to an HTTPRoute"
+                                                   : "attach this setting to a Gateway or listener",
+                   "%s cannot apply to %s targets", fields[f].path,
+                   levels_targeted == LEVEL_ROUTE ? "HTTPRoute" : "Gateway");
         }
     }
 }
 
 static void
-check_target_group(struct pc_model *model, const struct pc_res_target_ref *t, const char *want)
+check_target_group(struct pc_model *model, const struct pc_resource_target_ref *t, const char *want)
 {
     if (t->group.node != NULL && strcmp(t->group.s, want) != 0) {
-        ERR(model, t->group.node, NULL, "group of a %s target must be \"%s\"", t->kind.s, want);
+        report(model, t->group.node, NULL, "group of a %s target must be \"%s\"", t->kind.s, want);
     }
 }
 
 static void
-resolve_client_target(struct pc_model *model, const struct pc_model_res *policy,
-                      const struct pc_res_target_ref *t, unsigned *levels)
+resolve_client_target(struct pc_model *model, const struct pc_model_resource *policy,
+                      const struct pc_resource_target_ref *t, unsigned *levels)
 {
     char what[600];
     char hint[320];
     bool is_gateway = strcmp(t->kind.s, "Gateway") == 0;
-    enum pc_res_kind kind = is_gateway ? PC_RES_GATEWAY : PC_RES_HTTPROUTE;
-    struct pc_model_res *target = pc_model_find(model, kind, policy->ns, t->name.s);
+    enum pc_resource_kind kind = is_gateway ? PC_RESOURCE_GATEWAY : PC_RESOURCE_HTTPROUTE;
+    struct pc_model_resource *target = pc_model_find(model, kind, policy->ns, t->name.s);
 
-    check_target_group(model, t, PC_GATEWAY_GROUP);
+    check_target_group(model, t, PC_RESOURCE_GATEWAY_GROUP);
     if (target == NULL) {
-        ERR(model, t->name.node,
-            suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
-                    "policies target resources in their own namespace"),
-            "%s %s/%s not found", t->kind.s, policy->ns, t->name.s);
+        report(model, t->name.node,
+               suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
+                       "policies target resources in their own namespace"),
+               "%s %s/%s not found", t->kind.s, policy->ns, t->name.s);
         return;
     }
     if (!is_gateway) {
         struct pc_model_route *route = target->state;
 
         if (t->section_name.node != NULL) {
-            ERR(model, t->section_name.node, "remove it; a route policy applies to the whole route",
-                "sectionName is only supported for Gateway targets");
+            report(model, t->section_name.node,
+                   "remove it; a route policy applies to the whole route",
+                   "sectionName is only supported for Gateway targets");
         }
         *levels |= LEVEL_ROUTE;
         snprintf(what, sizeof(what), "HTTPRoute %s", target->id);
         if (route != NULL) {
-            apply_policy(model, policy, ctp_fields, PC_CTP_COUNT, LEVEL_ROUTE, route->ctp, what);
+            apply_policy(model, policy, client_fields, PC_MODEL_CLIENT_COUNT, LEVEL_ROUTE,
+                         route->client_policy, what);
         }
         return;
     }
@@ -672,53 +703,54 @@ resolve_client_target(struct pc_model *model, const struct pc_model_res *policy,
         l = find_listener(gw, t->section_name.s);
         if (l == NULL) {
             list_listeners(gw, hint, sizeof(hint));
-            ERR(model, t->section_name.node, hint, "Gateway %s has no listener \"%s\"", target->id,
-                t->section_name.s);
+            report(model, t->section_name.node, hint, "Gateway %s has no listener \"%s\"",
+                   target->id, t->section_name.s);
             return;
         }
     }
     snprintf(what, sizeof(what), "Gateway %s%s%s%s", target->id, l != NULL ? " listener \"" : "",
              l != NULL ? t->section_name.s : "", l != NULL ? "\"" : "");
-    apply_policy(model, policy, ctp_fields, PC_CTP_COUNT, LEVEL_GATEWAY,
-                 l != NULL ? l->ctp : gw->ctp, what);
+    apply_policy(model, policy, client_fields, PC_MODEL_CLIENT_COUNT, LEVEL_GATEWAY,
+                 l != NULL ? l->client_policy : gw->client_policy, what);
 }
 
 static void
-resolve_backend_target(struct pc_model *model, const struct pc_model_res *policy,
-                       const struct pc_res_target_ref *t)
+resolve_backend_target(struct pc_model *model, const struct pc_model_resource *policy,
+                       const struct pc_resource_target_ref *t)
 {
     char what[600];
     char hint[320];
     bool is_route = strcmp(t->kind.s, "HTTPRoute") == 0;
-    enum pc_res_kind kind = is_route ? PC_RES_HTTPROUTE : PC_RES_SERVICE_ENDPOINTS;
-    struct pc_model_res *target = pc_model_find(model, kind, policy->ns, t->name.s);
+    enum pc_resource_kind kind = is_route ? PC_RESOURCE_HTTPROUTE : PC_RESOURCE_SERVICE_ENDPOINTS;
+    struct pc_model_resource *target = pc_model_find(model, kind, policy->ns, t->name.s);
     struct pc_model_slot *slots;
 
-    check_target_group(model, t, is_route ? PC_GATEWAY_GROUP : "");
+    check_target_group(model, t, is_route ? PC_RESOURCE_GATEWAY_GROUP : "");
     if (target == NULL) {
-        ERR(model, t->name.node,
-            suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
-                    "policies target resources in their own namespace"),
-            is_route ? "HTTPRoute %s/%s not found" : "Service %s/%s has no ServiceEndpoints",
-            policy->ns, t->name.s);
+        report(model, t->name.node,
+               suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
+                       "policies target resources in their own namespace"),
+               is_route ? "HTTPRoute %s/%s not found" : "Service %s/%s has no ServiceEndpoints",
+               policy->ns, t->name.s);
         return;
     }
     if (target->state == NULL) {
         return;
     }
-    slots = is_route ? ((struct pc_model_route *)target->state)->btp
-                     : ((struct pc_model_service *)target->state)->btp;
+    slots = is_route ? ((struct pc_model_route *)target->state)->backend_policy
+                     : ((struct pc_model_service *)target->state)->backend_policy;
     snprintf(what, sizeof(what), "%s %s", is_route ? "HTTPRoute" : "Service", target->id);
-    apply_policy(model, policy, btp_fields, PC_BTP_COUNT, LEVEL_GATEWAY | LEVEL_ROUTE, slots, what);
+    apply_policy(model, policy, backend_fields, PC_MODEL_BACKEND_COUNT, LEVEL_GATEWAY | LEVEL_ROUTE,
+                 slots, what);
 }
 
 static void
 resolve_policies(struct pc_model *model)
 {
-    for (size_t i = 0; i < model->n_res[PC_RES_CLIENT_POLICY]; i++) {
-        const struct pc_model_res *policy = model->res[PC_RES_CLIENT_POLICY][i];
-        const struct pc_res_client_policy *spec = policy->doc->spec;
-        const struct pc_res_target_ref *ts = spec != NULL ? spec->target_refs.items : NULL;
+    for (size_t i = 0; i < model->n_res[PC_RESOURCE_CLIENT_POLICY]; i++) {
+        const struct pc_model_resource *policy = model->res[PC_RESOURCE_CLIENT_POLICY][i];
+        const struct pc_resource_client_policy *spec = policy->doc->spec;
+        const struct pc_resource_target_ref *ts = spec != NULL ? spec->target_refs.items : NULL;
         unsigned levels = 0;
 
         for (size_t t = 0; spec != NULL && t < spec->target_refs.n; t++) {
@@ -727,13 +759,13 @@ resolve_policies(struct pc_model *model)
             }
         }
         if (spec != NULL && levels != (LEVEL_GATEWAY | LEVEL_ROUTE)) {
-            check_levels(model, policy, ctp_fields, PC_CTP_COUNT, levels);
+            check_levels(model, policy, client_fields, PC_MODEL_CLIENT_COUNT, levels);
         }
     }
-    for (size_t i = 0; i < model->n_res[PC_RES_BACKEND_POLICY]; i++) {
-        const struct pc_model_res *policy = model->res[PC_RES_BACKEND_POLICY][i];
-        const struct pc_res_backend_policy *spec = policy->doc->spec;
-        const struct pc_res_target_ref *ts = spec != NULL ? spec->target_refs.items : NULL;
+    for (size_t i = 0; i < model->n_res[PC_RESOURCE_BACKEND_POLICY]; i++) {
+        const struct pc_model_resource *policy = model->res[PC_RESOURCE_BACKEND_POLICY][i];
+        const struct pc_resource_backend_policy *spec = policy->doc->spec;
+        const struct pc_resource_target_ref *ts = spec != NULL ? spec->target_refs.items : NULL;
 
         for (size_t t = 0; spec != NULL && t < spec->target_refs.n; t++) {
             if (ts[t].kind.s != NULL && ts[t].name.s != NULL) {
@@ -758,34 +790,35 @@ pick(const struct pc_model_slot *section, const struct pc_model_slot *gateway, s
 static void
 settle_listener(struct pc_model_listener *l, const struct pc_model_gateway *gw)
 {
-    const struct pc_model_slot *s = l->ctp;
-    const struct pc_model_slot *g = gw->ctp;
+    const struct pc_model_slot *s = l->client_policy;
+    const struct pc_model_slot *g = gw->client_policy;
 
-    l->limits.max_request_line_bytes =
-        (uint32_t)pick(s, g, PC_CTP_MAX_REQUEST_LINE, PC_DEFAULT_MAX_REQUEST_LINE_BYTES);
+    l->limits.max_request_line_bytes = (uint32_t)pick(s, g, PC_MODEL_CLIENT_MAX_REQUEST_LINE,
+                                                      PC_CONFIG_DEFAULT_MAX_REQUEST_LINE_BYTES);
     l->limits.max_header_bytes =
-        (uint32_t)pick(s, g, PC_CTP_MAX_HEADER_BYTES, PC_DEFAULT_MAX_HEADER_BYTES);
+        (uint32_t)pick(s, g, PC_MODEL_CLIENT_MAX_HEADER_BYTES, PC_CONFIG_DEFAULT_MAX_HEADER_BYTES);
     l->limits.max_header_count =
-        (uint32_t)pick(s, g, PC_CTP_MAX_HEADER_COUNT, PC_DEFAULT_MAX_HEADER_COUNT);
-    l->limits.max_body_bytes = (uint64_t)pick(s, g, PC_CTP_MAX_BODY, PC_DEFAULT_MAX_BODY_BYTES);
+        (uint32_t)pick(s, g, PC_MODEL_CLIENT_MAX_HEADER_COUNT, PC_CONFIG_DEFAULT_MAX_HEADER_COUNT);
+    l->limits.max_body_bytes =
+        (uint64_t)pick(s, g, PC_MODEL_CLIENT_MAX_BODY, PC_CONFIG_DEFAULT_MAX_BODY_BYTES);
     l->timeouts.request_head_ms =
-        (uint32_t)pick(s, g, PC_CTP_REQUEST_HEAD, PC_DEFAULT_REQUEST_HEAD_MS);
+        (uint32_t)pick(s, g, PC_MODEL_CLIENT_REQUEST_HEAD, PC_CONFIG_DEFAULT_REQUEST_HEAD_MS);
     l->timeouts.body_progress_ms =
-        (uint32_t)pick(s, g, PC_CTP_BODY_PROGRESS, PC_DEFAULT_BODY_PROGRESS_MS);
-    l->timeouts.idle_ms = (uint32_t)pick(s, g, PC_CTP_IDLE, PC_DEFAULT_IDLE_MS);
-    l->trust_request_id = pick(s, g, PC_CTP_TRUST_REQUEST_ID, 0) != 0;
-    l->keep_encoded_slashes = pick(s, g, PC_CTP_ENCODED_SLASHES, 0) != 0;
+        (uint32_t)pick(s, g, PC_MODEL_CLIENT_BODY_PROGRESS, PC_CONFIG_DEFAULT_BODY_PROGRESS_MS);
+    l->timeouts.idle_ms = (uint32_t)pick(s, g, PC_MODEL_CLIENT_IDLE, PC_CONFIG_DEFAULT_IDLE_MS);
+    l->trust_request_id = pick(s, g, PC_MODEL_CLIENT_TRUST_REQUEST_ID, 0) != 0;
+    l->keep_encoded_slashes = pick(s, g, PC_MODEL_CLIENT_ENCODED_SLASHES, 0) != 0;
 }
 
 static int64_t
-listener_limit(const struct pc_model_listener *l, size_t f)
+get_listener_limit(const struct pc_model_listener *l, size_t f)
 {
     switch (f) {
-    case PC_CTP_MAX_REQUEST_LINE:
+    case PC_MODEL_CLIENT_MAX_REQUEST_LINE:
         return l->limits.max_request_line_bytes;
-    case PC_CTP_MAX_HEADER_BYTES:
+    case PC_MODEL_CLIENT_MAX_HEADER_BYTES:
         return l->limits.max_header_bytes;
-    case PC_CTP_MAX_HEADER_COUNT:
+    case PC_MODEL_CLIENT_MAX_HEADER_COUNT:
         return l->limits.max_header_count;
     default:
         return (int64_t)l->limits.max_body_bytes;
@@ -796,18 +829,20 @@ listener_limit(const struct pc_model_listener *l, size_t f)
 static void
 check_route_limits(struct pc_model *model, const struct pc_model_route *route)
 {
-    for (size_t f = PC_CTP_MAX_REQUEST_LINE; f <= PC_CTP_MAX_BODY; f++) {
-        const struct pc_model_slot *slot = &route->ctp[f];
+    for (size_t f = PC_MODEL_CLIENT_MAX_REQUEST_LINE; f <= PC_MODEL_CLIENT_MAX_BODY; f++) {
+        const struct pc_model_slot *slot = &route->client_policy[f];
 
         for (size_t a = 0; slot->owner != NULL && a < route->n_attachments; a++) {
             const struct pc_model_listener *l = route->attachments[a].listener;
-            int64_t cap = listener_limit(l, f);
+            int64_t cap = get_listener_limit(l, f);
 
             if (slot->v > cap) {
-                ERR(model, slot->node,
+                report(
+                    model, slot->node,
                     "a route policy can only lower a limit; raise the listener's with a ClientTrafficPolicy on its Gateway",
-                    "%s %lld is above the %lld of Gateway %s listener \"%s\"", ctp_fields[f].path,
-                    (long long)slot->v, (long long)cap, l->gateway->id, l->src->name.s);
+                    "%s %lld is above the %lld of Gateway %s listener \"%s\"",
+                    client_fields[f].path, (long long)slot->v, (long long)cap, l->gateway->id,
+                    l->src->name.s);
                 break;
             }
         }
@@ -817,15 +852,15 @@ check_route_limits(struct pc_model *model, const struct pc_model_route *route)
 static void
 settle_listeners(struct pc_model *model)
 {
-    for (size_t g = 0; g < model->n_res[PC_RES_GATEWAY]; g++) {
-        struct pc_model_gateway *gw = model->res[PC_RES_GATEWAY][g]->state;
+    for (size_t g = 0; g < model->n_res[PC_RESOURCE_GATEWAY]; g++) {
+        struct pc_model_gateway *gw = model->res[PC_RESOURCE_GATEWAY][g]->state;
 
         for (size_t i = 0; gw != NULL && i < gw->n_listeners; i++) {
             settle_listener(&gw->listeners[i], gw);
         }
     }
-    for (size_t r = 0; r < model->n_res[PC_RES_HTTPROUTE]; r++) {
-        const struct pc_model_route *route = model->res[PC_RES_HTTPROUTE][r]->state;
+    for (size_t r = 0; r < model->n_res[PC_RESOURCE_HTTPROUTE]; r++) {
+        const struct pc_model_route *route = model->res[PC_RESOURCE_HTTPROUTE][r]->state;
 
         if (route != NULL) {
             check_route_limits(model, route);
@@ -834,47 +869,49 @@ settle_listeners(struct pc_model *model)
 }
 
 static const struct pc_model_slot *
-service_response(const struct pc_model *model, const struct pc_model_res *route_res,
-                 const struct pc_res_backend_ref *b)
+find_service_response(const struct pc_model *model, const struct pc_model_resource *route_res,
+                      const struct pc_resource_backend_ref *b)
 {
-    const struct pc_model_res *se;
+    const struct pc_model_resource *se;
     const struct pc_model_service *svc;
 
     if (b->name.s == NULL) {
         return NULL;
     }
-    se =
-        pc_model_find(model, PC_RES_SERVICE_ENDPOINTS, ns_or(&b->namespace_, route_res), b->name.s);
+    se = pc_model_find(model, PC_RESOURCE_SERVICE_ENDPOINTS,
+                       pick_namespace(&b->namespace_, route_res), b->name.s);
     svc = se != NULL ? se->state : NULL;
-    return svc != NULL && svc->btp[PC_BTP_RESPONSE].owner != NULL ? &svc->btp[PC_BTP_RESPONSE]
-                                                                  : NULL;
+    return svc != NULL && svc->backend_policy[PC_MODEL_BACKEND_RESPONSE].owner != NULL
+               ? &svc->backend_policy[PC_MODEL_BACKEND_RESPONSE]
+               : NULL;
 }
 
 /* A rule without its own backendRequest timeout takes the one its backends' policies agree on. */
 static void
-check_rule_responses(struct pc_model *model, const struct pc_model_res *res)
+check_rule_responses(struct pc_model *model, const struct pc_model_resource *res)
 {
-    const struct pc_res_httproute *route = res->doc->spec;
+    const struct pc_resource_httproute *route = res->doc->spec;
     const struct pc_model_route *state = res->state;
-    const struct pc_res_rule *rules = route->rules.items;
+    const struct pc_resource_rule *rules = route->rules.items;
 
-    if (state->btp[PC_BTP_RESPONSE].owner != NULL) {
+    if (state->backend_policy[PC_MODEL_BACKEND_RESPONSE].owner != NULL) {
         return;
     }
     for (size_t r = 0; r < route->rules.n; r++) {
-        const struct pc_res_backend_ref *bs = rules[r].backend_refs.items;
+        const struct pc_resource_backend_ref *bs = rules[r].backend_refs.items;
         const struct pc_model_slot *first = NULL;
 
         if (rules[r].timeouts != NULL && rules[r].timeouts->backend_request.node != NULL) {
             continue;
         }
         for (size_t i = 0; i < rules[r].backend_refs.n; i++) {
-            const struct pc_model_slot *s = service_response(model, res, &bs[i]);
+            const struct pc_model_slot *s = find_service_response(model, res, &bs[i]);
 
             if (i == 0) {
                 first = s;
             } else if ((s == NULL) != (first == NULL) || (s != NULL && s->v != first->v)) {
-                ERR(model, rules[r].backend_refs.node,
+                report(
+                    model, rules[r].backend_refs.node,
                     "set timeouts.backendRequest on the rule, or give its Services one response timeout",
                     "the backends of this rule get different response timeouts from their BackendTrafficPolicies");
                 break;
@@ -884,7 +921,7 @@ check_rule_responses(struct pc_model *model, const struct pc_model_res *res)
 }
 
 static bool
-addresses_overlap(const char *a, const char *b)
+do_addresses_overlap(const char *a, const char *b)
 {
     return strcmp(a, b) == 0 || strcmp(a, "0.0.0.0") == 0 || strcmp(b, "0.0.0.0") == 0
            || strcmp(a, "::") == 0 || strcmp(b, "::") == 0;
@@ -894,35 +931,35 @@ addresses_overlap(const char *a, const char *b)
 static void
 check_admin_port(struct pc_model *model)
 {
-    const struct pc_model_res *pc =
-        model->n_res[PC_RES_PROXY_CONFIG] > 0 ? model->res[PC_RES_PROXY_CONFIG][0] : NULL;
-    const struct pc_res_proxy_config *spec = pc != NULL ? pc->doc->spec : NULL;
-    const struct pc_res_admin *admin = spec != NULL ? spec->admin : NULL;
+    const struct pc_model_resource *pc =
+        model->n_res[PC_RESOURCE_PROXY_CONFIG] > 0 ? model->res[PC_RESOURCE_PROXY_CONFIG][0] : NULL;
+    const struct pc_resource_proxy_config *spec = pc != NULL ? pc->doc->spec : NULL;
+    const struct pc_resource_admin *admin = spec != NULL ? spec->admin : NULL;
     int64_t port =
-        admin != NULL && admin->port.node != NULL ? admin->port.v : PC_DEFAULT_ADMIN_PORT;
+        admin != NULL && admin->port.node != NULL ? admin->port.v : PC_CONFIG_DEFAULT_ADMIN_PORT;
     const char *addr = admin != NULL && admin->address.s != NULL ? admin->address.s : "127.0.0.1";
 
     if (admin != NULL && admin->enabled.node != NULL && admin->enabled.v == 0) {
         return;
     }
-    for (size_t g = 0; g < model->n_res[PC_RES_GATEWAY]; g++) {
-        const struct pc_model_res *res = model->res[PC_RES_GATEWAY][g];
+    for (size_t g = 0; g < model->n_res[PC_RESOURCE_GATEWAY]; g++) {
+        const struct pc_model_resource *res = model->res[PC_RESOURCE_GATEWAY][g];
         const struct pc_model_gateway *gw = res->state;
-        const struct pc_res_gateway *spec_gw = res->doc->spec;
-        const struct pc_res_address *as = spec_gw != NULL ? spec_gw->addresses.items : NULL;
+        const struct pc_resource_gateway *spec_gw = res->doc->spec;
+        const struct pc_resource_address *as = spec_gw != NULL ? spec_gw->addresses.items : NULL;
         bool overlaps = spec_gw != NULL && spec_gw->addresses.n == 0;
 
         for (size_t a = 0; spec_gw != NULL && a < spec_gw->addresses.n; a++) {
             overlaps =
-                overlaps || (as[a].value.s != NULL && addresses_overlap(as[a].value.s, addr));
+                overlaps || (as[a].value.s != NULL && do_addresses_overlap(as[a].value.s, addr));
         }
         for (size_t i = 0; overlaps && gw != NULL && i < gw->n_listeners; i++) {
             const struct pc_model_listener *l = &gw->listeners[i];
 
             if (l->is_usable && l->src->port.v == port) {
-                ERR(model, l->src->port.node,
-                    "move the listener, or the admin port with a ProxyConfig (spec.admin.port)",
-                    "port %lld is also the admin listener's port", (long long)port);
+                report(model, l->src->port.node,
+                       "move the listener, or the admin port with a ProxyConfig (spec.admin.port)",
+                       "port %lld is also the admin listener's port", (long long)port);
             }
         }
     }
@@ -934,8 +971,8 @@ pc_model_resolve(struct pc_model *model)
     if (model->skip_references) {
         return 0;
     }
-    for (size_t i = 0; i < model->n_res[PC_RES_HTTPROUTE]; i++) {
-        struct pc_model_res *res = model->res[PC_RES_HTTPROUTE][i];
+    for (size_t i = 0; i < model->n_res[PC_RESOURCE_HTTPROUTE]; i++) {
+        struct pc_model_resource *res = model->res[PC_RESOURCE_HTTPROUTE][i];
 
         if (res->state != NULL && resolve_route(model, res) != 0) {
             return PC_ENOMEM;
@@ -943,8 +980,8 @@ pc_model_resolve(struct pc_model *model)
     }
     resolve_policies(model);
     settle_listeners(model);
-    for (size_t i = 0; i < model->n_res[PC_RES_HTTPROUTE]; i++) {
-        const struct pc_model_res *res = model->res[PC_RES_HTTPROUTE][i];
+    for (size_t i = 0; i < model->n_res[PC_RESOURCE_HTTPROUTE]; i++) {
+        const struct pc_model_resource *res = model->res[PC_RESOURCE_HTTPROUTE][i];
 
         if (res->state != NULL) {
             check_rule_responses(model, res);

@@ -44,14 +44,23 @@ copy_lower(struct pc_arena *arena, const char *s, size_t len)
     return d;
 }
 
-static const char *
-copy_opt(struct pc_arena *arena, const struct pc_ystr *s)
+/*
+ * Copies an optional string into *out, NULL when absent. Returns 0 or PC_ENOMEM: a copy that
+ * failed must not read as "absent", which would silently change what the field means.
+ */
+static int
+copy_opt(struct pc_arena *arena, const struct pc_schema_string *s, const char **out)
 {
-    return s->s != NULL ? pc_arena_strndup(arena, s->s, s->len) : NULL;
+    *out = NULL;
+    if (s->s == NULL) {
+        return 0;
+    }
+    *out = pc_arena_strndup(arena, s->s, s->len);
+    return *out != NULL ? 0 : PC_ENOMEM;
 }
 
 static int
-copy_pairs(struct pc_arena *arena, const struct pc_ylist *list, bool is_names,
+copy_pairs(struct pc_arena *arena, const struct pc_schema_list *list, bool is_names,
            const struct pc_header_pair **out, size_t *n)
 {
     struct pc_header_pair *pairs = pc_arena_calloc(arena, list->n + 1, sizeof(*pairs));
@@ -60,14 +69,15 @@ copy_pairs(struct pc_arena *arena, const struct pc_ylist *list, bool is_names,
         return PC_ENOMEM;
     }
     for (size_t i = 0; i < list->n; i++) {
-        const struct pc_ystr *name = is_names
-                                         ? (const struct pc_ystr *)list->items + i
-                                         : &((const struct pc_res_header *)list->items)[i].name;
+        const struct pc_schema_string *name =
+            is_names ? (const struct pc_schema_string *)list->items + i
+                     : &((const struct pc_resource_header *)list->items)[i].name;
 
         pairs[i].name = copy_lower(arena, name->s, name->len);
         pairs[i].name_len = name->len;
         if (!is_names) {
-            const struct pc_ystr *v = &((const struct pc_res_header *)list->items)[i].value;
+            const struct pc_schema_string *v =
+                &((const struct pc_resource_header *)list->items)[i].value;
 
             pairs[i].value = pc_arena_strndup(arena, v->s, v->len);
             pairs[i].value_len = v->len;
@@ -82,7 +92,7 @@ copy_pairs(struct pc_arena *arena, const struct pc_ylist *list, bool is_names,
 }
 
 static int
-compile_header_filter(struct pc_arena *arena, const struct pc_res_header_filter *f,
+compile_header_filter(struct pc_arena *arena, const struct pc_resource_header_filter *f,
                       struct pc_header_modifier *out)
 {
     if (copy_pairs(arena, &f->set, false, &out->set, &out->n_set) != 0
@@ -93,25 +103,58 @@ compile_header_filter(struct pc_arena *arena, const struct pc_res_header_filter 
     return 0;
 }
 
-static void
-compile_path_modifier(struct pc_arena *arena, const struct pc_res_path_modifier *m,
+static int
+compile_path_modifier(struct pc_arena *arena, const struct pc_resource_path_modifier *m,
                       struct pc_path_modifier *out)
 {
     bool is_full = strcmp(m->type.s, "ReplaceFullPath") == 0;
-    const struct pc_ystr *v = is_full ? &m->replace_full_path : &m->replace_prefix_match;
+    const struct pc_schema_string *v = is_full ? &m->replace_full_path : &m->replace_prefix_match;
 
     out->type = is_full ? PC_PATH_MOD_REPLACE_FULL : PC_PATH_MOD_REPLACE_PREFIX;
     out->value = pc_arena_strndup(arena, v->s != NULL ? v->s : "", v->len);
     out->value_len = v->len;
+    return out->value != NULL ? 0 : PC_ENOMEM;
 }
 
 static int
-compile_filters(struct pc_arena *arena, const struct pc_res_rule *rule, struct pc_route_rule *out)
+compile_redirect(struct pc_arena *arena, const struct pc_resource_redirect *src,
+                 const struct pc_redirect **out)
 {
-    const struct pc_res_filter *fs = rule->filters.items;
+    struct pc_redirect *r = pc_arena_calloc(arena, 1, sizeof(*r));
+
+    if (r == NULL || copy_opt(arena, &src->scheme, &r->scheme) != 0
+        || copy_opt(arena, &src->hostname, &r->hostname) != 0
+        || (src->path != NULL && compile_path_modifier(arena, src->path, &r->path) != 0)) {
+        return PC_ENOMEM;
+    }
+    r->port = (uint16_t)(src->port.node != NULL ? src->port.v : 0);
+    r->status_code = (uint16_t)src->status_code.v;
+    *out = r;
+    return 0;
+}
+
+static int
+compile_rewrite(struct pc_arena *arena, const struct pc_resource_rewrite *src,
+                const struct pc_url_rewrite **out)
+{
+    struct pc_url_rewrite *w = pc_arena_calloc(arena, 1, sizeof(*w));
+
+    if (w == NULL || copy_opt(arena, &src->hostname, &w->hostname) != 0
+        || (src->path != NULL && compile_path_modifier(arena, src->path, &w->path) != 0)) {
+        return PC_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+static int
+compile_filters(struct pc_arena *arena, const struct pc_resource_rule *rule,
+                struct pc_route_rule *out)
+{
+    const struct pc_resource_filter *fs = rule->filters.items;
 
     for (size_t i = 0; i < rule->filters.n; i++) {
-        const struct pc_res_filter *f = &fs[i];
+        const struct pc_resource_filter *f = &fs[i];
         int rc = 0;
 
         if (f->request_header_modifier != NULL) {
@@ -119,31 +162,9 @@ compile_filters(struct pc_arena *arena, const struct pc_res_rule *rule, struct p
         } else if (f->response_header_modifier != NULL) {
             rc = compile_header_filter(arena, f->response_header_modifier, &out->response_headers);
         } else if (f->request_redirect != NULL) {
-            struct pc_redirect *r = pc_arena_calloc(arena, 1, sizeof(*r));
-            const struct pc_res_redirect *src = f->request_redirect;
-
-            if (r == NULL) {
-                return PC_ENOMEM;
-            }
-            r->scheme = copy_opt(arena, &src->scheme);
-            r->hostname = copy_opt(arena, &src->hostname);
-            if (src->path != NULL) {
-                compile_path_modifier(arena, src->path, &r->path);
-            }
-            r->port = (uint16_t)(src->port.node != NULL ? src->port.v : 0);
-            r->status_code = (uint16_t)src->status_code.v;
-            out->redirect = r;
+            rc = compile_redirect(arena, f->request_redirect, &out->redirect);
         } else if (f->url_rewrite != NULL) {
-            struct pc_url_rewrite *w = pc_arena_calloc(arena, 1, sizeof(*w));
-
-            if (w == NULL) {
-                return PC_ENOMEM;
-            }
-            w->hostname = copy_opt(arena, &f->url_rewrite->hostname);
-            if (f->url_rewrite->path != NULL) {
-                compile_path_modifier(arena, f->url_rewrite->path, &w->path);
-            }
-            out->rewrite = w;
+            rc = compile_rewrite(arena, f->url_rewrite, &out->rewrite);
         }
         if (rc != 0) {
             return rc;
@@ -154,11 +175,11 @@ compile_filters(struct pc_arena *arena, const struct pc_res_rule *rule, struct p
 
 /* ---- backends ---- */
 
-static const struct pc_res_service_port *
-find_port(const struct pc_model_res *se, int64_t port)
+static const struct pc_resource_service_port *
+find_port(const struct pc_model_resource *se, int64_t port)
 {
-    const struct pc_res_service_endpoints *spec = se->doc->spec;
-    const struct pc_res_service_port *ps = spec->ports.items;
+    const struct pc_resource_service_endpoints *spec = se->doc->spec;
+    const struct pc_resource_service_port *ps = spec->ports.items;
 
     for (size_t i = 0; i < spec->ports.n; i++) {
         if (ps[i].port.v == port) {
@@ -169,10 +190,10 @@ find_port(const struct pc_model_res *se, int64_t port)
 }
 
 static int
-compile_endpoints(struct pc_arena *arena, const struct pc_res_service_port *port,
+compile_endpoints(struct pc_arena *arena, const struct pc_resource_service_port *port,
                   struct pc_backend *out)
 {
-    const struct pc_ystr *eps = port->endpoints.items;
+    const struct pc_schema_string *eps = port->endpoints.items;
     struct pc_endpoint *ends = pc_arena_calloc(arena, port->endpoints.n + 1, sizeof(*ends));
 
     if (ends == NULL) {
@@ -197,37 +218,37 @@ compile_endpoints(struct pc_arena *arena, const struct pc_res_service_port *port
 }
 
 static int64_t
-btp_value(const struct pc_model_route *route, const struct pc_model_service *svc, size_t f,
-          int64_t dflt)
+pick_backend_value(const struct pc_model_route *route, const struct pc_model_service *svc, size_t f,
+                   int64_t dflt)
 {
-    if (route->btp[f].owner != NULL) {
-        return route->btp[f].v;
+    if (route->backend_policy[f].owner != NULL) {
+        return route->backend_policy[f].v;
     }
-    return svc != NULL && svc->btp[f].owner != NULL ? svc->btp[f].v : dflt;
+    return svc != NULL && svc->backend_policy[f].owner != NULL ? svc->backend_policy[f].v : dflt;
 }
 
 static int
-compile_backend(struct compiler *c, const struct pc_model_res *route_res,
-                const struct pc_res_backend_ref *b, struct pc_backend *out)
+compile_backend(struct compiler *c, const struct pc_model_resource *route_res,
+                const struct pc_resource_backend_ref *b, struct pc_backend *out)
 {
     const char *ns = b->namespace_.s != NULL ? b->namespace_.s : route_res->ns;
-    const struct pc_model_res *se =
-        pc_model_find(c->model, PC_RES_SERVICE_ENDPOINTS, ns, b->name.s);
+    const struct pc_model_resource *se =
+        pc_model_find(c->model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, b->name.s);
     const struct pc_model_route *route = route_res->state;
     const struct pc_model_service *svc = se != NULL ? se->state : NULL;
-    const struct pc_res_service_port *port = se != NULL ? find_port(se, b->port.v) : NULL;
+    const struct pc_resource_service_port *port = se != NULL ? find_port(se, b->port.v) : NULL;
 
     if (port == NULL) {
         return PC_EINVAL;
     }
     out->name = pc_arena_sprintf(c->arena, "%s/%s:%lld", ns, b->name.s, (long long)b->port.v);
     out->weight = (uint32_t)b->weight.v;
-    out->connect_timeout_ms =
-        (uint32_t)btp_value(route, svc, PC_BTP_CONNECT, PC_DEFAULT_CONNECT_MS);
-    out->pool_max_idle =
-        (uint32_t)btp_value(route, svc, PC_BTP_POOL_MAX_IDLE, PC_DEFAULT_POOL_MAX_IDLE);
-    out->pool_idle_timeout_ms =
-        (uint32_t)btp_value(route, svc, PC_BTP_POOL_IDLE_TIMEOUT, PC_DEFAULT_POOL_IDLE_TIMEOUT_MS);
+    out->connect_timeout_ms = (uint32_t)pick_backend_value(route, svc, PC_MODEL_BACKEND_CONNECT,
+                                                           PC_CONFIG_DEFAULT_CONNECT_MS);
+    out->pool_max_idle = (uint32_t)pick_backend_value(route, svc, PC_MODEL_BACKEND_POOL_MAX_IDLE,
+                                                      PC_CONFIG_DEFAULT_POOL_MAX_IDLE);
+    out->pool_idle_timeout_ms = (uint32_t)pick_backend_value(
+        route, svc, PC_MODEL_BACKEND_POOL_IDLE_TIMEOUT, PC_CONFIG_DEFAULT_POOL_IDLE_TIMEOUT_MS);
     if (out->name == NULL) {
         return PC_ENOMEM;
     }
@@ -235,10 +256,10 @@ compile_backend(struct compiler *c, const struct pc_model_res *route_res,
 }
 
 static int
-compile_backends(struct compiler *c, const struct pc_model_res *route_res,
-                 const struct pc_res_rule *rule, struct pc_route_rule *out)
+compile_backends(struct compiler *c, const struct pc_model_resource *route_res,
+                 const struct pc_resource_rule *rule, struct pc_route_rule *out)
 {
-    const struct pc_res_backend_ref *bs = rule->backend_refs.items;
+    const struct pc_resource_backend_ref *bs = rule->backend_refs.items;
     struct pc_backend *backends =
         pc_arena_calloc(c->arena, rule->backend_refs.n + 1, sizeof(*backends));
 
@@ -260,29 +281,29 @@ compile_backends(struct compiler *c, const struct pc_model_res *route_res,
 
 /* The rule's backendRequest, else the route's policy, else what its Services' policies agree on. */
 static uint32_t
-backend_request_ms(const struct compiler *c, const struct pc_model_res *route_res,
-                   const struct pc_res_rule *rule)
+pick_backend_request_ms(const struct compiler *c, const struct pc_model_resource *route_res,
+                        const struct pc_resource_rule *rule)
 {
     const struct pc_model_route *route = route_res->state;
-    const struct pc_res_backend_ref *bs = rule->backend_refs.items;
+    const struct pc_resource_backend_ref *bs = rule->backend_refs.items;
 
     if (rule->timeouts != NULL && rule->timeouts->backend_request.node != NULL) {
         return (uint32_t)rule->timeouts->backend_request.v;
     }
-    if (route->btp[PC_BTP_RESPONSE].owner != NULL) {
-        return (uint32_t)route->btp[PC_BTP_RESPONSE].v;
+    if (route->backend_policy[PC_MODEL_BACKEND_RESPONSE].owner != NULL) {
+        return (uint32_t)route->backend_policy[PC_MODEL_BACKEND_RESPONSE].v;
     }
     if (rule->backend_refs.n > 0) {
         const char *ns = bs[0].namespace_.s != NULL ? bs[0].namespace_.s : route_res->ns;
-        const struct pc_model_res *se =
-            pc_model_find(c->model, PC_RES_SERVICE_ENDPOINTS, ns, bs[0].name.s);
+        const struct pc_model_resource *se =
+            pc_model_find(c->model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, bs[0].name.s);
         const struct pc_model_service *svc = se != NULL ? se->state : NULL;
 
-        if (svc != NULL && svc->btp[PC_BTP_RESPONSE].owner != NULL) {
-            return (uint32_t)svc->btp[PC_BTP_RESPONSE].v;
+        if (svc != NULL && svc->backend_policy[PC_MODEL_BACKEND_RESPONSE].owner != NULL) {
+            return (uint32_t)svc->backend_policy[PC_MODEL_BACKEND_RESPONSE].v;
         }
     }
-    return PC_DEFAULT_RESPONSE_MS;
+    return PC_CONFIG_DEFAULT_RESPONSE_MS;
 }
 
 /* ---- rules ---- */
@@ -290,19 +311,19 @@ backend_request_ms(const struct compiler *c, const struct pc_model_res *route_re
 static void
 narrow_limits(const struct pc_model_route *route, struct pc_client_limits *limits)
 {
-    const struct pc_model_slot *s = route->ctp;
+    const struct pc_model_slot *s = route->client_policy;
 
-    if (s[PC_CTP_MAX_REQUEST_LINE].owner != NULL) {
-        limits->max_request_line_bytes = (uint32_t)s[PC_CTP_MAX_REQUEST_LINE].v;
+    if (s[PC_MODEL_CLIENT_MAX_REQUEST_LINE].owner != NULL) {
+        limits->max_request_line_bytes = (uint32_t)s[PC_MODEL_CLIENT_MAX_REQUEST_LINE].v;
     }
-    if (s[PC_CTP_MAX_HEADER_BYTES].owner != NULL) {
-        limits->max_header_bytes = (uint32_t)s[PC_CTP_MAX_HEADER_BYTES].v;
+    if (s[PC_MODEL_CLIENT_MAX_HEADER_BYTES].owner != NULL) {
+        limits->max_header_bytes = (uint32_t)s[PC_MODEL_CLIENT_MAX_HEADER_BYTES].v;
     }
-    if (s[PC_CTP_MAX_HEADER_COUNT].owner != NULL) {
-        limits->max_header_count = (uint32_t)s[PC_CTP_MAX_HEADER_COUNT].v;
+    if (s[PC_MODEL_CLIENT_MAX_HEADER_COUNT].owner != NULL) {
+        limits->max_header_count = (uint32_t)s[PC_MODEL_CLIENT_MAX_HEADER_COUNT].v;
     }
-    if (s[PC_CTP_MAX_BODY].owner != NULL) {
-        limits->max_body_bytes = (uint64_t)s[PC_CTP_MAX_BODY].v;
+    if (s[PC_MODEL_CLIENT_MAX_BODY].owner != NULL) {
+        limits->max_body_bytes = (uint64_t)s[PC_MODEL_CLIENT_MAX_BODY].v;
     }
 }
 
@@ -325,8 +346,8 @@ push_rule(struct compiler *c, struct pc_route_rule *rule)
 }
 
 static struct pc_route_rule *
-compile_rule(struct compiler *c, const struct pc_model_res *route_res,
-             const struct pc_res_rule *src, size_t index, const struct pc_model_listener *l)
+compile_rule(struct compiler *c, const struct pc_model_resource *route_res,
+             const struct pc_resource_rule *src, size_t index, const struct pc_model_listener *l)
 {
     const struct pc_model_route *state = route_res->state;
     struct pc_route_rule *rule = pc_arena_calloc(c->arena, 1, sizeof(*rule));
@@ -340,11 +361,11 @@ compile_rule(struct compiler *c, const struct pc_model_res *route_res,
                           : pc_arena_sprintf(c->arena, "%s/%zu", route_res->id, index);
     rule->rule_index = (uint32_t)index;
     rule->request_timeout_ms = src->timeouts != NULL ? (uint32_t)src->timeouts->request.v : 0;
-    rule->backend_request_timeout_ms = backend_request_ms(c, route_res, src);
+    rule->backend_request_timeout_ms = pick_backend_request_ms(c, route_res, src);
     rule->limits = l->limits;
     narrow_limits(state, &rule->limits);
-    rule->allow_websocket =
-        state->ctp[PC_CTP_WEBSOCKET].owner != NULL && state->ctp[PC_CTP_WEBSOCKET].v != 0;
+    rule->allow_websocket = state->client_policy[PC_MODEL_CLIENT_WEBSOCKET].owner != NULL
+                            && state->client_policy[PC_MODEL_CLIENT_WEBSOCKET].v != 0;
 
     if (rule->route_name == NULL || rule->rule_name == NULL
         || compile_filters(c->arena, src, rule) != 0
@@ -357,10 +378,10 @@ compile_rule(struct compiler *c, const struct pc_model_res *route_res,
 /* ---- matches ---- */
 
 static int
-copy_value_matches(struct pc_arena *arena, const struct pc_ylist *list, bool lower,
+copy_value_matches(struct pc_arena *arena, const struct pc_schema_list *list, bool lower,
                    const struct pc_route_value_match **out, size_t *n)
 {
-    const struct pc_res_value_match *ms = list->items;
+    const struct pc_resource_value_match *ms = list->items;
     struct pc_route_value_match *vm = pc_arena_calloc(arena, list->n + 1, sizeof(*vm));
 
     if (vm == NULL) {
@@ -384,7 +405,7 @@ copy_value_matches(struct pc_arena *arena, const struct pc_ylist *list, bool low
 }
 
 static int
-compile_path(struct pc_arena *arena, const struct pc_res_path_match *path,
+compile_path(struct pc_arena *arena, const struct pc_resource_path_match *path,
              struct pc_route_match_spec *out)
 {
     const char *type = path != NULL ? path->type.s : "PathPrefix";
@@ -411,10 +432,10 @@ compile_path(struct pc_arena *arena, const struct pc_res_path_match *path,
 }
 
 static int
-compile_matches(struct pc_arena *arena, const struct pc_res_rule *rule,
+compile_matches(struct pc_arena *arena, const struct pc_resource_rule *rule,
                 struct pc_route_spec_rule *out)
 {
-    const struct pc_res_match *ms = rule->matches.items;
+    const struct pc_resource_match *ms = rule->matches.items;
     size_t n = rule->matches.n > 0 ? rule->matches.n : 1;
     struct pc_route_match_spec *specs = pc_arena_calloc(arena, n, sizeof(*specs));
 
@@ -432,10 +453,12 @@ compile_matches(struct pc_arena *arena, const struct pc_res_rule *rule,
             rc = copy_value_matches(arena, &ms[i].query_params, false, &specs[i].query,
                                     &specs[i].n_query);
         }
+        if (rc == 0) {
+            rc = copy_opt(arena, &ms[i].method, &specs[i].method);
+        }
         if (rc != 0) {
             return rc;
         }
-        specs[i].method = copy_opt(arena, &ms[i].method);
     }
     if (rule->matches.n == 0 && compile_path(arena, NULL, &specs[0]) != 0) {
         return PC_ENOMEM;
@@ -448,7 +471,7 @@ compile_matches(struct pc_arena *arena, const struct pc_res_rule *rule,
 /* ---- routes per listener ---- */
 
 static const struct pc_model_attachment *
-attachment_for(const struct pc_model_res *route_res, const struct pc_model_listener *l)
+find_attachment(const struct pc_model_resource *route_res, const struct pc_model_listener *l)
 {
     const struct pc_model_route *state = route_res->state;
 
@@ -461,15 +484,15 @@ attachment_for(const struct pc_model_res *route_res, const struct pc_model_liste
 }
 
 static int
-compile_route_spec(struct compiler *c, const struct pc_model_res *route_res,
+compile_route_spec(struct compiler *c, const struct pc_model_resource *route_res,
                    const struct pc_model_listener *l, struct pc_route_spec *out)
 {
     /* A route without rules has the specification's default: one rule matching every path. */
-    static const struct pc_res_rule default_rule;
-    const struct pc_res_httproute *route = route_res->doc->spec;
-    const struct pc_res_rule *rules = route->rules.n > 0 ? route->rules.items : &default_rule;
+    static const struct pc_resource_rule default_rule;
+    const struct pc_resource_httproute *route = route_res->doc->spec;
+    const struct pc_resource_rule *rules = route->rules.n > 0 ? route->rules.items : &default_rule;
     size_t n_rules = route->rules.n > 0 ? route->rules.n : 1;
-    const struct pc_model_attachment *a = attachment_for(route_res, l);
+    const struct pc_model_attachment *a = find_attachment(route_res, l);
     struct pc_route_spec_rule *specs = pc_arena_calloc(c->model->arena, n_rules, sizeof(*specs));
     const char **hosts = pc_arena_calloc(c->arena, a->n_hostnames + 1, sizeof(*hosts));
 
@@ -506,7 +529,9 @@ compile_listener(struct compiler *c, const struct pc_model_listener *l, struct p
 
     out->gateway = pc_arena_strdup(c->arena, l->gateway->id);
     out->name = pc_arena_strdup(c->arena, l->src->name.s);
-    out->hostname = copy_opt(c->arena, &l->src->hostname);
+    if (copy_opt(c->arena, &l->src->hostname, &out->hostname) != 0) {
+        return PC_ENOMEM;
+    }
     out->protocol = PC_PROTO_HTTP;
     out->limits = l->limits;
     out->timeouts = l->timeouts;
@@ -560,17 +585,17 @@ collect_binds(const struct pc_model *model, size_t *n)
     struct bind *binds;
 
     *n = 0;
-    for (size_t g = 0; g < model->n_res[PC_RES_GATEWAY]; g++) {
-        const struct pc_res_gateway *gw = model->res[PC_RES_GATEWAY][g]->doc->spec;
+    for (size_t g = 0; g < model->n_res[PC_RESOURCE_GATEWAY]; g++) {
+        const struct pc_resource_gateway *gw = model->res[PC_RESOURCE_GATEWAY][g]->doc->spec;
 
         cap += gw->listeners.n * (gw->addresses.n > 0 ? gw->addresses.n : 1);
     }
     binds = pc_malloc(cap * sizeof(*binds));
-    for (size_t g = 0; binds != NULL && g < model->n_res[PC_RES_GATEWAY]; g++) {
-        const struct pc_model_res *res = model->res[PC_RES_GATEWAY][g];
-        const struct pc_res_gateway *gw = res->doc->spec;
+    for (size_t g = 0; binds != NULL && g < model->n_res[PC_RESOURCE_GATEWAY]; g++) {
+        const struct pc_model_resource *res = model->res[PC_RESOURCE_GATEWAY][g];
+        const struct pc_resource_gateway *gw = res->doc->spec;
         const struct pc_model_gateway *state = res->state;
-        const struct pc_res_address *as = gw->addresses.items;
+        const struct pc_resource_address *as = gw->addresses.items;
 
         for (size_t a = 0; a < (gw->addresses.n > 0 ? gw->addresses.n : 1); a++) {
             for (size_t i = 0; i < state->n_listeners; i++) {
@@ -630,6 +655,9 @@ compile_port(struct compiler *c, const struct bind *binds, size_t n, struct pc_p
     }
     pc_value_format_addr(&port->addr, name, sizeof(name));
     port->name = pc_arena_strdup(c->arena, name);
+    if (port->name == NULL) {
+        return PC_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         rc = compile_listener(c, binds[i].listener, &listeners[i], &specs[i]);
         if (rc != 0) {
@@ -686,15 +714,16 @@ static int
 compile_proxy(struct compiler *c)
 {
     const struct pc_model *m = c->model;
-    const struct pc_res_proxy_config *spec =
-        m->n_res[PC_RES_PROXY_CONFIG] > 0 ? m->res[PC_RES_PROXY_CONFIG][0]->doc->spec : NULL;
-    const struct pc_res_admin *admin = spec != NULL ? spec->admin : NULL;
-    const struct pc_res_access_log *alog = spec != NULL ? spec->access_log : NULL;
-    const struct pc_res_log *log = spec != NULL ? spec->log : NULL;
+    const struct pc_resource_proxy_config *spec =
+        m->n_res[PC_RESOURCE_PROXY_CONFIG] > 0 ? m->res[PC_RESOURCE_PROXY_CONFIG][0]->doc->spec
+                                               : NULL;
+    const struct pc_resource_admin *admin = spec != NULL ? spec->admin : NULL;
+    const struct pc_resource_access_log *alog = spec != NULL ? spec->access_log : NULL;
+    const struct pc_resource_log *log = spec != NULL ? spec->log : NULL;
     struct pc_proxy_settings *p = &c->cfg->proxy;
     const char *addr = admin != NULL && admin->address.s != NULL ? admin->address.s : "127.0.0.1";
     int64_t port =
-        admin != NULL && admin->port.node != NULL ? admin->port.v : PC_DEFAULT_ADMIN_PORT;
+        admin != NULL && admin->port.node != NULL ? admin->port.v : PC_CONFIG_DEFAULT_ADMIN_PORT;
 
     if (pc_value_ip(addr, (uint16_t)port, &p->admin_addr, &p->admin_addr_len) != 0) {
         return PC_EINVAL;
@@ -702,20 +731,28 @@ compile_proxy(struct compiler *c)
     p->admin_enabled = admin == NULL || admin->enabled.node == NULL || admin->enabled.v != 0;
     p->access_log_path = NULL;
     if (alog == NULL || alog->enabled.node == NULL || alog->enabled.v != 0) {
-        p->access_log_path =
-            alog != NULL && alog->path.s != NULL ? pc_arena_strdup(c->arena, alog->path.s) : "-";
+        p->access_log_path = "-";
+        if (alog != NULL && alog->path.s != NULL
+            && copy_opt(c->arena, &alog->path, &p->access_log_path) != 0) {
+            return PC_ENOMEM;
+        }
     }
-    p->log_level =
-        log != NULL && log->level.s != NULL ? pc_arena_strdup(c->arena, log->level.s) : "notice";
-    p->log_format =
-        log != NULL && log->format.s != NULL ? pc_arena_strdup(c->arena, log->format.s) : "text";
+    p->log_level = "notice";
+    p->log_format = "text";
+    if (log != NULL
+        && (copy_opt(c->arena, &log->level, &p->log_level) != 0
+            || copy_opt(c->arena, &log->format, &p->log_format) != 0)) {
+        return PC_ENOMEM;
+    }
+    p->log_level = p->log_level != NULL ? p->log_level : "notice";
+    p->log_format = p->log_format != NULL ? p->log_format : "text";
     p->shutdown_grace_ms =
         spec != NULL && spec->shutdown != NULL && spec->shutdown->grace_period.node != NULL
             ? (uint32_t)spec->shutdown->grace_period.v
-            : PC_DEFAULT_SHUTDOWN_GRACE_MS;
+            : PC_CONFIG_DEFAULT_SHUTDOWN_GRACE_MS;
     p->watch_files = spec == NULL || spec->watch == NULL || spec->watch->enabled.node == NULL
                      || spec->watch->enabled.v != 0;
-    return p->log_level != NULL && p->log_format != NULL ? 0 : PC_ENOMEM;
+    return 0;
 }
 
 /* ---- the snapshot ---- */

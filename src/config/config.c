@@ -35,13 +35,19 @@ struct loader {
     const char **files; /* heap vector of arena strings */
     size_t n_files;
     size_t cap_files;
-    const struct pc_model_res *proxy_config;
+    const struct pc_model_resource *proxy_config;
 };
 
 static void
-file_error(struct pc_diag *diag, const char *file, const char *hint, const char *problem)
+report_file_error(struct pc_diag *diag, const char *file, const char *hint, const char *problem)
 {
     pc_diag_add(diag, file, 1, 1, "", hint, "%s", problem);
+}
+
+static void
+report_cannot_read(struct pc_diag *diag, const char *path, int error)
+{
+    pc_diag_add(diag, path, 1, 1, "", NULL, "cannot read: %s", strerror(error));
 }
 
 /* ---- documents ---- */
@@ -53,12 +59,12 @@ report_unknown_kind(struct loader *ld, const struct pc_yaml_node *kind_node, con
     char hint[512];
     bool known = false;
     size_t n_names;
-    const char *const *names = pc_res_kind_names(&n_names);
+    const char *const *names = pc_resource_kind_names(&n_names);
     const char *near;
 
-    pc_res_lookup(api, kind, &known);
+    pc_resource_lookup(api, kind, &known);
     if (known) {
-        snprintf(hint, sizeof(hint), "use apiVersion: %s", pc_res_api_version_of(kind));
+        snprintf(hint, sizeof(hint), "use apiVersion: %s", pc_resource_api_version_of(kind));
         pc_yaml_error(ld->diag, kind_node, NULL, hint, "kind %s is not served by apiVersion %s",
                       kind, api);
         return;
@@ -69,18 +75,19 @@ report_unknown_kind(struct loader *ld, const struct pc_yaml_node *kind_node, con
     } else {
         char kinds[400];
 
-        pc_res_list_kinds(kinds, sizeof(kinds));
+        pc_resource_list_kinds(kinds, sizeof(kinds));
         snprintf(hint, sizeof(hint), "known kinds: %s", kinds);
     }
     pc_yaml_error(ld->diag, kind_node, NULL, hint, "unknown kind \"%.64s\"", kind);
 }
 
 /* Works out namespace, name, id and age of a decoded document. */
-static struct pc_model_res *
-make_res(struct loader *ld, const struct pc_res_type *type, const struct pc_res_doc *doc)
+static struct pc_model_resource *
+make_resource(struct loader *ld, const struct pc_resource_type *type,
+              const struct pc_resource_doc *doc)
 {
-    const struct pc_res_meta *meta = doc->metadata;
-    struct pc_model_res *res = pc_arena_calloc(ld->arena, 1, sizeof(*res));
+    const struct pc_resource_meta *meta = doc->metadata;
+    struct pc_model_resource *res = pc_arena_calloc(ld->arena, 1, sizeof(*res));
 
     if (res == NULL) {
         return NULL;
@@ -104,13 +111,13 @@ make_res(struct loader *ld, const struct pc_res_type *type, const struct pc_res_
 }
 
 static int
-add_res(struct loader *ld, struct pc_model_res *res)
+add_resource(struct loader *ld, struct pc_model_resource *res)
 {
     const struct pc_yaml_node *at = res->doc->metadata->name.node;
-    const struct pc_model_res *first = NULL;
+    const struct pc_model_resource *first = NULL;
     int rc;
 
-    if (res->kind == PC_RES_PROXY_CONFIG && ld->proxy_config != NULL) {
+    if (res->kind == PC_RESOURCE_PROXY_CONFIG && ld->proxy_config != NULL) {
         pc_yaml_error(ld->diag, at, NULL, "merge the two into one",
                       "only one ProxyConfig is allowed; another is at %s:%u",
                       ld->proxy_config->doc->node->file, ld->proxy_config->doc->node->line);
@@ -123,7 +130,7 @@ add_res(struct loader *ld, struct pc_model_res *res)
                       first->doc->node->file, first->doc->node->line);
         return 0;
     }
-    if (rc == 0 && res->kind == PC_RES_PROXY_CONFIG) {
+    if (rc == 0 && res->kind == PC_RESOURCE_PROXY_CONFIG) {
         ld->proxy_config = res;
     }
     return rc;
@@ -135,10 +142,10 @@ add_document(struct loader *ld, const struct pc_yaml_node *root)
     struct pc_schema_ctx ctx = { ld->arena, ld->diag, 0 };
     const struct pc_yaml_node *api = pc_yaml_get(root, "apiVersion");
     const struct pc_yaml_node *kind = pc_yaml_get(root, "kind");
-    const struct pc_res_type *type;
+    const struct pc_resource_type *type;
     bool known;
-    struct pc_res_doc *doc;
-    struct pc_model_res *res;
+    struct pc_resource_doc *doc;
+    struct pc_model_resource *res;
 
     if (root->kind != PC_YAML_MAP) {
         pc_yaml_error(ld->diag, root, NULL,
@@ -149,9 +156,9 @@ add_document(struct loader *ld, const struct pc_yaml_node *root)
     if (api == NULL || kind == NULL || api->kind != PC_YAML_SCALAR || kind->kind != PC_YAML_SCALAR
         || api->type != PC_YAML_STR || kind->type != PC_YAML_STR) {
         /* The header schema reports exactly what is missing or mistyped. */
-        return pc_schema_decode(&ctx, &pc_res_header_schema, root) != NULL ? 0 : PC_ENOMEM;
+        return pc_schema_decode(&ctx, pc_resource_header_schema(), root) != NULL ? 0 : PC_ENOMEM;
     }
-    type = pc_res_lookup(api->text, kind->text, &known);
+    type = pc_resource_lookup(api->text, kind->text, &known);
     if (type == NULL) {
         report_unknown_kind(ld, kind, api->text, kind->text);
         return 0;
@@ -164,12 +171,12 @@ add_document(struct loader *ld, const struct pc_yaml_node *root)
     if (doc->metadata == NULL || doc->metadata->name.s == NULL) {
         return 0;
     }
-    res = make_res(ld, type, doc);
+    res = make_resource(ld, type, doc);
     if (res == NULL) {
         return PC_ENOMEM;
     }
     res->is_valid = ctx.errors == 0;
-    return add_res(ld, res);
+    return add_resource(ld, res);
 }
 
 /* ---- files ---- */
@@ -213,7 +220,7 @@ add_bytes(struct loader *ld, const char *name, const char *bytes, size_t len)
 }
 
 static int
-read_fd(int fd, char *buf, size_t len)
+read_all(int fd, char *buf, size_t len)
 {
     size_t got = 0;
 
@@ -240,16 +247,17 @@ load_file(struct loader *ld, const char *path)
     int rc = 0;
 
     if (fd == -1) {
-        file_error(ld->diag, path, NULL, strerror(errno));
+        report_cannot_read(ld->diag, path, errno);
         return 0;
     }
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-        file_error(ld->diag, path, NULL, "not a regular file");
+        report_file_error(ld->diag, path, NULL, "not a regular file");
         goto out_close;
     }
     if ((uint64_t)st.st_size > PC_CONFIG_MAX_FILE_BYTES) {
-        file_error(ld->diag, path, "split the configuration into several files of a directory",
-                   "file is larger than 16 MiB");
+        report_file_error(ld->diag, path,
+                          "split the configuration into several files of a directory",
+                          "file is larger than 16 MiB");
         goto out_close;
     }
     buf = pc_malloc((size_t)st.st_size + 1);
@@ -257,8 +265,8 @@ load_file(struct loader *ld, const char *path)
         rc = PC_ENOMEM;
         goto out_close;
     }
-    if (read_fd(fd, buf, (size_t)st.st_size) != 0) {
-        file_error(ld->diag, path, NULL, "read failed");
+    if (read_all(fd, buf, (size_t)st.st_size) != 0) {
+        report_file_error(ld->diag, path, NULL, "read failed");
         goto out_free;
     }
     rc = add_bytes(ld, path, buf, (size_t)st.st_size);
@@ -288,71 +296,83 @@ compare_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Collects the *.yaml and *.yml names of dir, sorted; the caller frees each and the array. */
-static char **
-list_dir(DIR *dir, size_t *n)
+static void
+free_names(char **names, size_t n)
 {
-    char **names = NULL;
+    for (size_t i = 0; i < n; i++) {
+        pc_free(names[i]);
+    }
+    pc_free(names);
+}
+
+/*
+ * Collects the *.yaml and *.yml names of dir, sorted, into *names (the caller frees them with
+ * free_names). Returns 0 or PC_ENOMEM.
+ */
+static int
+list_dir(DIR *dir, char ***names, size_t *n)
+{
     size_t cap = 0;
     struct dirent *e;
 
+    *names = NULL;
     *n = 0;
     while ((e = readdir(dir)) != NULL) {
         if (!is_yaml_name(e->d_name)) {
             continue;
         }
         if (*n == cap) {
-            char **v = pc_realloc(names, (cap = cap == 0 ? 16 : cap * 2) * sizeof(*v));
+            char **v = pc_realloc(*names, (cap == 0 ? 16 : cap * 2) * sizeof(*v));
 
             if (v == NULL) {
-                break;
+                return PC_ENOMEM;
             }
-            names = v;
+            *names = v;
+            cap = cap == 0 ? 16 : cap * 2;
         }
-        names[*n] = pc_strdup(e->d_name);
-        if (names[*n] == NULL) {
-            break;
+        (*names)[*n] = pc_strdup(e->d_name);
+        if ((*names)[*n] == NULL) {
+            return PC_ENOMEM;
         }
         (*n)++;
     }
     if (*n > 0) {
-        qsort(names, *n, sizeof(*names), compare_names);
+        qsort(*names, *n, sizeof(**names), compare_names);
     }
-    return names;
+    return 0;
 }
 
 static int
 load_dir(struct loader *ld, const char *path)
 {
     DIR *dir = opendir(path);
-    char **names;
+    char **names = NULL;
     size_t n = 0;
-    int rc = 0;
+    int rc;
 
     if (dir == NULL) {
-        file_error(ld->diag, path, NULL, strerror(errno));
+        report_cannot_read(ld->diag, path, errno);
         return 0;
     }
-    names = list_dir(dir, &n);
+    rc = list_dir(dir, &names, &n);
     closedir(dir);
-    if (n == 0) {
-        file_error(ld->diag, path, "put the resources in *.yaml or *.yml files",
-                   "the directory holds no YAML files");
+    if (rc == 0 && n == 0) {
+        report_file_error(ld->diag, path, "put the resources in *.yaml or *.yml files",
+                          "the directory holds no YAML files");
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         char *full = pc_arena_sprintf(ld->arena, "%s/%s", path, names[i]);
 
-        rc = rc == 0 && full != NULL ? load_file(ld, full) : (rc != 0 ? rc : PC_ENOMEM);
-        pc_free(names[i]);
+        rc = full != NULL ? load_file(ld, full) : PC_ENOMEM;
     }
-    pc_free(names);
+    free_names(names, n);
     return rc;
 }
 
 /* ---- the load ---- */
 
 static int
-loader_init(struct loader *ld, struct pc_diag *diag)
+init_loader(struct loader *ld, struct pc_diag *diag)
 {
     memset(ld, 0, sizeof(*ld));
     ld->diag = diag;
@@ -367,7 +387,7 @@ loader_init(struct loader *ld, struct pc_diag *diag)
 }
 
 static void
-loader_free(struct loader *ld)
+free_loader(struct loader *ld)
 {
     pc_model_free(&ld->model);
     pc_free(ld->files);
@@ -375,17 +395,19 @@ loader_free(struct loader *ld)
 }
 
 static struct pc_config *
-loader_finish(struct loader *ld, int rc, const char *source, bool is_dir)
+finish_loader(struct loader *ld, int rc, const char *source, bool is_dir)
 {
     struct pc_config *cfg = NULL;
 
-    if (rc == 0 && ld->model.n_res[PC_RES_GATEWAY] == 0 && !ld->model.skip_references
+    if (rc == 0 && ld->model.n_res[PC_RESOURCE_GATEWAY] == 0 && !ld->model.skip_references
         && ld->n_files > 0) {
-        file_error(ld->diag, ld->files[0], "declare a Gateway with at least one listener",
-                   "the configuration has no Gateway, so nothing would be served");
+        report_file_error(ld->diag, ld->files[0], "declare a Gateway with at least one listener",
+                          "the configuration has no Gateway, so nothing would be served");
     }
     if (rc == 0) {
-        pc_model_check_resources(&ld->model);
+        rc = pc_model_check_resources(&ld->model);
+    }
+    if (rc == 0) {
         rc = pc_model_resolve(&ld->model);
     }
     if (rc == PC_ENOMEM) {
@@ -402,7 +424,7 @@ loader_finish(struct loader *ld, int rc, const char *source, bool is_dir)
             cfg = NULL;
         }
     }
-    loader_free(ld);
+    free_loader(ld);
     return cfg;
 }
 
@@ -414,17 +436,17 @@ pc_config_load(const char *path, struct pc_diag *diag)
     bool is_dir;
     int rc;
 
-    if (loader_init(&ld, diag) != 0) {
+    if (init_loader(&ld, diag) != 0) {
         return NULL;
     }
     if (stat(path, &st) == -1) {
-        file_error(diag, path, NULL, strerror(errno));
-        loader_free(&ld);
+        report_cannot_read(diag, path, errno);
+        free_loader(&ld);
         return NULL;
     }
     is_dir = S_ISDIR(st.st_mode);
     rc = is_dir ? load_dir(&ld, path) : load_file(&ld, path);
-    return loader_finish(&ld, rc, path, is_dir);
+    return finish_loader(&ld, rc, path, is_dir);
 }
 
 struct pc_config *
@@ -433,16 +455,16 @@ pc_config_load_buffer(const char *name, const char *bytes, size_t len, struct pc
     struct loader ld;
     int rc;
 
-    if (loader_init(&ld, diag) != 0) {
+    if (init_loader(&ld, diag) != 0) {
         return NULL;
     }
     if (len > PC_CONFIG_MAX_FILE_BYTES) {
-        file_error(diag, name, NULL, "configuration is larger than 16 MiB");
-        loader_free(&ld);
+        report_file_error(diag, name, NULL, "configuration is larger than 16 MiB");
+        free_loader(&ld);
         return NULL;
     }
     rc = add_bytes(&ld, name, bytes, len);
-    return loader_finish(&ld, rc, name, false);
+    return finish_loader(&ld, rc, name, false);
 }
 
 struct pc_config *

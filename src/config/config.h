@@ -27,19 +27,19 @@ struct pc_arena;
 struct pc_route_table;
 
 /* Defaults applied where no policy sets a value (docs/CONFIGURATION.md lists them too). */
-#define PC_DEFAULT_MAX_REQUEST_LINE_BYTES (8u * 1024)
-#define PC_DEFAULT_MAX_HEADER_BYTES       (32u * 1024)
-#define PC_DEFAULT_MAX_HEADER_COUNT       100u
-#define PC_DEFAULT_MAX_BODY_BYTES         (10u * 1024 * 1024)
-#define PC_DEFAULT_REQUEST_HEAD_MS        10000u
-#define PC_DEFAULT_BODY_PROGRESS_MS       30000u
-#define PC_DEFAULT_IDLE_MS                60000u
-#define PC_DEFAULT_CONNECT_MS             5000u
-#define PC_DEFAULT_RESPONSE_MS            30000u
-#define PC_DEFAULT_POOL_MAX_IDLE          64u
-#define PC_DEFAULT_POOL_IDLE_TIMEOUT_MS   60000u
-#define PC_DEFAULT_ADMIN_PORT             9901u
-#define PC_DEFAULT_SHUTDOWN_GRACE_MS      30000u
+#define PC_CONFIG_DEFAULT_MAX_REQUEST_LINE_BYTES (8u * 1024)
+#define PC_CONFIG_DEFAULT_MAX_HEADER_BYTES       (32u * 1024)
+#define PC_CONFIG_DEFAULT_MAX_HEADER_COUNT       100u
+#define PC_CONFIG_DEFAULT_MAX_BODY_BYTES         (10u * 1024 * 1024)
+#define PC_CONFIG_DEFAULT_REQUEST_HEAD_MS        10000u
+#define PC_CONFIG_DEFAULT_BODY_PROGRESS_MS       30000u
+#define PC_CONFIG_DEFAULT_IDLE_MS                60000u
+#define PC_CONFIG_DEFAULT_CONNECT_MS             5000u
+#define PC_CONFIG_DEFAULT_RESPONSE_MS            30000u
+#define PC_CONFIG_DEFAULT_POOL_MAX_IDLE          64u
+#define PC_CONFIG_DEFAULT_POOL_IDLE_TIMEOUT_MS   60000u
+#define PC_CONFIG_DEFAULT_ADMIN_PORT             9901u
+#define PC_CONFIG_DEFAULT_SHUTDOWN_GRACE_MS      30000u
 
 /* Bounds on what a load reads; past them the configuration is refused. */
 #define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)

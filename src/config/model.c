@@ -26,7 +26,7 @@ pc_model_free(struct pc_model *model)
     if (model == NULL) {
         return;
     }
-    for (size_t k = 0; k < PC_RES_COUNT; k++) {
+    for (size_t k = 0; k < PC_RESOURCE_COUNT; k++) {
         pc_free(model->res[k]);
         model->res[k] = NULL;
     }
@@ -35,7 +35,7 @@ pc_model_free(struct pc_model *model)
 }
 
 static uint64_t
-hash_res(enum pc_res_kind kind, const char *ns, const char *name)
+hash_resource(enum pc_resource_kind kind, const char *ns, const char *name)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)kind;
 
@@ -50,17 +50,18 @@ hash_res(enum pc_res_kind kind, const char *ns, const char *name)
 }
 
 static bool
-same_res(const struct pc_model_res *r, enum pc_res_kind kind, const char *ns, const char *name)
+is_same_resource(const struct pc_model_resource *r, enum pc_resource_kind kind, const char *ns,
+                 const char *name)
 {
     return r->kind == kind && strcmp(r->ns, ns) == 0 && strcmp(r->name, name) == 0;
 }
 
 static size_t
-probe(const struct pc_model *model, enum pc_res_kind kind, const char *ns, const char *name)
+probe(const struct pc_model *model, enum pc_resource_kind kind, const char *ns, const char *name)
 {
-    size_t i = (size_t)hash_res(kind, ns, name) & model->index_mask;
+    size_t i = (size_t)hash_resource(kind, ns, name) & model->index_mask;
 
-    while (model->index[i] != NULL && !same_res(model->index[i], kind, ns, name)) {
+    while (model->index[i] != NULL && !is_same_resource(model->index[i], kind, ns, name)) {
         i = (i + 1) & model->index_mask;
     }
     return i;
@@ -70,7 +71,7 @@ static int
 grow_index(struct pc_model *model)
 {
     size_t cap = model->index == NULL ? 64 : (model->index_mask + 1) * 2;
-    struct pc_model_res **old = model->index;
+    struct pc_model_resource **old = model->index;
     size_t old_cap = model->index == NULL ? 0 : model->index_mask + 1;
 
     model->index = pc_calloc(cap, sizeof(*model->index));
@@ -88,8 +89,9 @@ grow_index(struct pc_model *model)
     return 0;
 }
 
-struct pc_model_res *
-pc_model_find(const struct pc_model *model, enum pc_res_kind kind, const char *ns, const char *name)
+struct pc_model_resource *
+pc_model_find(const struct pc_model *model, enum pc_resource_kind kind, const char *ns,
+              const char *name)
 {
     if (model->index == NULL) {
         return NULL;
@@ -98,13 +100,13 @@ pc_model_find(const struct pc_model *model, enum pc_res_kind kind, const char *n
 }
 
 static int
-push(struct pc_model *model, struct pc_model_res *res)
+push(struct pc_model *model, struct pc_model_resource *res)
 {
-    enum pc_res_kind k = res->kind;
+    enum pc_resource_kind k = res->kind;
 
     if (model->n_res[k] == model->cap_res[k]) {
         size_t cap = model->cap_res[k] == 0 ? 16 : model->cap_res[k] * 2;
-        struct pc_model_res **v = pc_realloc(model->res[k], cap * sizeof(*v));
+        struct pc_model_resource **v = pc_realloc(model->res[k], cap * sizeof(*v));
 
         if (v == NULL) {
             return PC_ENOMEM;
@@ -117,7 +119,8 @@ push(struct pc_model *model, struct pc_model_res *res)
 }
 
 int
-pc_model_add(struct pc_model *model, struct pc_model_res *res, const struct pc_model_res **first)
+pc_model_add(struct pc_model *model, struct pc_model_resource *res,
+             const struct pc_model_resource **first)
 {
     size_t slot;
 
@@ -141,7 +144,7 @@ pc_model_add(struct pc_model *model, struct pc_model_res *res, const struct pc_m
 
 /* Whether wildcard w ("*.suffix") matches h, an exact or narrower wildcard hostname. */
 static bool
-wildcard_covers(const char *w, const char *h)
+does_wildcard_cover(const char *w, const char *h)
 {
     size_t lw;
     size_t lh;
@@ -157,5 +160,5 @@ wildcard_covers(const char *w, const char *h)
 bool
 pc_model_hostname_intersects(const char *a, const char *b)
 {
-    return strcmp(a, b) == 0 || wildcard_covers(a, b) || wildcard_covers(b, a);
+    return strcmp(a, b) == 0 || does_wildcard_cover(a, b) || does_wildcard_cover(b, a);
 }

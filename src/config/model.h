@@ -15,45 +15,45 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "config/resources.h"
+#include "config/resource.h"
 
 struct pc_arena;
 
 /* ClientTrafficPolicy fields, each one settable by one policy per target. */
-enum pc_ctp_field {
-    PC_CTP_MAX_REQUEST_LINE = 0,
-    PC_CTP_MAX_HEADER_BYTES,
-    PC_CTP_MAX_HEADER_COUNT,
-    PC_CTP_MAX_BODY,
-    PC_CTP_REQUEST_HEAD,
-    PC_CTP_BODY_PROGRESS,
-    PC_CTP_IDLE,
-    PC_CTP_TRUST_REQUEST_ID,
-    PC_CTP_ENCODED_SLASHES, /* 1: Keep */
-    PC_CTP_WEBSOCKET,
-    PC_CTP_COUNT,
+enum pc_model_client_field {
+    PC_MODEL_CLIENT_MAX_REQUEST_LINE = 0,
+    PC_MODEL_CLIENT_MAX_HEADER_BYTES,
+    PC_MODEL_CLIENT_MAX_HEADER_COUNT,
+    PC_MODEL_CLIENT_MAX_BODY,
+    PC_MODEL_CLIENT_REQUEST_HEAD,
+    PC_MODEL_CLIENT_BODY_PROGRESS,
+    PC_MODEL_CLIENT_IDLE,
+    PC_MODEL_CLIENT_TRUST_REQUEST_ID,
+    PC_MODEL_CLIENT_ENCODED_SLASHES, /* 1: Keep */
+    PC_MODEL_CLIENT_WEBSOCKET,
+    PC_MODEL_CLIENT_COUNT,
 };
 
 /* BackendTrafficPolicy fields. */
-enum pc_btp_field {
-    PC_BTP_CONNECT = 0,
-    PC_BTP_RESPONSE,
-    PC_BTP_POOL_MAX_IDLE,
-    PC_BTP_POOL_IDLE_TIMEOUT,
-    PC_BTP_COUNT,
+enum pc_model_backend_field {
+    PC_MODEL_BACKEND_CONNECT = 0,
+    PC_MODEL_BACKEND_RESPONSE,
+    PC_MODEL_BACKEND_POOL_MAX_IDLE,
+    PC_MODEL_BACKEND_POOL_IDLE_TIMEOUT,
+    PC_MODEL_BACKEND_COUNT,
 };
 
 /* A policy value applied to one target; owner NULL: not set. */
 struct pc_model_slot {
     int64_t v;
-    const struct pc_model_res *owner;
+    const struct pc_model_resource *owner;
     const struct pc_yaml_node *node;
 };
 
-struct pc_model_res {
-    enum pc_res_kind kind;
-    const struct pc_res_type *type;
-    const struct pc_res_doc *doc;
+struct pc_model_resource {
+    enum pc_resource_kind kind;
+    const struct pc_resource_type *type;
+    const struct pc_resource_doc *doc;
     const char *ns; /* "" for cluster-scoped kinds */
     const char *name;
     const char *id;     /* "namespace/name", or the name for cluster-scoped kinds */
@@ -63,15 +63,17 @@ struct pc_model_res {
 };
 
 struct pc_model_listener {
-    const struct pc_model_res *gateway;
-    const struct pc_res_listener *src;
+    const struct pc_model_resource *gateway;
+    const struct pc_resource_listener *src;
     size_t index;
-    bool is_usable;                         /* decoded without error; routes may attach */
-    struct pc_model_slot ctp[PC_CTP_COUNT]; /* policies naming this listener as sectionName */
-    struct pc_model_res **routes;           /* HTTPRoutes attached, in load order */
+    bool is_usable; /* decoded without error; routes may attach */
+    /* Policies naming this listener as their sectionName. */
+    struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
+    /* HTTPRoutes attached, in load order. */
+    struct pc_model_resource **routes;
     size_t n_routes;
     size_t cap_routes;
-    /* Effective values, filled by pc_model_resolve_policies. */
+    /* Effective values, filled by pc_model_resolve. */
     struct pc_client_limits limits;
     struct pc_client_timeouts timeouts;
     bool trust_request_id;
@@ -81,7 +83,8 @@ struct pc_model_listener {
 struct pc_model_gateway {
     struct pc_model_listener *listeners;
     size_t n_listeners;
-    struct pc_model_slot ctp[PC_CTP_COUNT]; /* policies naming the whole Gateway */
+    struct pc_model_slot
+        client_policy[PC_MODEL_CLIENT_COUNT]; /* policies naming the whole Gateway */
 };
 
 /* A route attached to one listener, with the route hostnames that intersect the listener's. */
@@ -95,22 +98,21 @@ struct pc_model_route {
     struct pc_model_attachment *attachments;
     size_t n_attachments;
     size_t cap_attachments;
-    struct pc_model_slot ctp[PC_CTP_COUNT];
-    struct pc_model_slot btp[PC_BTP_COUNT];
-    bool has_valid_rules; /* every rule passed its checks */
+    struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
+    struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
 };
 
 struct pc_model_service {
-    struct pc_model_slot btp[PC_BTP_COUNT];
+    struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
 };
 
 struct pc_model {
     struct pc_arena *arena;
     struct pc_diag *diag;
-    struct pc_model_res **res[PC_RES_COUNT];
-    size_t n_res[PC_RES_COUNT];
-    size_t cap_res[PC_RES_COUNT];
-    struct pc_model_res **index; /* open addressing on (kind, ns, name) */
+    struct pc_model_resource **res[PC_RESOURCE_COUNT];
+    size_t n_res[PC_RESOURCE_COUNT];
+    size_t cap_res[PC_RESOURCE_COUNT];
+    struct pc_model_resource **index; /* open addressing on (kind, ns, name) */
     size_t index_mask;
     size_t n_indexed;
     bool skip_references; /* a file failed to parse: reference errors would mislead */
@@ -127,15 +129,15 @@ void pc_model_free(struct pc_model *model);
  * kind, namespace and name exists (the caller reports it; *first receives the earlier one);
  * PC_ENOMEM.
  */
-int pc_model_add(struct pc_model *model, struct pc_model_res *res,
-                 const struct pc_model_res **first);
+int pc_model_add(struct pc_model *model, struct pc_model_resource *res,
+                 const struct pc_model_resource **first);
 
 /* Finds a resource by kind, namespace ("" for cluster-scoped) and name; NULL when absent. */
-struct pc_model_res *pc_model_find(const struct pc_model *model, enum pc_res_kind kind,
-                                   const char *ns, const char *name);
+struct pc_model_resource *pc_model_find(const struct pc_model *model, enum pc_resource_kind kind,
+                                        const char *ns, const char *name);
 
-/* Runs the checks of each resource on its own (check.c). */
-void pc_model_check_resources(struct pc_model *model);
+/* Runs the checks of each resource on its own (check.c). Returns 0 or PC_ENOMEM. */
+int pc_model_check_resources(struct pc_model *model);
 
 /*
  * Resolves references (check.c / attach.c): route attachment, backendRefs, policy targets and

@@ -6,7 +6,7 @@
  * and are ours for the portcullis.dev kinds. Tables are listed leaves first because each one
  * names the tables of its nested objects.
  */
-#include "config/resources.h"
+#include "config/resource.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 #include "config/value.h"
 #include "core/err.h"
 
-#define REQ PC_SF_REQUIRED
-#define DEF PC_SF_DEFAULT
+#define REQ PC_SCHEMA_REQUIRED
+#define DEF PC_SCHEMA_DEFAULTED
 
 #define AT(type, member) .offset = offsetof(type, member)
 #define FIELDS(a)        a, sizeof(a) / sizeof((a)[0])
@@ -209,446 +209,467 @@ static const char *const log_formats[] = { "text", "json", NULL };
 /* ---- shared ---- */
 
 static const struct pc_schema_field label_expr_fields[] = {
-    { "key", PC_ST_STRING, REQ, AT(struct pc_res_label_expr, key), .check = check_label_key },
-    { "operator", PC_ST_STRING, REQ, AT(struct pc_res_label_expr, operator_),
+    { "key", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_label_expr, key),
+      .check = check_label_key },
+    { "operator", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_label_expr, operator_),
       .values = operator_values },
-    { "values", PC_ST_LIST, 0, AT(struct pc_res_label_expr, values), .check = check_label_value },
+    { "values", PC_SCHEMA_LIST, 0, AT(struct pc_resource_label_expr, values),
+      .check = check_label_value },
 };
-SCHEMA(label_expr_schema, struct pc_res_label_expr, label_expr_fields);
+SCHEMA(label_expr_schema, struct pc_resource_label_expr, label_expr_fields);
 
 static const struct pc_schema_field selector_fields[] = {
-    { "matchLabels", PC_ST_MAP, 0, AT(struct pc_res_selector, match_labels),
+    { "matchLabels", PC_SCHEMA_MAP, 0, AT(struct pc_resource_selector, match_labels),
       .key_check = check_label_key, .check = check_label_value },
-    { "matchExpressions", PC_ST_LIST, 0, AT(struct pc_res_selector, match_expressions),
+    { "matchExpressions", PC_SCHEMA_LIST, 0, AT(struct pc_resource_selector, match_expressions),
       .sub = &label_expr_schema },
 };
-SCHEMA(selector_schema, struct pc_res_selector, selector_fields);
+SCHEMA(selector_schema, struct pc_resource_selector, selector_fields);
 
 /* ---- Gateway ---- */
 
 static const struct pc_schema_field route_kind_fields[] = {
-    { "group", PC_ST_STRING, 0, AT(struct pc_res_route_kind, group), .def_str = PC_GATEWAY_GROUP },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_route_kind, kind), STRLEN(63) },
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_route_kind, group),
+      .def_str = PC_RESOURCE_GATEWAY_GROUP },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_route_kind, kind), STRLEN(63) },
 };
-SCHEMA(route_kind_schema, struct pc_res_route_kind, route_kind_fields);
+SCHEMA(route_kind_schema, struct pc_resource_route_kind, route_kind_fields);
 
 static const struct pc_schema_field route_ns_fields[] = {
-    { "from", PC_ST_STRING, 0, AT(struct pc_res_route_namespaces, from), .values = from_values,
-      .def_str = "Same" },
-    { "selector", PC_ST_OBJECT, 0, AT(struct pc_res_route_namespaces, selector),
+    { "from", PC_SCHEMA_STRING, 0, AT(struct pc_resource_route_namespaces, from),
+      .values = from_values, .def_str = "Same" },
+    { "selector", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_route_namespaces, selector),
       .sub = &selector_schema },
 };
-SCHEMA(route_ns_schema, struct pc_res_route_namespaces, route_ns_fields);
+SCHEMA(route_ns_schema, struct pc_resource_route_namespaces, route_ns_fields);
 
 static const struct pc_schema_field allowed_fields[] = {
-    { "namespaces", PC_ST_OBJECT, 0, AT(struct pc_res_allowed_routes, namespaces),
+    { "namespaces", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_allowed_routes, namespaces),
       .sub = &route_ns_schema },
-    { "kinds", PC_ST_LIST, 0, AT(struct pc_res_allowed_routes, kinds), .min = 0, .max = 8,
+    { "kinds", PC_SCHEMA_LIST, 0, AT(struct pc_resource_allowed_routes, kinds), .min = 0, .max = 8,
       .sub = &route_kind_schema },
 };
-SCHEMA(allowed_schema, struct pc_res_allowed_routes, allowed_fields);
+SCHEMA(allowed_schema, struct pc_resource_allowed_routes, allowed_fields);
 
 static const char tls_hint[] = "TLS listeners are not supported yet; use protocol HTTP";
 
 static const struct pc_schema_field listener_fields[] = {
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_listener, name), .check = check_subdomain },
-    { "hostname", PC_ST_STRING, 0, AT(struct pc_res_listener, hostname),
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_listener, name),
+      .check = check_subdomain },
+    { "hostname", PC_SCHEMA_STRING, 0, AT(struct pc_resource_listener, hostname),
       .check = check_wild_hostname },
-    { "port", PC_ST_INT, REQ, AT(struct pc_res_listener, port), .min = 1, .max = 65535 },
-    { "protocol", PC_ST_STRING, REQ, AT(struct pc_res_listener, protocol),
+    { "port", PC_SCHEMA_INT, REQ, AT(struct pc_resource_listener, port), .min = 1, .max = 65535 },
+    { "protocol", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_listener, protocol),
       .check = check_protocol },
-    { "tls", PC_ST_UNSUPPORTED, 0, 0, .hint = tls_hint },
-    { "allowedRoutes", PC_ST_OBJECT, 0, AT(struct pc_res_listener, allowed_routes),
+    { "tls", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = tls_hint },
+    { "allowedRoutes", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_listener, allowed_routes),
       .sub = &allowed_schema },
 };
-SCHEMA(listener_schema, struct pc_res_listener, listener_fields);
+SCHEMA(listener_schema, struct pc_resource_listener, listener_fields);
 
 static const struct pc_schema_field address_fields[] = {
-    { "type", PC_ST_STRING, 0, AT(struct pc_res_address, type), .check = check_address_type,
-      .def_str = "IPAddress" },
-    { "value", PC_ST_STRING, REQ, AT(struct pc_res_address, value), .check = check_ip },
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_address, type),
+      .check = check_address_type, .def_str = "IPAddress" },
+    { "value", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_address, value), .check = check_ip },
 };
-SCHEMA(address_schema, struct pc_res_address, address_fields);
+SCHEMA(address_schema, struct pc_resource_address, address_fields);
 
 static const struct pc_schema_field gateway_fields[] = {
-    { "gatewayClassName", PC_ST_STRING, REQ, AT(struct pc_res_gateway, class_name), STRLEN(253) },
-    { "addresses", PC_ST_LIST, 0, AT(struct pc_res_gateway, addresses), .min = 0, .max = 16,
-      .sub = &address_schema },
-    { "listeners", PC_ST_LIST, REQ, AT(struct pc_res_gateway, listeners), .min = 1, .max = 64,
-      .sub = &listener_schema },
-    { "tls", PC_ST_UNSUPPORTED, 0, 0, .hint = tls_hint },
-    { "infrastructure", PC_ST_UNSUPPORTED, 0, 0, .hint = "remove it" },
-    { "allowedListeners", PC_ST_UNSUPPORTED, 0, 0,
+    { "gatewayClassName", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_gateway, class_name),
+      STRLEN(253) },
+    { "addresses", PC_SCHEMA_LIST, 0, AT(struct pc_resource_gateway, addresses), .min = 0,
+      .max = 16, .sub = &address_schema },
+    { "listeners", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_gateway, listeners), .min = 1,
+      .max = 64, .sub = &listener_schema },
+    { "tls", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = tls_hint },
+    { "infrastructure", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = "remove it" },
+    { "allowedListeners", PC_SCHEMA_UNSUPPORTED, 0, 0,
       .hint = "ListenerSets are not supported; declare listeners in the Gateway" },
 };
-SCHEMA(gateway_schema, struct pc_res_gateway, gateway_fields);
+SCHEMA(gateway_schema, struct pc_resource_gateway, gateway_fields);
 
 /* ---- HTTPRoute ---- */
 
 static const struct pc_schema_field parent_ref_fields[] = {
-    { "group", PC_ST_STRING, 0, AT(struct pc_res_parent_ref, group), .def_str = PC_GATEWAY_GROUP },
-    { "kind", PC_ST_STRING, 0, AT(struct pc_res_parent_ref, kind), .def_str = "Gateway" },
-    { "namespace", PC_ST_STRING, 0, AT(struct pc_res_parent_ref, namespace_),
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_parent_ref, group),
+      .def_str = PC_RESOURCE_GATEWAY_GROUP },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_parent_ref, kind), .def_str = "Gateway" },
+    { "namespace", PC_SCHEMA_STRING, 0, AT(struct pc_resource_parent_ref, namespace_),
       .check = check_dns_label },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_parent_ref, name), STRLEN(253) },
-    { "sectionName", PC_ST_STRING, 0, AT(struct pc_res_parent_ref, section_name),
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_parent_ref, name), STRLEN(253) },
+    { "sectionName", PC_SCHEMA_STRING, 0, AT(struct pc_resource_parent_ref, section_name),
       .check = check_subdomain },
-    { "port", PC_ST_INT, 0, AT(struct pc_res_parent_ref, port), .min = 1, .max = 65535 },
+    { "port", PC_SCHEMA_INT, 0, AT(struct pc_resource_parent_ref, port), .min = 1, .max = 65535 },
 };
-SCHEMA(parent_ref_schema, struct pc_res_parent_ref, parent_ref_fields);
+SCHEMA(parent_ref_schema, struct pc_resource_parent_ref, parent_ref_fields);
 
 static const struct pc_schema_field path_match_fields[] = {
-    { "type", PC_ST_STRING, 0, AT(struct pc_res_path_match, type), .values = path_types,
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_path_match, type), .values = path_types,
       .def_str = "PathPrefix" },
-    { "value", PC_ST_STRING, 0, AT(struct pc_res_path_match, value), STRLEN(1024), .def_str = "/" },
+    { "value", PC_SCHEMA_STRING, 0, AT(struct pc_resource_path_match, value), STRLEN(1024),
+      .def_str = "/" },
 };
-SCHEMA(path_match_schema, struct pc_res_path_match, path_match_fields);
+SCHEMA(path_match_schema, struct pc_resource_path_match, path_match_fields);
 
 static const struct pc_schema_field header_match_fields[] = {
-    { "type", PC_ST_STRING, 0, AT(struct pc_res_value_match, type), .values = value_types,
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_value_match, type), .values = value_types,
       .def_str = "Exact" },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_value_match, name), .check = check_header_name },
-    { "value", PC_ST_STRING, REQ, AT(struct pc_res_value_match, value), STRLEN(4096) },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_value_match, name),
+      .check = check_header_name },
+    { "value", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_value_match, value), STRLEN(4096) },
 };
-SCHEMA(header_match_schema, struct pc_res_value_match, header_match_fields);
+SCHEMA(header_match_schema, struct pc_resource_value_match, header_match_fields);
 
 static const struct pc_schema_field query_match_fields[] = {
-    { "type", PC_ST_STRING, 0, AT(struct pc_res_value_match, type), .values = value_types,
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_value_match, type), .values = value_types,
       .def_str = "Exact" },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_value_match, name), .check = check_header_name },
-    { "value", PC_ST_STRING, REQ, AT(struct pc_res_value_match, value), STRLEN(1024) },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_value_match, name),
+      .check = check_header_name },
+    { "value", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_value_match, value), STRLEN(1024) },
 };
-SCHEMA(query_match_schema, struct pc_res_value_match, query_match_fields);
+SCHEMA(query_match_schema, struct pc_resource_value_match, query_match_fields);
 
 static const struct pc_schema_field match_fields[] = {
-    { "path", PC_ST_OBJECT, 0, AT(struct pc_res_match, path), .sub = &path_match_schema },
-    { "headers", PC_ST_LIST, 0, AT(struct pc_res_match, headers), .min = 0, .max = 16,
+    { "path", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_match, path), .sub = &path_match_schema },
+    { "headers", PC_SCHEMA_LIST, 0, AT(struct pc_resource_match, headers), .min = 0, .max = 16,
       .sub = &header_match_schema },
-    { "queryParams", PC_ST_LIST, 0, AT(struct pc_res_match, query_params), .min = 0, .max = 16,
-      .sub = &query_match_schema },
-    { "method", PC_ST_STRING, 0, AT(struct pc_res_match, method), .values = methods },
+    { "queryParams", PC_SCHEMA_LIST, 0, AT(struct pc_resource_match, query_params), .min = 0,
+      .max = 16, .sub = &query_match_schema },
+    { "method", PC_SCHEMA_STRING, 0, AT(struct pc_resource_match, method), .values = methods },
 };
-SCHEMA(match_schema, struct pc_res_match, match_fields);
+SCHEMA(match_schema, struct pc_resource_match, match_fields);
 
 static const struct pc_schema_field header_fields[] = {
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_header, name), .check = check_header_name },
-    { "value", PC_ST_STRING, REQ, AT(struct pc_res_header, value), STRLEN(4096),
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_header, name),
+      .check = check_header_name },
+    { "value", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_header, value), STRLEN(4096),
       .check = check_header_value },
 };
-SCHEMA(header_schema, struct pc_res_header, header_fields);
+SCHEMA(header_schema, struct pc_resource_header, header_fields);
 
 static const struct pc_schema_field header_filter_fields[] = {
-    { "set", PC_ST_LIST, 0, AT(struct pc_res_header_filter, set), .min = 0, .max = 16,
+    { "set", PC_SCHEMA_LIST, 0, AT(struct pc_resource_header_filter, set), .min = 0, .max = 16,
       .sub = &header_schema },
-    { "add", PC_ST_LIST, 0, AT(struct pc_res_header_filter, add), .min = 0, .max = 16,
+    { "add", PC_SCHEMA_LIST, 0, AT(struct pc_resource_header_filter, add), .min = 0, .max = 16,
       .sub = &header_schema },
-    { "remove", PC_ST_LIST, 0, AT(struct pc_res_header_filter, remove), .min = 0, .max = 16,
-      .check = check_header_name },
+    { "remove", PC_SCHEMA_LIST, 0, AT(struct pc_resource_header_filter, remove), .min = 0,
+      .max = 16, .check = check_header_name },
 };
-SCHEMA(header_filter_schema, struct pc_res_header_filter, header_filter_fields);
+SCHEMA(header_filter_schema, struct pc_resource_header_filter, header_filter_fields);
 
 static const struct pc_schema_field path_modifier_fields[] = {
-    { "type", PC_ST_STRING, REQ, AT(struct pc_res_path_modifier, type),
+    { "type", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_path_modifier, type),
       .values = path_modifier_types },
-    { "replaceFullPath", PC_ST_STRING, 0, AT(struct pc_res_path_modifier, replace_full_path),
-      .min = 0, .max = 1024 },
-    { "replacePrefixMatch", PC_ST_STRING, 0, AT(struct pc_res_path_modifier, replace_prefix_match),
-      .min = 0, .max = 1024 },
+    { "replaceFullPath", PC_SCHEMA_STRING, 0,
+      AT(struct pc_resource_path_modifier, replace_full_path), .min = 0, .max = 1024 },
+    { "replacePrefixMatch", PC_SCHEMA_STRING, 0,
+      AT(struct pc_resource_path_modifier, replace_prefix_match), .min = 0, .max = 1024 },
 };
-SCHEMA(path_modifier_schema, struct pc_res_path_modifier, path_modifier_fields);
+SCHEMA(path_modifier_schema, struct pc_resource_path_modifier, path_modifier_fields);
 
 static const struct pc_schema_field redirect_fields[] = {
-    { "scheme", PC_ST_STRING, 0, AT(struct pc_res_redirect, scheme), .values = schemes },
-    { "hostname", PC_ST_STRING, 0, AT(struct pc_res_redirect, hostname),
+    { "scheme", PC_SCHEMA_STRING, 0, AT(struct pc_resource_redirect, scheme), .values = schemes },
+    { "hostname", PC_SCHEMA_STRING, 0, AT(struct pc_resource_redirect, hostname),
       .check = check_precise_hostname },
-    { "path", PC_ST_OBJECT, 0, AT(struct pc_res_redirect, path), .sub = &path_modifier_schema },
-    { "port", PC_ST_INT, 0, AT(struct pc_res_redirect, port), .min = 1, .max = 65535 },
-    { "statusCode", PC_ST_INT, DEF, AT(struct pc_res_redirect, status_code), .def_int = 302 },
+    { "path", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_redirect, path),
+      .sub = &path_modifier_schema },
+    { "port", PC_SCHEMA_INT, 0, AT(struct pc_resource_redirect, port), .min = 1, .max = 65535 },
+    { "statusCode", PC_SCHEMA_INT, DEF, AT(struct pc_resource_redirect, status_code),
+      .def_int = 302 },
 };
-SCHEMA(redirect_schema, struct pc_res_redirect, redirect_fields);
+SCHEMA(redirect_schema, struct pc_resource_redirect, redirect_fields);
 
 static const struct pc_schema_field rewrite_fields[] = {
-    { "hostname", PC_ST_STRING, 0, AT(struct pc_res_rewrite, hostname),
+    { "hostname", PC_SCHEMA_STRING, 0, AT(struct pc_resource_rewrite, hostname),
       .check = check_precise_hostname },
-    { "path", PC_ST_OBJECT, 0, AT(struct pc_res_rewrite, path), .sub = &path_modifier_schema },
+    { "path", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_rewrite, path),
+      .sub = &path_modifier_schema },
 };
-SCHEMA(rewrite_schema, struct pc_res_rewrite, rewrite_fields);
+SCHEMA(rewrite_schema, struct pc_resource_rewrite, rewrite_fields);
 
 static const struct pc_schema_field filter_fields[] = {
-    { "type", PC_ST_STRING, REQ, AT(struct pc_res_filter, type), .values = filter_types },
-    { "requestHeaderModifier", PC_ST_OBJECT, 0, AT(struct pc_res_filter, request_header_modifier),
-      .sub = &header_filter_schema },
-    { "responseHeaderModifier", PC_ST_OBJECT, 0, AT(struct pc_res_filter, response_header_modifier),
-      .sub = &header_filter_schema },
-    { "requestRedirect", PC_ST_OBJECT, 0, AT(struct pc_res_filter, request_redirect),
+    { "type", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_filter, type), .values = filter_types },
+    { "requestHeaderModifier", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_filter, request_header_modifier), .sub = &header_filter_schema },
+    { "responseHeaderModifier", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_filter, response_header_modifier), .sub = &header_filter_schema },
+    { "requestRedirect", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_filter, request_redirect),
       .sub = &redirect_schema },
-    { "urlRewrite", PC_ST_OBJECT, 0, AT(struct pc_res_filter, url_rewrite),
+    { "urlRewrite", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_filter, url_rewrite),
       .sub = &rewrite_schema },
-    { "requestMirror", PC_ST_ANY, 0, AT(struct pc_res_filter, request_mirror) },
-    { "extensionRef", PC_ST_ANY, 0, AT(struct pc_res_filter, extension_ref) },
-    { "cors", PC_ST_ANY, 0, AT(struct pc_res_filter, cors) },
-    { "externalAuth", PC_ST_ANY, 0, AT(struct pc_res_filter, external_auth) },
+    { "requestMirror", PC_SCHEMA_ANY, 0, AT(struct pc_resource_filter, request_mirror) },
+    { "extensionRef", PC_SCHEMA_ANY, 0, AT(struct pc_resource_filter, extension_ref) },
+    { "cors", PC_SCHEMA_ANY, 0, AT(struct pc_resource_filter, cors) },
+    { "externalAuth", PC_SCHEMA_ANY, 0, AT(struct pc_resource_filter, external_auth) },
 };
-SCHEMA(filter_schema, struct pc_res_filter, filter_fields);
+SCHEMA(filter_schema, struct pc_resource_filter, filter_fields);
 
 static const struct pc_schema_field backend_ref_fields[] = {
-    { "group", PC_ST_STRING, 0, AT(struct pc_res_backend_ref, group), .def_str = "" },
-    { "kind", PC_ST_STRING, 0, AT(struct pc_res_backend_ref, kind), .def_str = "Service" },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_backend_ref, name), STRLEN(253) },
-    { "namespace", PC_ST_STRING, 0, AT(struct pc_res_backend_ref, namespace_),
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_backend_ref, group), .def_str = "" },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_backend_ref, kind), .def_str = "Service" },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_backend_ref, name), STRLEN(253) },
+    { "namespace", PC_SCHEMA_STRING, 0, AT(struct pc_resource_backend_ref, namespace_),
       .check = check_dns_label },
-    { "port", PC_ST_INT, 0, AT(struct pc_res_backend_ref, port), .min = 1, .max = 65535 },
-    { "weight", PC_ST_INT, DEF, AT(struct pc_res_backend_ref, weight), .min = 0, .max = 1000000,
-      .def_int = 1 },
-    { "filters", PC_ST_UNSUPPORTED, 0, 0,
+    { "port", PC_SCHEMA_INT, 0, AT(struct pc_resource_backend_ref, port), .min = 1, .max = 65535 },
+    { "weight", PC_SCHEMA_INT, DEF, AT(struct pc_resource_backend_ref, weight), .min = 0,
+      .max = 1000000, .def_int = 1 },
+    { "filters", PC_SCHEMA_UNSUPPORTED, 0, 0,
       .hint = "backendRef filters are not supported; put the filters on the rule" },
 };
-SCHEMA(backend_ref_schema, struct pc_res_backend_ref, backend_ref_fields);
+SCHEMA(backend_ref_schema, struct pc_resource_backend_ref, backend_ref_fields);
 
 static const struct pc_schema_field route_timeouts_fields[] = {
-    { "request", PC_ST_DURATION, 0, AT(struct pc_res_route_timeouts, request), .min = 0,
+    { "request", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_route_timeouts, request), .min = 0,
       .max = MAX_U32 },
-    { "backendRequest", PC_ST_DURATION, 0, AT(struct pc_res_route_timeouts, backend_request),
-      .min = 0, .max = MAX_U32 },
+    { "backendRequest", PC_SCHEMA_DURATION, 0,
+      AT(struct pc_resource_route_timeouts, backend_request), .min = 0, .max = MAX_U32 },
 };
-SCHEMA(route_timeouts_schema, struct pc_res_route_timeouts, route_timeouts_fields);
+SCHEMA(route_timeouts_schema, struct pc_resource_route_timeouts, route_timeouts_fields);
 
 static const struct pc_schema_field rule_fields[] = {
-    { "name", PC_ST_STRING, 0, AT(struct pc_res_rule, name), .check = check_subdomain },
-    { "matches", PC_ST_LIST, 0, AT(struct pc_res_rule, matches), .min = 0, .max = 64,
+    { "name", PC_SCHEMA_STRING, 0, AT(struct pc_resource_rule, name), .check = check_subdomain },
+    { "matches", PC_SCHEMA_LIST, 0, AT(struct pc_resource_rule, matches), .min = 0, .max = 64,
       .sub = &match_schema },
-    { "filters", PC_ST_LIST, 0, AT(struct pc_res_rule, filters), .min = 0, .max = 16,
+    { "filters", PC_SCHEMA_LIST, 0, AT(struct pc_resource_rule, filters), .min = 0, .max = 16,
       .sub = &filter_schema },
-    { "backendRefs", PC_ST_LIST, 0, AT(struct pc_res_rule, backend_refs), .min = 0, .max = 16,
-      .sub = &backend_ref_schema },
-    { "timeouts", PC_ST_OBJECT, 0, AT(struct pc_res_rule, timeouts),
+    { "backendRefs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_rule, backend_refs), .min = 0,
+      .max = 16, .sub = &backend_ref_schema },
+    { "timeouts", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_rule, timeouts),
       .sub = &route_timeouts_schema },
-    { "retry", PC_ST_UNSUPPORTED, 0, 0, .hint = "retries are not supported yet; remove it" },
-    { "sessionPersistence", PC_ST_UNSUPPORTED, 0, 0,
+    { "retry", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = "retries are not supported yet; remove it" },
+    { "sessionPersistence", PC_SCHEMA_UNSUPPORTED, 0, 0,
       .hint = "session persistence is not supported; remove it" },
 };
-SCHEMA(rule_schema, struct pc_res_rule, rule_fields);
+SCHEMA(rule_schema, struct pc_resource_rule, rule_fields);
 
 static const struct pc_schema_field httproute_fields[] = {
-    { "parentRefs", PC_ST_LIST, 0, AT(struct pc_res_httproute, parent_refs), .min = 0, .max = 32,
-      .sub = &parent_ref_schema },
-    { "hostnames", PC_ST_LIST, 0, AT(struct pc_res_httproute, hostnames), .min = 0, .max = 16,
-      .check = check_wild_hostname },
-    { "rules", PC_ST_LIST, 0, AT(struct pc_res_httproute, rules), .min = 1, .max = 16,
+    { "parentRefs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_httproute, parent_refs), .min = 0,
+      .max = 32, .sub = &parent_ref_schema },
+    { "hostnames", PC_SCHEMA_LIST, 0, AT(struct pc_resource_httproute, hostnames), .min = 0,
+      .max = 16, .check = check_wild_hostname },
+    { "rules", PC_SCHEMA_LIST, 0, AT(struct pc_resource_httproute, rules), .min = 1, .max = 16,
       .sub = &rule_schema },
 };
-SCHEMA(httproute_schema, struct pc_res_httproute, httproute_fields);
+SCHEMA(httproute_schema, struct pc_resource_httproute, httproute_fields);
 
 /* ---- ReferenceGrant ---- */
 
 static const struct pc_schema_field grant_from_fields[] = {
-    { "group", PC_ST_STRING, REQ, AT(struct pc_res_grant_from, group) },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_grant_from, kind), STRLEN(63) },
-    { "namespace", PC_ST_STRING, REQ, AT(struct pc_res_grant_from, namespace_),
+    { "group", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_grant_from, group) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_grant_from, kind), STRLEN(63) },
+    { "namespace", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_grant_from, namespace_),
       .check = check_dns_label },
 };
-SCHEMA(grant_from_schema, struct pc_res_grant_from, grant_from_fields);
+SCHEMA(grant_from_schema, struct pc_resource_grant_from, grant_from_fields);
 
 static const struct pc_schema_field grant_to_fields[] = {
-    { "group", PC_ST_STRING, REQ, AT(struct pc_res_grant_to, group) },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_grant_to, kind), STRLEN(63) },
-    { "name", PC_ST_STRING, 0, AT(struct pc_res_grant_to, name), STRLEN(253) },
+    { "group", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_grant_to, group) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_grant_to, kind), STRLEN(63) },
+    { "name", PC_SCHEMA_STRING, 0, AT(struct pc_resource_grant_to, name), STRLEN(253) },
 };
-SCHEMA(grant_to_schema, struct pc_res_grant_to, grant_to_fields);
+SCHEMA(grant_to_schema, struct pc_resource_grant_to, grant_to_fields);
 
 static const struct pc_schema_field grant_fields[] = {
-    { "from", PC_ST_LIST, REQ, AT(struct pc_res_reference_grant, from), .min = 1, .max = 16,
-      .sub = &grant_from_schema },
-    { "to", PC_ST_LIST, REQ, AT(struct pc_res_reference_grant, to), .min = 1, .max = 16,
+    { "from", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_reference_grant, from), .min = 1,
+      .max = 16, .sub = &grant_from_schema },
+    { "to", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_reference_grant, to), .min = 1, .max = 16,
       .sub = &grant_to_schema },
 };
-SCHEMA(grant_schema, struct pc_res_reference_grant, grant_fields);
+SCHEMA(grant_schema, struct pc_resource_reference_grant, grant_fields);
 
 /* ---- ServiceEndpoints ---- */
 
 static const struct pc_schema_field service_port_fields[] = {
-    { "port", PC_ST_INT, REQ, AT(struct pc_res_service_port, port), .min = 1, .max = 65535 },
-    { "name", PC_ST_STRING, 0, AT(struct pc_res_service_port, name), .check = check_dns_label },
-    { "appProtocol", PC_ST_STRING, 0, AT(struct pc_res_service_port, app_protocol),
+    { "port", PC_SCHEMA_INT, REQ, AT(struct pc_resource_service_port, port), .min = 1,
+      .max = 65535 },
+    { "name", PC_SCHEMA_STRING, 0, AT(struct pc_resource_service_port, name),
+      .check = check_dns_label },
+    { "appProtocol", PC_SCHEMA_STRING, 0, AT(struct pc_resource_service_port, app_protocol),
       .check = check_app_protocol },
-    { "endpoints", PC_ST_LIST, REQ, AT(struct pc_res_service_port, endpoints), .min = 1,
+    { "endpoints", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_service_port, endpoints), .min = 1,
       .max = 1024, .check = check_endpoint },
 };
-SCHEMA(service_port_schema, struct pc_res_service_port, service_port_fields);
+SCHEMA(service_port_schema, struct pc_resource_service_port, service_port_fields);
 
 static const struct pc_schema_field service_fields[] = {
-    { "ports", PC_ST_LIST, REQ, AT(struct pc_res_service_endpoints, ports), .min = 1, .max = 64,
-      .sub = &service_port_schema },
+    { "ports", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_service_endpoints, ports), .min = 1,
+      .max = 64, .sub = &service_port_schema },
 };
-SCHEMA(service_schema, struct pc_res_service_endpoints, service_fields);
+SCHEMA(service_schema, struct pc_resource_service_endpoints, service_fields);
 
 /* ---- ClientTrafficPolicy ---- */
 
 static const struct pc_schema_field ctp_target_fields[] = {
-    { "group", PC_ST_STRING, 0, AT(struct pc_res_target_ref, group), .def_str = PC_GATEWAY_GROUP },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_target_ref, kind), .values = ctp_kinds },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_target_ref, name), STRLEN(253) },
-    { "sectionName", PC_ST_STRING, 0, AT(struct pc_res_target_ref, section_name),
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_target_ref, group),
+      .def_str = PC_RESOURCE_GATEWAY_GROUP },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, kind), .values = ctp_kinds },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, name), STRLEN(253) },
+    { "sectionName", PC_SCHEMA_STRING, 0, AT(struct pc_resource_target_ref, section_name),
       .check = check_subdomain },
 };
-SCHEMA(ctp_target_schema, struct pc_res_target_ref, ctp_target_fields);
+SCHEMA(ctp_target_schema, struct pc_resource_target_ref, ctp_target_fields);
 
 static const struct pc_schema_field client_limits_fields[] = {
-    { "maxRequestLineBytes", PC_ST_QUANTITY, 0,
-      AT(struct pc_res_client_limits, max_request_line_bytes), .min = 256, .max = ONE_MIB },
-    { "maxHeaderBytes", PC_ST_QUANTITY, 0, AT(struct pc_res_client_limits, max_header_bytes),
-      .min = 1024, .max = ONE_MIB },
-    { "maxHeaderCount", PC_ST_INT, 0, AT(struct pc_res_client_limits, max_header_count), .min = 1,
-      .max = 10000 },
-    { "maxBodyBytes", PC_ST_QUANTITY, 0, AT(struct pc_res_client_limits, max_body_bytes), .min = 0,
-      .max = ONE_TIB },
+    { "maxRequestLineBytes", PC_SCHEMA_QUANTITY, 0,
+      AT(struct pc_resource_client_limits, max_request_line_bytes), .min = 256, .max = ONE_MIB },
+    { "maxHeaderBytes", PC_SCHEMA_QUANTITY, 0,
+      AT(struct pc_resource_client_limits, max_header_bytes), .min = 1024, .max = ONE_MIB },
+    { "maxHeaderCount", PC_SCHEMA_INT, 0, AT(struct pc_resource_client_limits, max_header_count),
+      .min = 1, .max = 10000 },
+    { "maxBodyBytes", PC_SCHEMA_QUANTITY, 0, AT(struct pc_resource_client_limits, max_body_bytes),
+      .min = 0, .max = ONE_TIB },
 };
-SCHEMA(client_limits_schema, struct pc_res_client_limits, client_limits_fields);
+SCHEMA(client_limits_schema, struct pc_resource_client_limits, client_limits_fields);
 
 static const struct pc_schema_field client_timeouts_fields[] = {
-    { "requestHead", PC_ST_DURATION, 0, AT(struct pc_res_client_timeouts, request_head), .min = 1,
-      .max = ONE_DAY },
-    { "bodyProgress", PC_ST_DURATION, 0, AT(struct pc_res_client_timeouts, body_progress), .min = 1,
-      .max = ONE_DAY },
-    { "idle", PC_ST_DURATION, 0, AT(struct pc_res_client_timeouts, idle), .min = 1,
+    { "requestHead", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_client_timeouts, request_head),
+      .min = 1, .max = ONE_DAY },
+    { "bodyProgress", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_client_timeouts, body_progress),
+      .min = 1, .max = ONE_DAY },
+    { "idle", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_client_timeouts, idle), .min = 1,
       .max = ONE_DAY },
 };
-SCHEMA(client_timeouts_schema, struct pc_res_client_timeouts, client_timeouts_fields);
+SCHEMA(client_timeouts_schema, struct pc_resource_client_timeouts, client_timeouts_fields);
 
 static const struct pc_schema_field request_id_fields[] = {
-    { "trustClient", PC_ST_BOOL, 0, AT(struct pc_res_request_id, trust_client) },
+    { "trustClient", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_request_id, trust_client) },
 };
-SCHEMA(request_id_schema, struct pc_res_request_id, request_id_fields);
+SCHEMA(request_id_schema, struct pc_resource_request_id, request_id_fields);
 
 static const struct pc_schema_field path_policy_fields[] = {
-    { "encodedSlashes", PC_ST_STRING, 0, AT(struct pc_res_path_policy, encoded_slashes),
+    { "encodedSlashes", PC_SCHEMA_STRING, 0, AT(struct pc_resource_path_policy, encoded_slashes),
       .values = slash_modes },
 };
-SCHEMA(path_policy_schema, struct pc_res_path_policy, path_policy_fields);
+SCHEMA(path_policy_schema, struct pc_resource_path_policy, path_policy_fields);
 
 static const struct pc_schema_field websocket_fields[] = {
-    { "enabled", PC_ST_BOOL, 0, AT(struct pc_res_websocket, enabled) },
+    { "enabled", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_websocket, enabled) },
 };
-SCHEMA(websocket_schema, struct pc_res_websocket, websocket_fields);
+SCHEMA(websocket_schema, struct pc_resource_websocket, websocket_fields);
 
 static const struct pc_schema_field client_policy_fields[] = {
-    { "targetRefs", PC_ST_LIST, REQ, AT(struct pc_res_client_policy, target_refs), .min = 1,
-      .max = 16, .sub = &ctp_target_schema },
-    { "limits", PC_ST_OBJECT, 0, AT(struct pc_res_client_policy, limits),
+    { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_client_policy, target_refs),
+      .min = 1, .max = 16, .sub = &ctp_target_schema },
+    { "limits", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, limits),
       .sub = &client_limits_schema },
-    { "timeouts", PC_ST_OBJECT, 0, AT(struct pc_res_client_policy, timeouts),
+    { "timeouts", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, timeouts),
       .sub = &client_timeouts_schema },
-    { "requestId", PC_ST_OBJECT, 0, AT(struct pc_res_client_policy, request_id),
+    { "requestId", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, request_id),
       .sub = &request_id_schema },
-    { "path", PC_ST_OBJECT, 0, AT(struct pc_res_client_policy, path), .sub = &path_policy_schema },
-    { "websocket", PC_ST_OBJECT, 0, AT(struct pc_res_client_policy, websocket),
+    { "path", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, path),
+      .sub = &path_policy_schema },
+    { "websocket", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, websocket),
       .sub = &websocket_schema },
 };
-SCHEMA(client_policy_schema, struct pc_res_client_policy, client_policy_fields);
+SCHEMA(client_policy_schema, struct pc_resource_client_policy, client_policy_fields);
 
 /* ---- BackendTrafficPolicy ---- */
 
 static const struct pc_schema_field btp_target_fields[] = {
-    { "group", PC_ST_STRING, 0, AT(struct pc_res_target_ref, group) },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_target_ref, kind), .values = btp_kinds },
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_target_ref, name), STRLEN(253) },
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_target_ref, group) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, kind), .values = btp_kinds },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, name), STRLEN(253) },
 };
-SCHEMA(btp_target_schema, struct pc_res_target_ref, btp_target_fields);
+SCHEMA(btp_target_schema, struct pc_resource_target_ref, btp_target_fields);
 
 static const struct pc_schema_field backend_timeouts_fields[] = {
-    { "connect", PC_ST_DURATION, 0, AT(struct pc_res_backend_timeouts, connect), .min = 1,
+    { "connect", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_backend_timeouts, connect), .min = 1,
       .max = ONE_HOUR },
-    { "response", PC_ST_DURATION, 0, AT(struct pc_res_backend_timeouts, response), .min = 0,
-      .max = MAX_U32 },
+    { "response", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_backend_timeouts, response),
+      .min = 0, .max = MAX_U32 },
 };
-SCHEMA(backend_timeouts_schema, struct pc_res_backend_timeouts, backend_timeouts_fields);
+SCHEMA(backend_timeouts_schema, struct pc_resource_backend_timeouts, backend_timeouts_fields);
 
 static const struct pc_schema_field pool_fields[] = {
-    { "maxIdlePerEndpoint", PC_ST_INT, 0, AT(struct pc_res_pool, max_idle_per_endpoint), .min = 0,
-      .max = 10000 },
-    { "idleTimeout", PC_ST_DURATION, 0, AT(struct pc_res_pool, idle_timeout), .min = 1,
+    { "maxIdlePerEndpoint", PC_SCHEMA_INT, 0, AT(struct pc_resource_pool, max_idle_per_endpoint),
+      .min = 0, .max = 10000 },
+    { "idleTimeout", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_pool, idle_timeout), .min = 1,
       .max = ONE_DAY },
 };
-SCHEMA(pool_schema, struct pc_res_pool, pool_fields);
+SCHEMA(pool_schema, struct pc_resource_pool, pool_fields);
 
 static const struct pc_schema_field backend_policy_fields[] = {
-    { "targetRefs", PC_ST_LIST, REQ, AT(struct pc_res_backend_policy, target_refs), .min = 1,
-      .max = 16, .sub = &btp_target_schema },
-    { "timeouts", PC_ST_OBJECT, 0, AT(struct pc_res_backend_policy, timeouts),
+    { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_backend_policy, target_refs),
+      .min = 1, .max = 16, .sub = &btp_target_schema },
+    { "timeouts", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_backend_policy, timeouts),
       .sub = &backend_timeouts_schema },
-    { "connectionPool", PC_ST_OBJECT, 0, AT(struct pc_res_backend_policy, connection_pool),
+    { "connectionPool", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_backend_policy, connection_pool),
       .sub = &pool_schema },
 };
-SCHEMA(backend_policy_schema, struct pc_res_backend_policy, backend_policy_fields);
+SCHEMA(backend_policy_schema, struct pc_resource_backend_policy, backend_policy_fields);
 
 /* ---- ProxyConfig ---- */
 
 static const struct pc_schema_field admin_fields[] = {
-    { "address", PC_ST_STRING, 0, AT(struct pc_res_admin, address), .check = check_ip },
-    { "port", PC_ST_INT, 0, AT(struct pc_res_admin, port), .min = 1, .max = 65535 },
-    { "enabled", PC_ST_BOOL, 0, AT(struct pc_res_admin, enabled) },
+    { "address", PC_SCHEMA_STRING, 0, AT(struct pc_resource_admin, address), .check = check_ip },
+    { "port", PC_SCHEMA_INT, 0, AT(struct pc_resource_admin, port), .min = 1, .max = 65535 },
+    { "enabled", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_admin, enabled) },
 };
-SCHEMA(admin_schema, struct pc_res_admin, admin_fields);
+SCHEMA(admin_schema, struct pc_resource_admin, admin_fields);
 
 static const struct pc_schema_field access_log_fields[] = {
-    { "path", PC_ST_STRING, 0, AT(struct pc_res_access_log, path), STRLEN(4096) },
-    { "enabled", PC_ST_BOOL, 0, AT(struct pc_res_access_log, enabled) },
+    { "path", PC_SCHEMA_STRING, 0, AT(struct pc_resource_access_log, path), STRLEN(4096) },
+    { "enabled", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_access_log, enabled) },
 };
-SCHEMA(access_log_schema, struct pc_res_access_log, access_log_fields);
+SCHEMA(access_log_schema, struct pc_resource_access_log, access_log_fields);
 
 static const struct pc_schema_field log_fields[] = {
-    { "level", PC_ST_STRING, 0, AT(struct pc_res_log, level), .values = log_levels },
-    { "format", PC_ST_STRING, 0, AT(struct pc_res_log, format), .values = log_formats },
+    { "level", PC_SCHEMA_STRING, 0, AT(struct pc_resource_log, level), .values = log_levels },
+    { "format", PC_SCHEMA_STRING, 0, AT(struct pc_resource_log, format), .values = log_formats },
 };
-SCHEMA(log_schema, struct pc_res_log, log_fields);
+SCHEMA(log_schema, struct pc_resource_log, log_fields);
 
 static const struct pc_schema_field shutdown_fields[] = {
-    { "gracePeriod", PC_ST_DURATION, 0, AT(struct pc_res_shutdown, grace_period), .min = 0,
+    { "gracePeriod", PC_SCHEMA_DURATION, 0, AT(struct pc_resource_shutdown, grace_period), .min = 0,
       .max = ONE_HOUR },
 };
-SCHEMA(shutdown_schema, struct pc_res_shutdown, shutdown_fields);
+SCHEMA(shutdown_schema, struct pc_resource_shutdown, shutdown_fields);
 
 static const struct pc_schema_field watch_fields[] = {
-    { "enabled", PC_ST_BOOL, 0, AT(struct pc_res_watch, enabled) },
+    { "enabled", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_watch, enabled) },
 };
-SCHEMA(watch_schema, struct pc_res_watch, watch_fields);
+SCHEMA(watch_schema, struct pc_resource_watch, watch_fields);
 
 static const struct pc_schema_field proxy_config_fields[] = {
-    { "admin", PC_ST_OBJECT, 0, AT(struct pc_res_proxy_config, admin), .sub = &admin_schema },
-    { "accessLog", PC_ST_OBJECT, 0, AT(struct pc_res_proxy_config, access_log),
+    { "admin", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, admin),
+      .sub = &admin_schema },
+    { "accessLog", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, access_log),
       .sub = &access_log_schema },
-    { "log", PC_ST_OBJECT, 0, AT(struct pc_res_proxy_config, log), .sub = &log_schema },
-    { "shutdown", PC_ST_OBJECT, 0, AT(struct pc_res_proxy_config, shutdown),
+    { "log", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, log), .sub = &log_schema },
+    { "shutdown", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, shutdown),
       .sub = &shutdown_schema },
-    { "watch", PC_ST_OBJECT, 0, AT(struct pc_res_proxy_config, watch), .sub = &watch_schema },
+    { "watch", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, watch),
+      .sub = &watch_schema },
 };
-SCHEMA(proxy_config_schema, struct pc_res_proxy_config, proxy_config_fields);
+SCHEMA(proxy_config_schema, struct pc_resource_proxy_config, proxy_config_fields);
 
 /* ---- documents ---- */
 
 static const struct pc_schema_field meta_fields[] = {
-    { "name", PC_ST_STRING, REQ, AT(struct pc_res_meta, name), .check = check_subdomain },
-    { "namespace", PC_ST_STRING, 0, AT(struct pc_res_meta, namespace_), .check = check_dns_label },
-    { "labels", PC_ST_MAP, 0, AT(struct pc_res_meta, labels), .key_check = check_label_key,
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_meta, name), .check = check_subdomain },
+    { "namespace", PC_SCHEMA_STRING, 0, AT(struct pc_resource_meta, namespace_),
+      .check = check_dns_label },
+    { "labels", PC_SCHEMA_MAP, 0, AT(struct pc_resource_meta, labels), .key_check = check_label_key,
       .check = check_label_value },
-    { "annotations", PC_ST_MAP, 0, AT(struct pc_res_meta, annotations),
+    { "annotations", PC_SCHEMA_MAP, 0, AT(struct pc_resource_meta, annotations),
       .key_check = check_label_key },
-    { "creationTimestamp", PC_ST_STRING, 0, AT(struct pc_res_meta, creation_timestamp),
+    { "creationTimestamp", PC_SCHEMA_STRING, 0, AT(struct pc_resource_meta, creation_timestamp),
       .check = check_timestamp },
-    { "uid", PC_ST_ANY, 0, AT(struct pc_res_meta, uid) },
-    { "resourceVersion", PC_ST_ANY, 0, AT(struct pc_res_meta, resource_version) },
-    { "generation", PC_ST_ANY, 0, AT(struct pc_res_meta, generation) },
+    { "uid", PC_SCHEMA_ANY, 0, AT(struct pc_resource_meta, uid) },
+    { "resourceVersion", PC_SCHEMA_ANY, 0, AT(struct pc_resource_meta, resource_version) },
+    { "generation", PC_SCHEMA_ANY, 0, AT(struct pc_resource_meta, generation) },
 };
-SCHEMA(meta_schema, struct pc_res_meta, meta_fields);
+SCHEMA(meta_schema, struct pc_resource_meta, meta_fields);
 
 #define DOC_FIELDS(spec_schema, spec_flags)                                                        \
-    { "apiVersion", PC_ST_STRING, REQ, AT(struct pc_res_doc, api_version) },                       \
-        { "kind", PC_ST_STRING, REQ, AT(struct pc_res_doc, kind) },                                \
-        { "metadata", PC_ST_OBJECT, REQ, AT(struct pc_res_doc, metadata), .sub = &meta_schema },   \
-        { "spec", (spec_schema) != NULL ? PC_ST_OBJECT : PC_ST_ANY, (spec_flags),                  \
-          AT(struct pc_res_doc, spec), .sub = (spec_schema) },                                     \
+    { "apiVersion", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, api_version) },              \
+        { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, kind) },                       \
+        { "metadata", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_doc, metadata),                 \
+          .sub = &meta_schema },                                                                   \
+        { "spec", (spec_schema) != NULL ? PC_SCHEMA_OBJECT : PC_SCHEMA_ANY, (spec_flags),          \
+          AT(struct pc_resource_doc, spec), .sub = (spec_schema) },                                \
     {                                                                                              \
-        "status", PC_ST_ANY, 0, AT(struct pc_res_doc, status)                                      \
+        "status", PC_SCHEMA_ANY, 0, AT(struct pc_resource_doc, status)                             \
     }
 
 static const struct pc_schema_field gateway_doc[] = { DOC_FIELDS(&gateway_schema, REQ) };
@@ -660,39 +681,48 @@ static const struct pc_schema_field ctp_doc[] = { DOC_FIELDS(&client_policy_sche
 static const struct pc_schema_field btp_doc[] = { DOC_FIELDS(&backend_policy_schema, REQ) };
 static const struct pc_schema_field proxy_doc[] = { DOC_FIELDS(&proxy_config_schema, 0) };
 
-SCHEMA(gateway_doc_schema, struct pc_res_doc, gateway_doc);
-SCHEMA(httproute_doc_schema, struct pc_res_doc, httproute_doc);
-SCHEMA(grant_doc_schema, struct pc_res_doc, grant_doc);
-SCHEMA(namespace_doc_schema, struct pc_res_doc, namespace_doc);
-SCHEMA(service_doc_schema, struct pc_res_doc, service_doc);
-SCHEMA(ctp_doc_schema, struct pc_res_doc, ctp_doc);
-SCHEMA(btp_doc_schema, struct pc_res_doc, btp_doc);
-SCHEMA(proxy_doc_schema, struct pc_res_doc, proxy_doc);
+SCHEMA(gateway_doc_schema, struct pc_resource_doc, gateway_doc);
+SCHEMA(httproute_doc_schema, struct pc_resource_doc, httproute_doc);
+SCHEMA(grant_doc_schema, struct pc_resource_doc, grant_doc);
+SCHEMA(namespace_doc_schema, struct pc_resource_doc, namespace_doc);
+SCHEMA(service_doc_schema, struct pc_resource_doc, service_doc);
+SCHEMA(ctp_doc_schema, struct pc_resource_doc, ctp_doc);
+SCHEMA(btp_doc_schema, struct pc_resource_doc, btp_doc);
+SCHEMA(proxy_doc_schema, struct pc_resource_doc, proxy_doc);
 
 static const struct pc_schema_field header_doc[] = {
-    { "apiVersion", PC_ST_STRING, REQ, AT(struct pc_res_doc, api_version) },
-    { "kind", PC_ST_STRING, REQ, AT(struct pc_res_doc, kind) },
-    { "metadata", PC_ST_ANY, 0, AT(struct pc_res_doc, metadata) },
-    { "spec", PC_ST_ANY, 0, AT(struct pc_res_doc, spec) },
-    { "status", PC_ST_ANY, 0, AT(struct pc_res_doc, status) },
+    { "apiVersion", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, api_version) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, kind) },
+    { "metadata", PC_SCHEMA_ANY, 0, AT(struct pc_resource_doc, metadata) },
+    { "spec", PC_SCHEMA_ANY, 0, AT(struct pc_resource_doc, spec) },
+    { "status", PC_SCHEMA_ANY, 0, AT(struct pc_resource_doc, status) },
 };
-const struct pc_schema pc_res_header_schema = { "document", sizeof(struct pc_res_doc),
-                                                FIELDS(header_doc) };
+static const struct pc_schema unknown_doc_schema = { "document", sizeof(struct pc_resource_doc),
+                                                     FIELDS(header_doc) };
 
-static const struct pc_res_type types[] = {
-    { PC_RES_GATEWAY, PC_GATEWAY_GROUP "/v1", "Gateway", true, &gateway_doc_schema },
-    { PC_RES_HTTPROUTE, PC_GATEWAY_GROUP "/v1", "HTTPRoute", true, &httproute_doc_schema },
-    { PC_RES_REFERENCE_GRANT, PC_GATEWAY_GROUP "/v1beta1", "ReferenceGrant", true,
+const struct pc_schema *
+pc_resource_header_schema(void)
+{
+    return &unknown_doc_schema;
+}
+
+static const struct pc_resource_type types[] = {
+    { PC_RESOURCE_GATEWAY, PC_RESOURCE_GATEWAY_GROUP "/v1", "Gateway", true, &gateway_doc_schema },
+    { PC_RESOURCE_HTTPROUTE, PC_RESOURCE_GATEWAY_GROUP "/v1", "HTTPRoute", true,
+      &httproute_doc_schema },
+    { PC_RESOURCE_REFERENCE_GRANT, PC_RESOURCE_GATEWAY_GROUP "/v1beta1", "ReferenceGrant", true,
       &grant_doc_schema },
-    { PC_RES_REFERENCE_GRANT, PC_GATEWAY_GROUP "/v1", "ReferenceGrant", true, &grant_doc_schema },
-    { PC_RES_NAMESPACE, "v1", "Namespace", false, &namespace_doc_schema },
-    { PC_RES_SERVICE_ENDPOINTS, PC_OWN_GROUP "/v1alpha1", "ServiceEndpoints", true,
+    { PC_RESOURCE_REFERENCE_GRANT, PC_RESOURCE_GATEWAY_GROUP "/v1", "ReferenceGrant", true,
+      &grant_doc_schema },
+    { PC_RESOURCE_NAMESPACE, "v1", "Namespace", false, &namespace_doc_schema },
+    { PC_RESOURCE_SERVICE_ENDPOINTS, PC_RESOURCE_OWN_GROUP "/v1alpha1", "ServiceEndpoints", true,
       &service_doc_schema },
-    { PC_RES_CLIENT_POLICY, PC_OWN_GROUP "/v1alpha1", "ClientTrafficPolicy", true,
+    { PC_RESOURCE_CLIENT_POLICY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "ClientTrafficPolicy", true,
       &ctp_doc_schema },
-    { PC_RES_BACKEND_POLICY, PC_OWN_GROUP "/v1alpha1", "BackendTrafficPolicy", true,
+    { PC_RESOURCE_BACKEND_POLICY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "BackendTrafficPolicy", true,
       &btp_doc_schema },
-    { PC_RES_PROXY_CONFIG, PC_OWN_GROUP "/v1alpha1", "ProxyConfig", false, &proxy_doc_schema },
+    { PC_RESOURCE_PROXY_CONFIG, PC_RESOURCE_OWN_GROUP "/v1alpha1", "ProxyConfig", false,
+      &proxy_doc_schema },
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
@@ -702,8 +732,8 @@ static const char *const kind_names[] = {
     "ServiceEndpoints", "ClientTrafficPolicy", "BackendTrafficPolicy", "ProxyConfig",
 };
 
-const struct pc_res_type *
-pc_res_lookup(const char *api_version, const char *kind, bool *known_kind)
+const struct pc_resource_type *
+pc_resource_lookup(const char *api_version, const char *kind, bool *known_kind)
 {
     *known_kind = false;
     for (size_t i = 0; i < N_TYPES; i++) {
@@ -719,7 +749,7 @@ pc_res_lookup(const char *api_version, const char *kind, bool *known_kind)
 }
 
 const char *
-pc_res_api_version_of(const char *kind)
+pc_resource_api_version_of(const char *kind)
 {
     for (size_t i = 0; i < N_TYPES; i++) {
         if (strcmp(types[i].name, kind) == 0) {
@@ -730,7 +760,7 @@ pc_res_api_version_of(const char *kind)
 }
 
 void
-pc_res_list_kinds(char *buf, size_t size)
+pc_resource_list_kinds(char *buf, size_t size)
 {
     size_t pos = 0;
 
@@ -744,7 +774,7 @@ pc_res_list_kinds(char *buf, size_t size)
 }
 
 const char *const *
-pc_res_kind_names(size_t *n)
+pc_resource_kind_names(size_t *n)
 {
     *n = sizeof(kind_names) / sizeof(kind_names[0]);
     return kind_names;

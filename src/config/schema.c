@@ -109,13 +109,13 @@ check_enum(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
         n++;
     }
     list_values(f->values, allowed, sizeof(allowed));
-    near = (f->flags & PC_SF_SECRET) ? NULL : pc_value_suggest(v->text, f->values, n);
+    near = (f->flags & PC_SCHEMA_SECRET) ? NULL : pc_value_suggest(v->text, f->values, n);
     if (near != NULL) {
         snprintf(hint, sizeof(hint), "did you mean \"%s\"? allowed: %s", near, allowed);
     } else {
         snprintf(hint, sizeof(hint), "allowed: %s", allowed);
     }
-    if (f->flags & PC_SF_SECRET) {
+    if (f->flags & PC_SCHEMA_SECRET) {
         fail(ctx, v, hint, "unknown value");
     } else {
         fail(ctx, v, hint, "unknown value \"%.64s\"", v->text);
@@ -125,7 +125,7 @@ check_enum(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
 
 static void
 decode_string(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
-              const struct pc_yaml_node *v, struct pc_ystr *out)
+              const struct pc_yaml_node *v, struct pc_schema_string *out)
 {
     struct pc_schema_msg msg = { { 0 }, { 0 } };
 
@@ -145,14 +145,14 @@ decode_string(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         return;
     }
     if (f->check != NULL && !f->check(v->text, v->len, &msg)) {
-        if (f->flags & PC_SF_SECRET) {
+        if (f->flags & PC_SCHEMA_SECRET) {
             fail(ctx, v, msg.hint[0] != '\0' ? msg.hint : NULL, "invalid value");
         } else {
             fail(ctx, v, msg.hint[0] != '\0' ? msg.hint : NULL, "%s", msg.problem);
         }
         return;
     }
-    *out = (struct pc_ystr){ v->text, v->len, v };
+    *out = (struct pc_schema_string){ v->text, v->len, v };
 }
 
 static bool
@@ -163,9 +163,6 @@ parse_int(const struct pc_yaml_node *v, int64_t *out)
     uint64_t value = 0;
 
     s += (*s == '-' || *s == '+');
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
-        return false;
-    }
     for (; *s != '\0'; s++) {
         if (value > (uint64_t)INT64_MAX / 10) {
             return false;
@@ -189,7 +186,7 @@ check_range(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
     if (f->max == 0 || (value >= f->min && value <= f->max)) {
         return true;
     }
-    if (f->type == PC_ST_DURATION) {
+    if (f->type == PC_SCHEMA_DURATION) {
         fail(ctx, v, NULL, "must be between %s and %s",
              pc_schema_format_ms((uint64_t)f->min, lo, sizeof(lo)),
              pc_schema_format_ms((uint64_t)f->max, hi, sizeof(hi)));
@@ -202,11 +199,15 @@ check_range(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
 
 static void
 decode_int(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const struct pc_yaml_node *v,
-           struct pc_yint *out)
+           struct pc_schema_int *out)
 {
     int64_t value;
 
     if (!expect_scalar(ctx, v, PC_YAML_INT, "an integer")) {
+        return;
+    }
+    if (v->text[0] == '0' && (v->text[1] == 'x' || v->text[1] == 'o')) {
+        fail(ctx, v, "write it in decimal", "integer \"%.32s\" is not decimal", v->text);
         return;
     }
     if (!parse_int(v, &value)) {
@@ -214,21 +215,21 @@ decode_int(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
         return;
     }
     if (check_range(ctx, f, v, value)) {
-        *out = (struct pc_yint){ value, v };
+        *out = (struct pc_schema_int){ value, v };
     }
 }
 
 static void
-decode_bool(struct pc_schema_ctx *ctx, const struct pc_yaml_node *v, struct pc_yint *out)
+decode_bool(struct pc_schema_ctx *ctx, const struct pc_yaml_node *v, struct pc_schema_int *out)
 {
     if (expect_scalar(ctx, v, PC_YAML_BOOL, "a boolean (true or false)")) {
-        *out = (struct pc_yint){ v->text[0] == 't' || v->text[0] == 'T', v };
+        *out = (struct pc_schema_int){ v->text[0] == 't' || v->text[0] == 'T', v };
     }
 }
 
 static void
 decode_duration(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
-                const struct pc_yaml_node *v, struct pc_yint *out)
+                const struct pc_yaml_node *v, struct pc_schema_int *out)
 {
     uint64_t ms;
 
@@ -241,19 +242,26 @@ decode_duration(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         return;
     }
     if (check_range(ctx, f, v, (int64_t)ms)) {
-        *out = (struct pc_yint){ (int64_t)ms, v };
+        *out = (struct pc_schema_int){ (int64_t)ms, v };
     }
 }
 
 static void
 decode_quantity(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
-                const struct pc_yaml_node *v, struct pc_yint *out)
+                const struct pc_yaml_node *v, struct pc_schema_int *out)
 {
     uint64_t bytes;
     int rc;
 
+    static const char hint[] =
+        "write a whole number of bytes such as 65536, \"64Ki\", \"10Mi\" or \"1G\"";
+
     if (v->kind == PC_YAML_SCALAR && v->type == PC_YAML_INT) {
         decode_int(ctx, f, v, out);
+        return;
+    }
+    if (v->kind == PC_YAML_SCALAR && v->type == PC_YAML_FLOAT) {
+        fail(ctx, v, hint, "invalid quantity \"%.32s\"", v->text);
         return;
     }
     if (!expect_scalar(ctx, v, PC_YAML_STR, "an integer or a quantity string")) {
@@ -261,13 +269,13 @@ decode_quantity(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
     }
     rc = pc_value_quantity(v->text, v->len, &bytes);
     if (rc != 0) {
-        fail(ctx, v, "write a whole number of bytes such as 65536, \"64Ki\", \"10Mi\" or \"1G\"",
+        fail(ctx, v, hint,
              rc == PC_ERANGE ? "quantity \"%.32s\" is too large" : "invalid quantity \"%.32s\"",
              v->text);
         return;
     }
     if (check_range(ctx, f, v, (int64_t)bytes)) {
-        *out = (struct pc_yint){ (int64_t)bytes, v };
+        *out = (struct pc_schema_int){ (int64_t)bytes, v };
     }
 }
 
@@ -294,9 +302,9 @@ check_count(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
 
 static void
 decode_list(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
-            const struct pc_yaml_node *v, struct pc_ylist *out)
+            const struct pc_yaml_node *v, struct pc_schema_list *out)
 {
-    size_t elem = f->sub != NULL ? f->sub->size : sizeof(struct pc_ystr);
+    size_t elem = f->sub != NULL ? f->sub->size : sizeof(struct pc_schema_string);
     char *items;
 
     if (v->kind != PC_YAML_SEQ) {
@@ -308,6 +316,7 @@ decode_list(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
     }
     items = pc_arena_calloc(ctx->arena, v->n_items > 0 ? v->n_items : 1, elem);
     if (items == NULL) {
+        fail(ctx, v, NULL, "out of memory");
         return;
     }
     for (size_t i = 0; i < v->n_items; i++) {
@@ -316,19 +325,20 @@ decode_list(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         if (f->sub != NULL) {
             decode_into(ctx, f->sub, item, items + i * elem);
         } else {
-            struct pc_schema_field scalar = { .type = PC_ST_STRING, .check = f->check };
+            struct pc_schema_field scalar = { .type = PC_SCHEMA_STRING, .check = f->check };
 
-            decode_string(ctx, &scalar, item, (struct pc_ystr *)(void *)(items + i * elem));
+            decode_string(ctx, &scalar, item,
+                          (struct pc_schema_string *)(void *)(items + i * elem));
         }
     }
-    *out = (struct pc_ylist){ items, v->n_items, v };
+    *out = (struct pc_schema_list){ items, v->n_items, v };
 }
 
 static void
 decode_map(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const struct pc_yaml_node *v,
-           struct pc_ymap *out)
+           struct pc_schema_map *out)
 {
-    struct pc_schema_field value_field = { .type = PC_ST_STRING, .check = f->check };
+    struct pc_schema_field value_field = { .type = PC_SCHEMA_STRING, .check = f->check };
     struct pc_schema_msg msg = { { 0 }, { 0 } };
 
     if (v->kind != PC_YAML_MAP) {
@@ -341,6 +351,7 @@ decode_map(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
     out->keys = pc_arena_calloc(ctx->arena, v->n_pairs + 1, sizeof(*out->keys));
     out->values = pc_arena_calloc(ctx->arena, v->n_pairs + 1, sizeof(*out->values));
     if (out->keys == NULL || out->values == NULL) {
+        fail(ctx, v, NULL, "out of memory");
         return;
     }
     for (size_t i = 0; i < v->n_pairs; i++) {
@@ -352,7 +363,7 @@ decode_map(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
             ctx->errors++;
             continue;
         }
-        out->keys[out->n] = (struct pc_ystr){ p->key, p->key_len, p->value };
+        out->keys[out->n] = (struct pc_schema_string){ p->key, p->key_len, p->value };
         decode_string(ctx, &value_field, p->value, &out->values[out->n]);
         out->n++;
     }
@@ -366,34 +377,34 @@ decode_field(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
     const struct pc_yaml_node *v = pair->value;
 
     switch (f->type) {
-    case PC_ST_STRING:
-        decode_string(ctx, f, v, (struct pc_ystr *)(void *)dst);
+    case PC_SCHEMA_STRING:
+        decode_string(ctx, f, v, (struct pc_schema_string *)(void *)dst);
         break;
-    case PC_ST_INT:
-        decode_int(ctx, f, v, (struct pc_yint *)(void *)dst);
+    case PC_SCHEMA_INT:
+        decode_int(ctx, f, v, (struct pc_schema_int *)(void *)dst);
         break;
-    case PC_ST_BOOL:
-        decode_bool(ctx, v, (struct pc_yint *)(void *)dst);
+    case PC_SCHEMA_BOOL:
+        decode_bool(ctx, v, (struct pc_schema_int *)(void *)dst);
         break;
-    case PC_ST_DURATION:
-        decode_duration(ctx, f, v, (struct pc_yint *)(void *)dst);
+    case PC_SCHEMA_DURATION:
+        decode_duration(ctx, f, v, (struct pc_schema_int *)(void *)dst);
         break;
-    case PC_ST_QUANTITY:
-        decode_quantity(ctx, f, v, (struct pc_yint *)(void *)dst);
+    case PC_SCHEMA_QUANTITY:
+        decode_quantity(ctx, f, v, (struct pc_schema_int *)(void *)dst);
         break;
-    case PC_ST_OBJECT:
+    case PC_SCHEMA_OBJECT:
         *(void **)(void *)dst = pc_schema_decode(ctx, f->sub, v);
         break;
-    case PC_ST_LIST:
-        decode_list(ctx, f, v, (struct pc_ylist *)(void *)dst);
+    case PC_SCHEMA_LIST:
+        decode_list(ctx, f, v, (struct pc_schema_list *)(void *)dst);
         break;
-    case PC_ST_MAP:
-        decode_map(ctx, f, v, (struct pc_ymap *)(void *)dst);
+    case PC_SCHEMA_MAP:
+        decode_map(ctx, f, v, (struct pc_schema_map *)(void *)dst);
         break;
-    case PC_ST_ANY:
+    case PC_SCHEMA_ANY:
         *(const struct pc_yaml_node **)(void *)dst = v;
         break;
-    case PC_ST_UNSUPPORTED:
+    case PC_SCHEMA_UNSUPPORTED:
     default:
         pc_yaml_error_key(ctx->diag, map, pair, f->hint, "not supported");
         ctx->errors++;
@@ -444,7 +455,7 @@ static void
 apply_absent(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
              const struct pc_yaml_node *map, char *dst)
 {
-    if (f->flags & PC_SF_REQUIRED) {
+    if (f->flags & PC_SCHEMA_REQUIRED) {
         char suffix[80];
 
         snprintf(suffix, sizeof(suffix), ".%s", f->name);
@@ -452,10 +463,11 @@ apply_absent(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         ctx->errors++;
         return;
     }
-    if (f->type == PC_ST_STRING && f->def_str != NULL) {
-        *(struct pc_ystr *)(void *)dst = (struct pc_ystr){ f->def_str, strlen(f->def_str), NULL };
-    } else if (f->flags & PC_SF_DEFAULT) {
-        ((struct pc_yint *)(void *)dst)->v = f->def_int;
+    if (f->type == PC_SCHEMA_STRING && f->def_str != NULL) {
+        *(struct pc_schema_string *)(void *)dst =
+            (struct pc_schema_string){ f->def_str, strlen(f->def_str), NULL };
+    } else if (f->flags & PC_SCHEMA_DEFAULTED) {
+        ((struct pc_schema_int *)(void *)dst)->v = f->def_int;
     }
 }
 
@@ -498,8 +510,11 @@ pc_schema_decode(struct pc_schema_ctx *ctx, const struct pc_schema *schema,
 {
     void *dst = pc_arena_calloc(ctx->arena, 1, schema->size);
 
-    if (dst != NULL) {
-        decode_into(ctx, schema, node, dst);
+    if (dst == NULL) {
+        /* Counted as an error, so a load can never succeed with a part silently missing. */
+        fail(ctx, node, NULL, "out of memory");
+        return NULL;
     }
+    decode_into(ctx, schema, node, dst);
     return dst;
 }

@@ -23,49 +23,50 @@
 struct pc_arena;
 
 /* A decoded string; node is NULL when the field was absent (s then holds the default or NULL). */
-struct pc_ystr {
+struct pc_schema_string {
     const char *s; /* NUL-terminated */
     size_t len;
     const struct pc_yaml_node *node;
 };
 
 /* A decoded integer, boolean (0 or 1), duration (milliseconds) or quantity (bytes). */
-struct pc_yint {
+struct pc_schema_int {
     int64_t v;
     const struct pc_yaml_node *node; /* NULL: absent, v holds the default or 0 */
 };
 
-/* A decoded list: items is an array of the element struct (objects) or of struct pc_ystr. */
-struct pc_ylist {
+/* A decoded list: items is an array of the element struct (objects) or of struct pc_schema_string.
+ */
+struct pc_schema_list {
     void *items;
     size_t n;
     const struct pc_yaml_node *node;
 };
 
 /* A decoded string-to-string mapping (labels, annotations, matchLabels). */
-struct pc_ymap {
-    struct pc_ystr *keys;
-    struct pc_ystr *values;
+struct pc_schema_map {
+    struct pc_schema_string *keys;
+    struct pc_schema_string *values;
     size_t n;
     const struct pc_yaml_node *node;
 };
 
 enum pc_schema_type {
-    PC_ST_STRING = 0,
-    PC_ST_INT,
-    PC_ST_BOOL,
-    PC_ST_DURATION,    /* GEP-2257 string, decoded to milliseconds */
-    PC_ST_QUANTITY,    /* integer, or Kubernetes quantity string, decoded to bytes */
-    PC_ST_OBJECT,      /* pointer to a struct of sub->size bytes; NULL when absent */
-    PC_ST_LIST,        /* struct pc_ylist of sub objects, or of strings when sub is NULL */
-    PC_ST_MAP,         /* struct pc_ymap */
-    PC_ST_ANY,         /* accepted unchecked; the node is stored (or NULL) */
-    PC_ST_UNSUPPORTED, /* known field we refuse: an error naming hint */
+    PC_SCHEMA_STRING = 0,
+    PC_SCHEMA_INT,
+    PC_SCHEMA_BOOL,
+    PC_SCHEMA_DURATION, /* GEP-2257 string, decoded to milliseconds */
+    PC_SCHEMA_QUANTITY, /* integer, or Kubernetes quantity string, decoded to bytes */
+    PC_SCHEMA_OBJECT,   /* pointer to a struct of sub->size bytes; NULL when absent */
+    PC_SCHEMA_LIST,     /* struct pc_schema_list of sub objects, or of strings when sub is NULL */
+    PC_SCHEMA_MAP,      /* struct pc_schema_map */
+    PC_SCHEMA_ANY,      /* accepted unchecked; the node is stored (or NULL) */
+    PC_SCHEMA_UNSUPPORTED, /* known field we refuse: an error naming hint */
 };
 
-#define PC_SF_REQUIRED 0x1u /* absent or null is an error */
-#define PC_SF_SECRET   0x2u /* never echo the value in a message */
-#define PC_SF_DEFAULT  0x4u /* absent takes def_int (ints, bools, durations) */
+#define PC_SCHEMA_REQUIRED  0x1u /* absent or null is an error */
+#define PC_SCHEMA_SECRET    0x2u /* never echo the value in a message */
+#define PC_SCHEMA_DEFAULTED 0x4u /* absent takes def_int (ints, bools, durations) */
 
 /* What a check found wrong, when it returns false. Both are plain text; hint may stay empty. */
 struct pc_schema_msg {
@@ -95,8 +96,8 @@ struct pc_schema_field {
     pc_schema_check_fn check;     /* strings, list strings, map values */
     pc_schema_check_fn key_check; /* map keys */
     const char *def_str;          /* strings: value when absent */
-    int64_t def_int;              /* with PC_SF_DEFAULT */
-    const char *hint;             /* PC_ST_UNSUPPORTED: why, and what to do instead */
+    int64_t def_int;              /* with PC_SCHEMA_DEFAULTED */
+    const char *hint;             /* PC_SCHEMA_UNSUPPORTED: why, and what to do instead */
 };
 
 struct pc_schema {
@@ -114,8 +115,9 @@ struct pc_schema_ctx {
 
 /*
  * Decodes mapping node into a new struct of schema->size bytes in ctx->arena, reporting every
- * problem to ctx->diag (decoding continues past errors, leaving bad fields absent). Returns the
- * struct (arena memory; its first member is node) or NULL when out of memory.
+ * problem to ctx->diag (decoding continues past errors, leaving bad fields absent; running out
+ * of memory is reported as an error too). Returns the struct (arena memory; its first member is
+ * node) or NULL when out of memory.
  */
 void *pc_schema_decode(struct pc_schema_ctx *ctx, const struct pc_schema *schema,
                        const struct pc_yaml_node *node);

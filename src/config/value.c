@@ -186,7 +186,7 @@ expect(const char *s, size_t len, size_t *i, const char *set)
 
 /* Days from 1970-01-01 to a proleptic Gregorian date, by counting 400-year eras. */
 static int64_t
-days_from_civil(long y, long m, long d)
+count_days(long y, long m, long d)
 {
     long era;
     long yoe;
@@ -202,7 +202,7 @@ days_from_civil(long y, long m, long d)
 }
 
 static bool
-valid_date(long y, long m, long d)
+is_valid_date(long y, long m, long d)
 {
     static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -267,11 +267,11 @@ pc_value_timestamp(const char *s, size_t len, int64_t *ms)
             return PC_EINVAL;
         }
     }
-    if (!read_zone(s, len, &i, &zone) || i != len || !valid_date(f[0], f[1], f[2]) || f[3] > 23
+    if (!read_zone(s, len, &i, &zone) || i != len || !is_valid_date(f[0], f[1], f[2]) || f[3] > 23
         || f[4] > 59 || f[5] > 60) {
         return PC_EINVAL;
     }
-    *ms = ((days_from_civil(f[0], f[1], f[2]) * 24 + f[3]) * 60 + f[4] - zone) * 60000
+    *ms = ((count_days(f[0], f[1], f[2]) * 24 + f[3]) * 60 + f[4] - zone) * 60000
           + (int64_t)f[5] * 1000 + frac_ms;
     return 0;
 }
@@ -534,7 +534,7 @@ pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, sock
  * "tpye" is one step from "type", as a typist would count it.
  */
 static size_t
-edit_distance(const char *a, const char *b)
+measure_distance(const char *a, const char *b)
 {
     size_t la = strlen(a);
     size_t lb = strlen(b);
@@ -576,7 +576,7 @@ pc_value_suggest(const char *word, const char *const *candidates, size_t n)
     const char *found = NULL;
 
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(word, candidates[i]);
+        size_t d = measure_distance(word, candidates[i]);
 
         if (d < best) {
             best = d;

@@ -41,6 +41,7 @@ struct parse {
     struct pc_yaml_node **docs;
     size_t n_docs;
     size_t cap_docs;
+    int node_failure; /* why create_node last returned NULL */
 };
 
 /* ---- reporting ---- */
@@ -115,20 +116,28 @@ report(struct pc_diag *diag, const char *file, unsigned line, unsigned col, cons
 }
 
 void
-pc_yaml_error(struct pc_diag *diag, const struct pc_yaml_node *node, const char *suffix,
-              const char *hint, const char *fmt, ...)
+pc_yaml_verror(struct pc_diag *diag, const struct pc_yaml_node *node, const char *suffix,
+               const char *hint, const char *fmt, va_list ap)
 {
     char path[PATH_MAX_BYTES];
     size_t pos = build_path(node, path, sizeof(path));
-    va_list ap;
 
     path[pos < sizeof(path) ? pos : sizeof(path) - 1] = '\0';
     if (suffix != NULL) {
         /* A root has an empty path: "spec", not ".spec". */
         append(path, sizeof(path), pos, "%s", pos == 0 && suffix[0] == '.' ? suffix + 1 : suffix);
     }
-    va_start(ap, fmt);
     report(diag, node->file, node->line, node->col, path, hint, fmt, ap);
+}
+
+void
+pc_yaml_error(struct pc_diag *diag, const struct pc_yaml_node *node, const char *suffix,
+              const char *hint, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    pc_yaml_verror(diag, node, suffix, hint, fmt, ap);
     va_end(ap);
 }
 
@@ -198,7 +207,7 @@ is_one_of(const char *s, const char *const *words)
 }
 
 static bool
-all_digits(const char *s, const char *set)
+has_only_digits(const char *s, const char *set)
 {
     if (*s == '\0') {
         return false;
@@ -236,7 +245,7 @@ is_float(const char *s)
         if (*s == '+' || *s == '-') {
             s++;
         }
-        return all_digits(s, "0123456789");
+        return has_only_digits(s, "0123456789");
     }
     return digits && *s == '\0';
 }
@@ -254,11 +263,11 @@ resolve_plain(const char *s)
     if (is_one_of(s, bools)) {
         return PC_YAML_BOOL;
     }
-    if (all_digits(digits, "0123456789")) {
+    if (has_only_digits(digits, "0123456789")) {
         return PC_YAML_INT;
     }
-    if ((strncmp(s, "0o", 2) == 0 && all_digits(s + 2, "01234567"))
-        || (strncmp(s, "0x", 2) == 0 && all_digits(s + 2, "0123456789abcdefABCDEF"))) {
+    if ((strncmp(s, "0o", 2) == 0 && has_only_digits(s + 2, "01234567"))
+        || (strncmp(s, "0x", 2) == 0 && has_only_digits(s + 2, "0123456789abcdefABCDEF"))) {
         return PC_YAML_INT;
     }
     return is_float(s) ? PC_YAML_FLOAT : PC_YAML_STR;
@@ -266,11 +275,11 @@ resolve_plain(const char *s)
 
 /* ---- building ---- */
 
-static void error_at(struct parse *p, yaml_mark_t mark, const char *hint, const char *fmt, ...)
+static void report_at(struct parse *p, yaml_mark_t mark, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
-error_at(struct parse *p, yaml_mark_t mark, const char *hint, const char *fmt, ...)
+report_at(struct parse *p, yaml_mark_t mark, const char *hint, const char *fmt, ...)
 {
     va_list ap;
 
@@ -299,17 +308,19 @@ grow(void **vec, size_t *cap, size_t need, size_t elem)
 }
 
 static struct pc_yaml_node *
-new_node(struct parse *p, enum pc_yaml_kind kind, yaml_mark_t mark)
+create_node(struct parse *p, enum pc_yaml_kind kind, yaml_mark_t mark)
 {
     struct pc_yaml_node *node;
 
     if (*p->nodes_left == 0) {
-        error_at(p, mark, "split the configuration or simplify it",
-                 "more YAML nodes than the configuration may hold");
+        report_at(p, mark, "split the configuration or simplify it",
+                  "more YAML nodes than the configuration may hold");
+        p->node_failure = PC_EPARSE;
         return NULL;
     }
     (*p->nodes_left)--;
     node = pc_arena_calloc(p->arena, 1, sizeof(*node));
+    p->node_failure = node == NULL ? PC_ENOMEM : 0;
     if (node != NULL) {
         node->kind = kind;
         node->line = (unsigned)mark.line + 1;
@@ -343,7 +354,7 @@ attach(struct parse *p, struct pc_yaml_node *node, yaml_mark_t mark)
 
     if (!f->has_key) {
         if (node->kind != PC_YAML_SCALAR) {
-            error_at(p, mark, "use plain strings as keys", "mapping keys must be strings");
+            report_at(p, mark, "use plain strings as keys", "mapping keys must be strings");
             return PC_EPARSE;
         }
         f->pending = (struct pc_yaml_pair){ node->text, node->len, node->line, node->col, NULL };
@@ -361,7 +372,7 @@ attach(struct parse *p, struct pc_yaml_node *node, yaml_mark_t mark)
 }
 
 static const char *
-tag_of(const yaml_event_t *ev)
+get_tag(const yaml_event_t *ev)
 {
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
@@ -376,7 +387,7 @@ tag_of(const yaml_event_t *ev)
 }
 
 static const char *
-anchor_of(const yaml_event_t *ev)
+get_anchor(const yaml_event_t *ev)
 {
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
@@ -394,15 +405,15 @@ anchor_of(const yaml_event_t *ev)
 static int
 check_refused(struct parse *p, const yaml_event_t *ev)
 {
-    const char *tag = tag_of(ev);
+    const char *tag = get_tag(ev);
 
-    if (ev->type == YAML_ALIAS_EVENT || anchor_of(ev) != NULL) {
-        error_at(p, ev->start_mark, "write the value out in full",
-                 "YAML anchors and aliases are not supported");
+    if (ev->type == YAML_ALIAS_EVENT || get_anchor(ev) != NULL) {
+        report_at(p, ev->start_mark, "write the value out in full",
+                  "YAML anchors and aliases are not supported");
         return PC_EPARSE;
     }
     if (tag != NULL && strncmp(tag, "tag:yaml.org,2002:", 18) != 0) {
-        error_at(p, ev->start_mark, "remove the tag", "YAML tag \"%.64s\" is not supported", tag);
+        report_at(p, ev->start_mark, "remove the tag", "YAML tag \"%.64s\" is not supported", tag);
         return PC_EPARSE;
     }
     return 0;
@@ -411,11 +422,11 @@ check_refused(struct parse *p, const yaml_event_t *ev)
 static int
 on_scalar(struct parse *p, const yaml_event_t *ev)
 {
-    struct pc_yaml_node *node = new_node(p, PC_YAML_SCALAR, ev->start_mark);
+    struct pc_yaml_node *node = create_node(p, PC_YAML_SCALAR, ev->start_mark);
     const char *tag = (const char *)ev->data.scalar.tag;
 
     if (node == NULL) {
-        return *p->nodes_left == 0 ? PC_EPARSE : PC_ENOMEM;
+        return p->node_failure;
     }
     node->text =
         pc_arena_strndup(p->arena, (const char *)ev->data.scalar.value, ev->data.scalar.length);
@@ -437,13 +448,13 @@ on_open(struct parse *p, const yaml_event_t *ev, enum pc_yaml_kind kind)
     int rc;
 
     if (p->depth == PC_YAML_MAX_DEPTH) {
-        error_at(p, ev->start_mark, "flatten the document", "YAML nesting is deeper than %d levels",
-                 PC_YAML_MAX_DEPTH);
+        report_at(p, ev->start_mark, "flatten the document",
+                  "YAML nesting is deeper than %d levels", PC_YAML_MAX_DEPTH);
         return PC_EPARSE;
     }
-    node = new_node(p, kind, ev->start_mark);
+    node = create_node(p, kind, ev->start_mark);
     if (node == NULL) {
-        return *p->nodes_left == 0 ? PC_EPARSE : PC_ENOMEM;
+        return p->node_failure;
     }
     rc = attach(p, node, ev->start_mark);
     if (rc != 0) {
@@ -580,12 +591,12 @@ report_syntax(struct parse *p, const yaml_parser_t *parser)
     yaml_mark_t mark = parser->problem_mark;
 
     if (parser->error == YAML_MEMORY_ERROR) {
-        error_at(p, mark, NULL, "out of memory while parsing YAML");
+        report_at(p, mark, NULL, "out of memory while parsing YAML");
     } else if (parser->context != NULL) {
-        error_at(p, mark, NULL, "YAML syntax error: %s %s (line %zu)", parser->problem,
-                 parser->context, parser->context_mark.line + 1);
+        report_at(p, mark, NULL, "YAML syntax error: %s %s (line %zu)", parser->problem,
+                  parser->context, parser->context_mark.line + 1);
     } else {
-        error_at(p, mark, NULL, "YAML syntax error: %s", parser->problem);
+        report_at(p, mark, NULL, "YAML syntax error: %s", parser->problem);
     }
 }
 

@@ -14,6 +14,7 @@
 #ifndef PC_CONFIG_YAML_H
 #define PC_CONFIG_YAML_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -92,6 +93,10 @@ char *pc_yaml_path(const struct pc_yaml_node *node, char *buf, size_t size);
  */
 void pc_yaml_error(struct pc_diag *diag, const struct pc_yaml_node *node, const char *suffix,
                    const char *hint, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* As pc_yaml_error, with the arguments as a va_list. */
+void pc_yaml_verror(struct pc_diag *diag, const struct pc_yaml_node *node, const char *suffix,
+                    const char *hint, const char *fmt, va_list ap);
 
 /* As pc_yaml_error, located at the key of pair in mapping node and naming it in the path. */
 void pc_yaml_error_key(struct pc_diag *diag, const struct pc_yaml_node *map,

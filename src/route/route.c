@@ -51,7 +51,7 @@ struct slot {
     void *value;
 };
 
-struct htable {
+struct hash_table {
     struct slot *slots; /* NULL until the first insert */
     uint32_t mask;
     uint32_t n;
@@ -62,7 +62,7 @@ struct regex {
     bool is_jit;
 };
 
-struct value_cond {
+struct value_condition {
     const char *name;
     uint32_t name_len;
     const char *value;
@@ -71,14 +71,14 @@ struct value_cond {
 };
 
 /* One HTTPRouteMatch of one rule, as seen by one listener. */
-struct cand {
+struct candidate {
     const struct pc_route_rule *rule;
     const char *method;
     uint32_t method_len;
     uint16_t n_headers;
     uint16_t n_query;
-    const struct value_cond *headers;
-    const struct value_cond *query;
+    const struct value_condition *headers;
+    const struct value_condition *query;
     const struct regex *path_re;
     uint32_t path_chars; /* precedence: prefix or pattern length as written */
     uint32_t prefix_len; /* PathPrefix: bytes covered, trailing slash excluded */
@@ -90,44 +90,45 @@ struct cand {
 
 /* Candidates collected while building, then frozen into a sorted array. */
 struct link {
-    const struct cand *cand;
+    const struct candidate *candidate;
     struct link *next;
 };
 
-struct clist {
-    const struct cand **items;
+struct candidate_list {
+    const struct candidate **items;
     uint32_t n;
     struct link *head;
-    struct clist *next_all;
+    struct candidate_list *next_all;
 };
 
 struct trie_node {
     uint32_t id;
     uint32_t prefix_len;
-    struct clist cands;
+    uint32_t n_children; /* 0: a leaf, where the walk stops without another lookup */
+    struct candidate_list candidates;
 };
 
 struct host_group {
     uint32_t id;
     uint32_t n_exact;
     struct trie_node *root; /* NULL: no PathPrefix candidates */
-    struct clist regex;
+    struct candidate_list regex;
 };
 
-struct lentry {
+struct listener_entry {
     const struct pc_listener *listener;
     uint32_t id;
     struct host_group *any; /* routes without hostnames */
 };
 
 struct pc_route_table {
-    struct htable listener_exact; /* host -> lentry */
-    struct htable listener_wild;  /* suffix after "*." -> lentry */
-    const struct lentry *listener_any;
-    struct htable group_exact; /* (listener id, host) -> host_group */
-    struct htable group_wild;  /* (listener id, suffix) -> host_group */
-    struct htable exact_paths; /* (group id, path) -> clist */
-    struct htable children;    /* (node id, segment) -> trie_node */
+    struct hash_table listener_exact; /* host -> listener_entry */
+    struct hash_table listener_wild;  /* suffix after "*." -> listener_entry */
+    const struct listener_entry *listener_any;
+    struct hash_table group_exact; /* (listener id, host) -> host_group */
+    struct hash_table group_wild;  /* (listener id, suffix) -> host_group */
+    struct hash_table exact_paths; /* (group id, path) -> candidate_list */
+    struct hash_table children;    /* (node id, segment) -> trie_node */
     pcre2_match_context *match_ctx;
 };
 
@@ -138,7 +139,7 @@ struct builder {
     struct pc_err *err;
     pcre2_general_context *gctx;
     pcre2_compile_context *cctx;
-    struct clist *all_lists;
+    struct candidate_list *all_lists;
     uint32_t next_group_id;
     uint32_t next_node_id;
 };
@@ -148,18 +149,34 @@ struct builder {
 static uint64_t
 hash_key(uint32_t scope, const char *key, size_t len)
 {
-    /* FNV-1a: keys are short and come from the configuration, so a simple hash suffices. */
-    uint64_t h = 0xcbf29ce484222325ULL ^ scope;
+    /*
+     * Eight bytes per multiply: keys are path segments and hostnames from the configuration,
+     * hashed once per lookup on the hot path, and need spread rather than resistance to chosen
+     * collisions (a client can only choose what it looks up, not what the table holds).
+     */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)scope << 32) ^ len;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 0x100000001b3ULL;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
     }
-    return h ^ (h >> 29);
+    if (i < len) {
+        uint64_t w = 0;
+
+        memcpy(&w, key + i, len - i);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
 }
 
 static void *
-htable_get(const struct htable *t, uint32_t scope, const char *key, size_t len)
+find_entry(const struct hash_table *t, uint32_t scope, const char *key, size_t len)
 {
     uint64_t h;
     uint32_t i;
@@ -181,7 +198,7 @@ htable_get(const struct htable *t, uint32_t scope, const char *key, size_t len)
 }
 
 static void
-htable_place(struct slot *slots, uint32_t mask, const struct slot *src)
+place_slot(struct slot *slots, uint32_t mask, const struct slot *src)
 {
     uint32_t i = (uint32_t)src->hash & mask;
 
@@ -192,7 +209,7 @@ htable_place(struct slot *slots, uint32_t mask, const struct slot *src)
 }
 
 static int
-htable_grow(struct pc_arena *arena, struct htable *t)
+grow_table(struct pc_arena *arena, struct hash_table *t)
 {
     uint32_t cap = t->slots == NULL ? 16 : (t->mask + 1) * 2;
     struct slot *slots = pc_arena_calloc(arena, cap, sizeof(*slots));
@@ -203,7 +220,7 @@ htable_grow(struct pc_arena *arena, struct htable *t)
     if (t->slots != NULL) {
         for (uint32_t i = 0; i <= t->mask; i++) {
             if (t->slots[i].key != NULL) {
-                htable_place(slots, cap - 1, &t->slots[i]);
+                place_slot(slots, cap - 1, &t->slots[i]);
             }
         }
     }
@@ -215,19 +232,19 @@ htable_grow(struct pc_arena *arena, struct htable *t)
 
 /* Inserts a key known to be absent; key must outlive the table. */
 static int
-htable_put(struct pc_arena *arena, struct htable *t, uint32_t scope, const char *key, size_t len,
-           void *value)
+insert_entry(struct pc_arena *arena, struct hash_table *t, uint32_t scope, const char *key,
+             size_t len, void *value)
 {
     struct slot s = { hash_key(scope, key, len), key, (uint32_t)len, scope, value };
 
     if (t->slots == NULL || (t->n + 1) * 2 > t->mask + 1) {
-        int rc = htable_grow(arena, t);
+        int rc = grow_table(arena, t);
 
         if (rc != 0) {
             return rc;
         }
     }
-    htable_place(t->slots, t->mask, &s);
+    place_slot(t->slots, t->mask, &s);
     t->n++;
     return 0;
 }
@@ -235,13 +252,13 @@ htable_put(struct pc_arena *arena, struct htable *t, uint32_t scope, const char 
 /* ---- regular expressions ---- */
 
 static void *
-pcre_alloc_heap(size_t n, void *data)
+allocate_on_heap(size_t n, void *data)
 {
     return pc_malloc(n);
 }
 
 static void
-pcre_free_heap(void *p, void *data)
+free_on_heap(void *p, void *data)
 {
     pc_free(p);
 }
@@ -254,7 +271,7 @@ struct scratch {
 };
 
 static void *
-pcre_alloc_scratch(size_t n, void *data)
+allocate_on_scratch(size_t n, void *data)
 {
     struct scratch *s = data;
     size_t need = (n + 15) & ~(size_t)15;
@@ -269,7 +286,7 @@ pcre_alloc_scratch(size_t n, void *data)
 }
 
 static void
-pcre_free_scratch(void *p, void *data)
+free_on_scratch(void *p, void *data)
 {
 }
 
@@ -283,7 +300,7 @@ pcre_free_scratch(void *p, void *data)
      | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
 
 static pcre2_code *
-regex_compile(const char *pattern, size_t len, pcre2_compile_context *cctx, char *msg, size_t size,
+compile_regex(const char *pattern, size_t len, pcre2_compile_context *cctx, char *msg, size_t size,
               size_t *offset)
 {
     int code;
@@ -317,7 +334,7 @@ pc_route_regex_check(const char *pattern, size_t len, char *msg, size_t size, si
     pcre2_code *re = NULL;
     int rc = PC_ENOMEM;
 
-    gctx = pcre2_general_context_create(pcre_alloc_heap, pcre_free_heap, NULL);
+    gctx = pcre2_general_context_create(allocate_on_heap, free_on_heap, NULL);
     if (gctx == NULL) {
         goto out;
     }
@@ -326,7 +343,7 @@ pc_route_regex_check(const char *pattern, size_t len, char *msg, size_t size, si
         goto fail_free_gctx;
     }
 
-    re = regex_compile(pattern, len, cctx, msg, size, offset);
+    re = compile_regex(pattern, len, cctx, msg, size, offset);
     rc = re != NULL ? 0 : PC_EINVAL;
     pcre2_code_free(re);
 
@@ -361,7 +378,7 @@ build_regex(struct builder *b, const char *pattern, size_t len)
         pc_err_set(b->err, PC_ENOMEM, "out of memory");
         return NULL;
     }
-    code = regex_compile(pattern, len, b->cctx, msg, sizeof(msg), &offset);
+    code = compile_regex(pattern, len, b->cctx, msg, sizeof(msg), &offset);
     if (code == NULL) {
         pc_err_set(b->err, PC_EINVAL, "regular expression %.*s: %s at offset %zu", (int)len,
                    pattern, msg, offset);
@@ -388,7 +405,7 @@ run_regex(const struct regex *re, const pcre2_match_context *mctx, const char *s
     pcre2_match_data *md;
     int rc;
 
-    gctx = pcre2_general_context_create(pcre_alloc_scratch, pcre_free_scratch, &s);
+    gctx = pcre2_general_context_create(allocate_on_scratch, free_on_scratch, &s);
     if (gctx == NULL) {
         return false;
     }
@@ -406,8 +423,8 @@ run_regex(const struct regex *re, const pcre2_match_context *mctx, const char *s
 }
 
 static bool
-regex_match_interp(const struct regex *re, const pcre2_match_context *mctx, const char *subject,
-                   size_t len)
+match_regex_interpreted(const struct regex *re, const pcre2_match_context *mctx,
+                        const char *subject, size_t len)
 {
     alignas(max_align_t) char buf[SCRATCH_INTERP];
 
@@ -415,23 +432,23 @@ regex_match_interp(const struct regex *re, const pcre2_match_context *mctx, cons
 }
 
 static bool
-regex_match(const struct regex *re, const pcre2_match_context *mctx, const char *subject,
+match_regex(const struct regex *re, const pcre2_match_context *mctx, const char *subject,
             size_t len)
 {
     alignas(max_align_t) char buf[SCRATCH_JIT];
 
     if (!re->is_jit) {
-        return regex_match_interp(re, mctx, subject, len);
+        return match_regex_interpreted(re, mctx, subject, len);
     }
     return run_regex(re, mctx, subject, len, buf, sizeof(buf));
 }
 
 /* ---- building ---- */
 
-static struct clist *
-new_clist(struct builder *b)
+static struct candidate_list *
+create_candidate_list(struct builder *b)
 {
-    struct clist *l = pc_arena_calloc(b->arena, 1, sizeof(*l));
+    struct candidate_list *l = pc_arena_calloc(b->arena, 1, sizeof(*l));
 
     if (l != NULL) {
         l->next_all = b->all_lists;
@@ -441,14 +458,14 @@ new_clist(struct builder *b)
 }
 
 static int
-clist_push(struct builder *b, struct clist *l, const struct cand *c)
+push_candidate(struct builder *b, struct candidate_list *l, const struct candidate *c)
 {
     struct link *k = pc_arena_alloc(b->arena, sizeof(*k));
 
     if (k == NULL) {
         return PC_ENOMEM;
     }
-    k->cand = c;
+    k->candidate = c;
     k->next = l->head;
     l->head = k;
     l->n++;
@@ -457,10 +474,10 @@ clist_push(struct builder *b, struct clist *l, const struct cand *c)
 
 /* The precedence of Gateway API HTTPRoute matches once the path kind is settled. */
 static int
-compare_cands(const void *pa, const void *pb)
+compare_candidates(const void *pa, const void *pb)
 {
-    const struct cand *a = *(const struct cand *const *)pa;
-    const struct cand *b = *(const struct cand *const *)pb;
+    const struct candidate *a = *(const struct candidate *const *)pa;
+    const struct candidate *b = *(const struct candidate *const *)pb;
     int rc;
 
     if (a->path_chars != b->path_chars) {
@@ -489,9 +506,9 @@ compare_cands(const void *pa, const void *pb)
 }
 
 static int
-freeze_lists(struct builder *b)
+freeze_candidate_lists(struct builder *b)
 {
-    for (struct clist *l = b->all_lists; l != NULL; l = l->next_all) {
+    for (struct candidate_list *l = b->all_lists; l != NULL; l = l->next_all) {
         uint32_t i = l->n;
 
         if (l->n == 0) {
@@ -502,16 +519,16 @@ freeze_lists(struct builder *b)
             return PC_ENOMEM;
         }
         for (struct link *k = l->head; k != NULL; k = k->next) {
-            l->items[--i] = k->cand;
+            l->items[--i] = k->candidate;
         }
-        qsort(l->items, l->n, sizeof(*l->items), compare_cands);
+        qsort(l->items, l->n, sizeof(*l->items), compare_candidates);
         l->head = NULL;
     }
     return 0;
 }
 
 static struct host_group *
-new_group(struct builder *b)
+create_group(struct builder *b)
 {
     struct host_group *g = pc_arena_calloc(b->arena, 1, sizeof(*g));
 
@@ -526,25 +543,25 @@ new_group(struct builder *b)
 
 /* Finds or creates the group of a route hostname ("*.x" or exact) in listener le. */
 static struct host_group *
-group_for(struct builder *b, struct lentry *le, const char *hostname)
+find_or_add_group(struct builder *b, struct listener_entry *le, const char *hostname)
 {
     bool is_wild = hostname[0] == '*';
     const char *key = is_wild ? hostname + 2 : hostname;
-    struct htable *t = is_wild ? &b->table->group_wild : &b->table->group_exact;
-    struct host_group *g = htable_get(t, le->id, key, strlen(key));
+    struct hash_table *t = is_wild ? &b->table->group_wild : &b->table->group_exact;
+    struct host_group *g = find_entry(t, le->id, key, strlen(key));
 
     if (g != NULL) {
         return g;
     }
-    g = new_group(b);
-    if (g == NULL || htable_put(b->arena, t, le->id, key, strlen(key), g) != 0) {
+    g = create_group(b);
+    if (g == NULL || insert_entry(b->arena, t, le->id, key, strlen(key), g) != 0) {
         return NULL;
     }
     return g;
 }
 
 static struct trie_node *
-new_node(struct builder *b, uint32_t prefix_len)
+create_node(struct builder *b, uint32_t prefix_len)
 {
     struct trie_node *n = pc_arena_calloc(b->arena, 1, sizeof(*n));
 
@@ -553,20 +570,20 @@ new_node(struct builder *b, uint32_t prefix_len)
     }
     n->id = b->next_node_id++;
     n->prefix_len = prefix_len;
-    n->cands.next_all = b->all_lists;
-    b->all_lists = &n->cands;
+    n->candidates.next_all = b->all_lists;
+    b->all_lists = &n->candidates;
     return n;
 }
 
 /* Walks (creating as needed) the trie nodes for a normalised PathPrefix value. */
 static struct trie_node *
-trie_insert(struct builder *b, struct host_group *g, const char *path, size_t len)
+insert_prefix(struct builder *b, struct host_group *g, const char *path, size_t len)
 {
     struct trie_node *node = g->root;
     size_t pos = 1;
 
     if (node == NULL) {
-        node = g->root = new_node(b, 0);
+        node = g->root = create_node(b, 0);
         if (node == NULL) {
             return NULL;
         }
@@ -580,13 +597,15 @@ trie_insert(struct builder *b, struct host_group *g, const char *path, size_t le
         if (seg_len == 0) {
             break;
         }
-        child = htable_get(&b->table->children, node->id, seg, seg_len);
+        child = find_entry(&b->table->children, node->id, seg, seg_len);
         if (child == NULL) {
-            child = new_node(b, (uint32_t)(pos + seg_len));
+            child = create_node(b, (uint32_t)(pos + seg_len));
             if (child == NULL
-                || htable_put(b->arena, &b->table->children, node->id, seg, seg_len, child) != 0) {
+                || insert_entry(b->arena, &b->table->children, node->id, seg, seg_len, child)
+                       != 0) {
                 return NULL;
             }
+            node->n_children++;
         }
         node = child;
         pos += seg_len + 1;
@@ -595,39 +614,39 @@ trie_insert(struct builder *b, struct host_group *g, const char *path, size_t le
 }
 
 static int
-file_cand(struct builder *b, struct host_group *g, const struct pc_route_match_spec *m,
-          const struct cand *c)
+file_candidate(struct builder *b, struct host_group *g, const struct pc_route_match_spec *m,
+               const struct candidate *c)
 {
-    struct clist *l;
+    struct candidate_list *l;
 
     switch (m->path_type) {
     case PC_ROUTE_PATH_EXACT:
-        l = htable_get(&b->table->exact_paths, g->id, m->path, m->path_len);
+        l = find_entry(&b->table->exact_paths, g->id, m->path, m->path_len);
         if (l == NULL) {
-            l = new_clist(b);
+            l = create_candidate_list(b);
             if (l == NULL
-                || htable_put(b->arena, &b->table->exact_paths, g->id, m->path, m->path_len, l)
+                || insert_entry(b->arena, &b->table->exact_paths, g->id, m->path, m->path_len, l)
                        != 0) {
                 return PC_ENOMEM;
             }
             g->n_exact++;
         }
-        return clist_push(b, l, c);
+        return push_candidate(b, l, c);
     case PC_ROUTE_PATH_REGEX:
-        return clist_push(b, &g->regex, c);
+        return push_candidate(b, &g->regex, c);
     case PC_ROUTE_PATH_PREFIX:
     default: {
-        struct trie_node *node = trie_insert(b, g, m->path, m->path_len);
+        struct trie_node *node = insert_prefix(b, g, m->path, m->path_len);
 
-        return node != NULL ? clist_push(b, &node->cands, c) : PC_ENOMEM;
+        return node != NULL ? push_candidate(b, &node->candidates, c) : PC_ENOMEM;
     }
     }
 }
 
-static const struct value_cond *
-build_conds(struct builder *b, const struct pc_route_value_match *in, size_t n)
+static const struct value_condition *
+build_conditions(struct builder *b, const struct pc_route_value_match *in, size_t n)
 {
-    struct value_cond *out;
+    struct value_condition *out;
 
     if (n == 0) {
         return NULL;
@@ -652,12 +671,12 @@ build_conds(struct builder *b, const struct pc_route_value_match *in, size_t n)
     return out;
 }
 
-static const struct cand *
-build_cand(struct builder *b, const struct pc_route_spec *route, const struct pc_route_spec_rule *r,
-           size_t match_index)
+static const struct candidate *
+build_candidate(struct builder *b, const struct pc_route_spec *route,
+                const struct pc_route_spec_rule *r, size_t match_index)
 {
     const struct pc_route_match_spec *m = &r->matches[match_index];
-    struct cand *c = pc_arena_calloc(b->arena, 1, sizeof(*c));
+    struct candidate *c = pc_arena_calloc(b->arena, 1, sizeof(*c));
 
     if (c == NULL) {
         pc_err_set(b->err, PC_ENOMEM, "out of memory");
@@ -694,8 +713,8 @@ build_cand(struct builder *b, const struct pc_route_spec *route, const struct pc
             return NULL;
         }
     }
-    c->headers = build_conds(b, m->headers, m->n_headers);
-    c->query = build_conds(b, m->query, m->n_query);
+    c->headers = build_conditions(b, m->headers, m->n_headers);
+    c->query = build_conditions(b, m->query, m->n_query);
     if ((m->n_headers > 0 && c->headers == NULL) || (m->n_query > 0 && c->query == NULL)) {
         return NULL;
     }
@@ -703,7 +722,7 @@ build_cand(struct builder *b, const struct pc_route_spec *route, const struct pc
 }
 
 static int
-add_route(struct builder *b, struct lentry *le, const struct pc_route_spec *route)
+add_route(struct builder *b, struct listener_entry *le, const struct pc_route_spec *route)
 {
     struct host_group *groups[16];
     struct host_group **gs = groups;
@@ -717,13 +736,13 @@ add_route(struct builder *b, struct lentry *le, const struct pc_route_spec *rout
         }
     }
     for (size_t i = 0; i < route->n_hostnames; i++) {
-        gs[i] = group_for(b, le, route->hostnames[i]);
+        gs[i] = find_or_add_group(b, le, route->hostnames[i]);
         if (gs[i] == NULL) {
             return pc_err_set(b->err, PC_ENOMEM, "out of memory");
         }
     }
     if (route->n_hostnames == 0) {
-        if (le->any == NULL && (le->any = new_group(b)) == NULL) {
+        if (le->any == NULL && (le->any = create_group(b)) == NULL) {
             return pc_err_set(b->err, PC_ENOMEM, "out of memory");
         }
         gs[0] = le->any;
@@ -733,13 +752,13 @@ add_route(struct builder *b, struct lentry *le, const struct pc_route_spec *rout
         const struct pc_route_spec_rule *rule = &route->rules[r];
 
         for (size_t m = 0; m < rule->n_matches && rc == 0; m++) {
-            const struct cand *c = build_cand(b, route, rule, m);
+            const struct candidate *c = build_candidate(b, route, rule, m);
 
             if (c == NULL) {
                 return b->err != NULL ? b->err->code : PC_EINVAL;
             }
             for (size_t g = 0; g < n_groups && rc == 0; g++) {
-                rc = file_cand(b, gs[g], &rule->matches[m], c);
+                rc = file_candidate(b, gs[g], &rule->matches[m], c);
             }
         }
     }
@@ -751,8 +770,8 @@ add_listener(struct builder *b, const struct pc_route_listener_spec *spec, uint3
 {
     struct pc_route_table *t = b->table;
     const char *host = spec->listener->hostname;
-    struct lentry *le = pc_arena_calloc(b->arena, 1, sizeof(*le));
-    struct htable *index;
+    struct listener_entry *le = pc_arena_calloc(b->arena, 1, sizeof(*le));
+    struct hash_table *index;
     const char *key;
     int rc;
 
@@ -771,10 +790,10 @@ add_listener(struct builder *b, const struct pc_route_listener_spec *spec, uint3
     } else {
         index = host[0] == '*' ? &t->listener_wild : &t->listener_exact;
         key = host[0] == '*' ? host + 2 : host;
-        if (htable_get(index, 0, key, strlen(key)) != NULL) {
+        if (find_entry(index, 0, key, strlen(key)) != NULL) {
             return pc_err_set(b->err, PC_EINVAL, "two listeners claim hostname %s", host);
         }
-        rc = htable_put(b->arena, index, 0, key, strlen(key), le);
+        rc = insert_entry(b->arena, index, 0, key, strlen(key), le);
         if (rc != 0) {
             return pc_err_set(b->err, rc, "out of memory");
         }
@@ -792,7 +811,7 @@ add_listener(struct builder *b, const struct pc_route_listener_spec *spec, uint3
 static int
 setup_pcre(struct builder *b)
 {
-    b->gctx = pcre2_general_context_create(pcre_alloc_heap, pcre_free_heap, NULL);
+    b->gctx = pcre2_general_context_create(allocate_on_heap, free_on_heap, NULL);
     if (b->gctx == NULL) {
         return PC_ENOMEM;
     }
@@ -835,7 +854,7 @@ pc_route_table_build(struct pc_arena *arena, const struct pc_route_listener_spec
             goto out;
         }
     }
-    rc = freeze_lists(&b);
+    rc = freeze_candidate_lists(&b);
     if (rc != 0) {
         pc_err_set(err, rc, "out of memory");
         goto out;
@@ -852,7 +871,7 @@ out:
 
 /* Compares the values of every header named c->name, joined by ",", with c->value. */
 static bool
-header_equals_joined(const struct pc_route_request *req, const struct value_cond *c)
+compare_joined_header(const struct pc_route_request *req, const struct value_condition *c)
 {
     size_t pos = 0;
     bool first = true;
@@ -879,8 +898,8 @@ header_equals_joined(const struct pc_route_request *req, const struct value_cond
 }
 
 static bool
-header_regex_joined(const struct pc_route_table *t, const struct pc_route_request *req,
-                    const struct value_cond *c)
+match_joined_header(const struct pc_route_table *t, const struct pc_route_request *req,
+                    const struct value_condition *c)
 {
     char joined[PC_ROUTE_REGEX_SUBJECT_MAX];
     size_t len = 0;
@@ -905,12 +924,12 @@ header_regex_joined(const struct pc_route_table *t, const struct pc_route_reques
         memcpy(joined + len, h->value, h->value_len);
         len += h->value_len;
     }
-    return regex_match(c->re, t->match_ctx, joined, len);
+    return match_regex(c->re, t->match_ctx, joined, len);
 }
 
 static bool
-header_holds(const struct pc_route_table *t, const struct pc_route_request *req,
-             const struct value_cond *c)
+check_header(const struct pc_route_table *t, const struct pc_route_request *req,
+             const struct value_condition *c)
 {
     const struct pc_header_pair *found = NULL;
     size_t count = 0;
@@ -928,10 +947,10 @@ header_holds(const struct pc_route_table *t, const struct pc_route_request *req,
     }
     if (count > 1) {
         /* RFC 9110 section 5.3: repeated field lines mean their values joined by commas. */
-        return c->re != NULL ? header_regex_joined(t, req, c) : header_equals_joined(req, c);
+        return c->re != NULL ? match_joined_header(t, req, c) : compare_joined_header(req, c);
     }
     if (c->re != NULL) {
-        return regex_match(c->re, t->match_ctx, found->value, found->value_len);
+        return match_regex(c->re, t->match_ctx, found->value, found->value_len);
     }
     return found->value_len == c->value_len && memcmp(found->value, c->value, c->value_len) == 0;
 }
@@ -961,7 +980,7 @@ decode_at(const char *s, size_t len, size_t *i)
 
 /* Compares the percent-decoded s[0..len) with want[0..want_len). */
 static bool
-decoded_equals(const char *s, size_t len, const char *want, size_t want_len)
+compare_decoded(const char *s, size_t len, const char *want, size_t want_len)
 {
     size_t i = 0;
     size_t k = 0;
@@ -976,7 +995,7 @@ decoded_equals(const char *s, size_t len, const char *want, size_t want_len)
 }
 
 static bool
-query_value_holds(const struct pc_route_table *t, const struct value_cond *c, const char *v,
+check_query_value(const struct pc_route_table *t, const struct value_condition *c, const char *v,
                   size_t len)
 {
     char decoded[PC_ROUTE_REGEX_SUBJECT_MAX];
@@ -984,7 +1003,7 @@ query_value_holds(const struct pc_route_table *t, const struct value_cond *c, co
     size_t i = 0;
 
     if (c->re == NULL) {
-        return decoded_equals(v, len, c->value, c->value_len);
+        return compare_decoded(v, len, c->value, c->value_len);
     }
     while (i < len) {
         if (n == sizeof(decoded)) {
@@ -992,13 +1011,13 @@ query_value_holds(const struct pc_route_table *t, const struct value_cond *c, co
         }
         decoded[n++] = (char)decode_at(v, len, &i);
     }
-    return regex_match(c->re, t->match_ctx, decoded, n);
+    return match_regex(c->re, t->match_ctx, decoded, n);
 }
 
 /* The first parameter named c->name decides; later ones with that name are ignored. */
 static bool
-query_holds(const struct pc_route_table *t, const struct pc_route_request *req,
-            const struct value_cond *c)
+check_query(const struct pc_route_table *t, const struct pc_route_request *req,
+            const struct value_condition *c)
 {
     const char *q = req->query;
     const char *end = q != NULL ? q + req->query_len : NULL;
@@ -1009,10 +1028,10 @@ query_holds(const struct pc_route_table *t, const struct pc_route_request *req,
         const char *eq = memchr(q, '=', (size_t)(stop - q));
         const char *name_end = eq != NULL ? eq : stop;
 
-        if (decoded_equals(q, (size_t)(name_end - q), c->name, c->name_len)) {
+        if (compare_decoded(q, (size_t)(name_end - q), c->name, c->name_len)) {
             const char *v = eq != NULL ? eq + 1 : stop;
 
-            return query_value_holds(t, c, v, (size_t)(stop - v));
+            return check_query_value(t, c, v, (size_t)(stop - v));
         }
         q = amp != NULL ? amp + 1 : NULL;
     }
@@ -1020,47 +1039,47 @@ query_holds(const struct pc_route_table *t, const struct pc_route_request *req,
 }
 
 static bool
-conditions_hold(const struct pc_route_table *t, const struct cand *c,
-                const struct pc_route_request *req)
+check_conditions(const struct pc_route_table *t, const struct candidate *c,
+                 const struct pc_route_request *req)
 {
     if (c->method != NULL
         && (req->method_len != c->method_len || memcmp(req->method, c->method, c->method_len))) {
         return false;
     }
     for (uint16_t i = 0; i < c->n_headers; i++) {
-        if (!header_holds(t, req, &c->headers[i])) {
+        if (!check_header(t, req, &c->headers[i])) {
             return false;
         }
     }
     for (uint16_t i = 0; i < c->n_query; i++) {
-        if (!query_holds(t, req, &c->query[i])) {
+        if (!check_query(t, req, &c->query[i])) {
             return false;
         }
     }
     return true;
 }
 
-static const struct cand *
-first_holding(const struct pc_route_table *t, const struct clist *l,
-              const struct pc_route_request *req)
+static const struct candidate *
+find_first_holding(const struct pc_route_table *t, const struct candidate_list *l,
+                   const struct pc_route_request *req)
 {
     for (uint32_t i = 0; i < l->n; i++) {
-        if (conditions_hold(t, l->items[i], req)) {
+        if (check_conditions(t, l->items[i], req)) {
             return l->items[i];
         }
     }
     return NULL;
 }
 
-static const struct cand *
+static const struct candidate *
 match_regex_paths(const struct pc_route_table *t, const struct host_group *g,
                   const struct pc_route_request *req)
 {
     for (uint32_t i = 0; i < g->regex.n; i++) {
-        const struct cand *c = g->regex.items[i];
+        const struct candidate *c = g->regex.items[i];
 
-        if (conditions_hold(t, c, req)
-            && regex_match(c->path_re, t->match_ctx, req->path, req->path_len)) {
+        if (check_conditions(t, c, req)
+            && match_regex(c->path_re, t->match_ctx, req->path, req->path_len)) {
             return c;
         }
     }
@@ -1068,7 +1087,7 @@ match_regex_paths(const struct pc_route_table *t, const struct host_group *g,
 }
 
 /* Longest PathPrefix first: collect the trie nodes along the path, then try them deepest first. */
-static const struct cand *
+static const struct candidate *
 match_prefixes(const struct pc_route_table *t, const struct host_group *g,
                const struct pc_route_request *req)
 {
@@ -1078,7 +1097,7 @@ match_prefixes(const struct pc_route_table *t, const struct host_group *g,
     size_t pos = 1;
 
     stack[depth++] = node;
-    while (pos < req->path_len && depth <= MAX_PREFIX_DEPTH) {
+    while (pos < req->path_len && depth <= MAX_PREFIX_DEPTH && node->n_children > 0) {
         const char *seg = req->path + pos;
         const char *slash = memchr(seg, '/', req->path_len - pos);
         size_t seg_len = slash != NULL ? (size_t)(slash - seg) : req->path_len - pos;
@@ -1086,7 +1105,7 @@ match_prefixes(const struct pc_route_table *t, const struct host_group *g,
         if (seg_len == 0) {
             break;
         }
-        node = htable_get(&t->children, node->id, seg, seg_len);
+        node = find_entry(&t->children, node->id, seg, seg_len);
         if (node == NULL) {
             break;
         }
@@ -1095,7 +1114,7 @@ match_prefixes(const struct pc_route_table *t, const struct host_group *g,
     }
 
     while (depth > 0) {
-        const struct cand *c = first_holding(t, &stack[--depth]->cands, req);
+        const struct candidate *c = find_first_holding(t, &stack[--depth]->candidates, req);
 
         if (c != NULL) {
             return c;
@@ -1108,12 +1127,13 @@ static bool
 match_group(const struct pc_route_table *t, const struct host_group *g,
             const struct pc_route_request *req, struct pc_route_match *out)
 {
-    const struct cand *c = NULL;
+    const struct candidate *c = NULL;
 
     if (g->n_exact > 0) {
-        const struct clist *l = htable_get(&t->exact_paths, g->id, req->path, req->path_len);
+        const struct candidate_list *l =
+            find_entry(&t->exact_paths, g->id, req->path, req->path_len);
 
-        c = l != NULL ? first_holding(t, l, req) : NULL;
+        c = l != NULL ? find_first_holding(t, l, req) : NULL;
     }
     if (c == NULL && g->regex.n > 0) {
         c = match_regex_paths(t, g, req);
@@ -1131,20 +1151,20 @@ match_group(const struct pc_route_table *t, const struct host_group *g,
     return true;
 }
 
-static const struct lentry *
+static const struct listener_entry *
 find_listener(const struct pc_route_table *t, const char *host, size_t len)
 {
-    const struct lentry *le;
+    const struct listener_entry *le;
 
     if (len > 0) {
-        le = htable_get(&t->listener_exact, 0, host, len);
+        le = find_entry(&t->listener_exact, 0, host, len);
         if (le != NULL) {
             return le;
         }
         /* Longest wildcard suffix first: "*.a.example.com" outranks "*.example.com". */
-        for (size_t i = 0; i + 1 < len; i++) {
+        for (size_t i = 0; t->listener_wild.n > 0 && i + 1 < len; i++) {
             if (host[i] == '.') {
-                le = htable_get(&t->listener_wild, 0, host + i + 1, len - i - 1);
+                le = find_entry(&t->listener_wild, 0, host + i + 1, len - i - 1);
                 if (le != NULL) {
                     return le;
                 }
@@ -1160,7 +1180,7 @@ pc_route_match(const struct pc_route_table *table, const struct pc_route_request
 {
     const char *host = req->host;
     size_t len = req->host_len;
-    const struct lentry *le;
+    const struct listener_entry *le;
     const struct host_group *g;
 
     out->listener = NULL;
@@ -1176,15 +1196,15 @@ pc_route_match(const struct pc_route_table *table, const struct pc_route_request
     }
     out->listener = le->listener;
 
-    g = len > 0 ? htable_get(&table->group_exact, le->id, host, len) : NULL;
+    g = len > 0 ? find_entry(&table->group_exact, le->id, host, len) : NULL;
     if (g != NULL && match_group(table, g, req, out)) {
         return PC_ROUTE_MATCHED;
     }
-    for (size_t i = 0; i + 1 < len; i++) {
+    for (size_t i = 0; table->group_wild.n > 0 && i + 1 < len; i++) {
         if (host[i] != '.') {
             continue;
         }
-        g = htable_get(&table->group_wild, le->id, host + i + 1, len - i - 1);
+        g = find_entry(&table->group_wild, le->id, host + i + 1, len - i - 1);
         if (g != NULL && match_group(table, g, req, out)) {
             return PC_ROUTE_MATCHED;
         }

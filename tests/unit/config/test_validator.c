@@ -935,10 +935,11 @@ test_secret_fields_never_echo_values(void **state)
 
     struct secret {
         const struct pc_yaml_node *node;
-        struct pc_ystr token;
+        struct pc_schema_string token;
     };
     static const struct pc_schema_field fields[] = {
-        { "token", PC_ST_STRING, PC_SF_SECRET, offsetof(struct secret, token), .values = modes },
+        { "token", PC_SCHEMA_STRING, PC_SCHEMA_SECRET, offsetof(struct secret, token),
+          .values = modes },
     };
     static const struct pc_schema schema = { "secret", sizeof(struct secret), fields, 1 };
     struct pc_arena *arena = pc_arena_create(4096);
@@ -1367,20 +1368,78 @@ test_snapshot_refcount(void **state)
     pc_config_unref(NULL);
 }
 
+/* Checks every field the allocation-failure test's configuration must compile to. */
+static void
+check_full_snapshot(const struct pc_config *cfg)
+{
+    const struct pc_route_rule *r0 = cfg->rules[0];
+    const struct pc_route_rule *r1 = cfg->rules[1];
+    struct pc_route_match m;
+
+    assert_int_equal(cfg->n_ports, 1);
+    assert_int_equal(cfg->ports[0].n_listeners, 1);
+    assert_int_equal(cfg->n_rules, 2);
+    assert_int_equal(cfg->n_files, 1);
+    assert_string_equal(cfg->proxy.access_log_path, "/tmp/access.log");
+    assert_string_equal(cfg->proxy.log_format, "json");
+    assert_int_equal(cfg->ports[0].listeners[0].limits.max_body_bytes, 1024);
+    assert_int_equal(r0->n_backends, 1);
+    assert_int_equal(r0->backends[0].n_endpoints, 2);
+    assert_int_equal(r0->backends[0].connect_timeout_ms, 1000);
+    assert_int_equal(r0->request_headers.n_set, 1);
+    assert_string_equal(r0->request_headers.set[0].name, "x-a");
+    assert_non_null(r1->redirect);
+    assert_string_equal(r1->redirect->hostname, "new.example.com");
+    assert_string_equal(r1->redirect->path.value, "/n");
+    assert_string_equal(route_request(cfg, 0, "a.example.com", "/a/xyz", &m), "default/r/0");
+    assert_string_equal(route_request(cfg, 0, "a.example.com", "/o/1", &m), "default/r/1");
+    assert_string_equal(route_request(cfg, 0, "b.example.com", "/a/xyz", &m), "404");
+}
+
 static void
 test_load_survives_allocation_failures(void **state)
 {
-    static const char yaml[] = ROUTE_HEAD "  rules:\n"
-                                          "  - matches: [{path: {type: RegularExpression, value: "
-                                          "\"/a/.*\"}}]\n"
-                                          "    backendRefs: [{name: svc, port: 80}]\n" BASE;
+    static const char yaml[] =
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: HTTPRoute\n"
+        "metadata: {name: r}\n"
+        "spec:\n"
+        "  parentRefs: [{name: gw}]\n"
+        "  hostnames: [a.example.com]\n"
+        "  rules:\n"
+        "  - matches: [{path: {type: RegularExpression, value: \"/a/.*\"}, headers: [{name: x, "
+        "value: y, type: RegularExpression}]}, {path: {value: /a}, method: GET}]\n"
+        "    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-A, "
+        "value: b}]}}]\n"
+        "    backendRefs: [{name: svc, port: 80}]\n"
+        "  - matches: [{path: {value: /o}}]\n"
+        "    filters: [{type: RequestRedirect, requestRedirect: {hostname: new.example.com, path: "
+        "{type: ReplacePrefixMatch, replacePrefixMatch: /n}}}]\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec: {targetRefs: [{kind: Gateway, name: gw}], limits: {maxBodyBytes: 1Ki}}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: BackendTrafficPolicy\n"
+        "metadata: {name: b}\n"
+        "spec: {targetRefs: [{kind: HTTPRoute, name: r}], timeouts: {connect: 1s}}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ProxyConfig\n"
+        "metadata: {name: p}\n"
+        "spec: {accessLog: {path: /tmp/access.log}, log: {format: json}}\n" BASE;
     size_t before = pc_alloc_bytes();
+    int successes_in_a_row = 0;
+    long n;
 
-    bool loaded = false;
-
-    /* Fail the n-th allocation for every n until a load gets through: each failure path must
-     * refuse the configuration cleanly and leak nothing. */
-    for (long n = 0; !loaded && n < 10000; n++) {
+    /*
+     * Fail the n-th allocation, for every n, until loads have succeeded 50 times in a row (past
+     * the last allocation a load makes). Each load must either be refused with an error or
+     * produce the complete snapshot: never one with a part silently missing, and never a leak.
+     */
+    for (n = 0; successes_in_a_row < 50 && n < 20000; n++) {
         struct pc_diag d;
         struct pc_config *cfg;
 
@@ -1388,12 +1447,17 @@ test_load_survives_allocation_failures(void **state)
         pc_alloc_fail_after(n);
         cfg = pc_config_load_buffer("t.yaml", yaml, sizeof(yaml) - 1, &d);
         pc_alloc_fail_reset();
-        loaded = cfg != NULL;
-        assert_true(loaded || d.n_errors > 0);
+        if (cfg != NULL) {
+            check_full_snapshot(cfg);
+            successes_in_a_row++;
+        } else {
+            assert_true(d.n_errors > 0);
+            successes_in_a_row = 0;
+        }
         pc_config_unref(cfg);
         pc_diag_free(&d);
     }
-    assert_true(loaded);
+    assert_int_equal(successes_in_a_row, 50);
     assert_int_equal(pc_alloc_bytes(), before);
 }
 
