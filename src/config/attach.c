@@ -3,7 +3,8 @@
  * hostname intersection), whether every backendRef resolves to a ServiceEndpoints port (and,
  * across namespaces, is granted by a ReferenceGrant), and which ClientTrafficPolicy and
  * BackendTrafficPolicy values apply to each target. Every dangling reference, refused
- * attachment and conflicting policy becomes an error at the node that made it.
+ * attachment and conflicting policy becomes an error at the node that made it. Runs on the
+ * control thread, inside a load, after check.c.
  */
 #include <stdarg.h>
 #include <stdio.h>

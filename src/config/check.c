@@ -2,7 +2,8 @@
  * Checks each resource can make on its own, after schema decoding: the Gateway API rules that a
  * CRD expresses in CEL (listener names unique, filter combinations, path values, ReplacePrefixMatch
  * only after a single PathPrefix match...), regular expressions that must compile, and listener
- * conflicts between Gateways. References to other resources are attach.c's.
+ * conflicts between Gateways. References to other resources are attach.c's. Runs on the control
+ * thread, inside a load.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,7 +5,8 @@
  * compiled once per listener it is served on (its limits depend on the listener), with its
  * filters, resolved backends and effective timeouts, and each port gets its route table. All of
  * it is copied into the snapshot's own arena: nothing points back into the load arena, which
- * the loader frees as soon as this returns.
+ * the loader frees as soon as this returns. Runs on the control thread; the snapshot is read-only
+ * from the moment it is returned.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *
  * The format is fixed because people and editors parse it: `file:line:col: error: key.path:
  * problem; hint`, with the key path left out when a problem concerns no key (a YAML syntax
- * error) and the hint when there is none.
+ * error) and the hint when there is none. A diag belongs to one load on one thread.
  */
 #include "config/diag.h"
 

@@ -3,7 +3,7 @@
  *
  * Lists are heap vectors of pointers to arena resources, so adding stays amortised O(1) for
  * configurations with tens of thousands of routes; the index is an open-addressing table of the
- * same pointers, doubled when half full.
+ * same pointers, doubled when half full. Control thread only.
  */
 #include "config/model.h"
 

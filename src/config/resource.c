@@ -4,7 +4,7 @@
  * Bounds follow the Gateway API v1 CRDs where the specification sets them (16 hostnames, 16
  * rules, 64 matches, 16 filters and backendRefs, 1024-byte paths, 4096-byte header values...)
  * and are ours for the portcullis.dev kinds. Tables are listed leaves first because each one
- * names the tables of its nested objects.
+ * names the tables of its nested objects. The tables are constant data, safe from any thread.
  */
 #include "config/resource.h"
 

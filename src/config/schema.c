@@ -1,6 +1,7 @@
 /*
  * The schema-driven decoder: walks a YAML mapping with a field table, type-checks each value,
  * copies it into the destination struct and reports every problem it meets without stopping.
+ * Control thread only.
  */
 #include "config/schema.h"
 

@@ -1,6 +1,7 @@
 /*
  * Scalar syntax checks and parsers for configuration values. Each function reads a borrowed
- * (pointer, length) slice, so values need not be NUL-terminated, and none allocates.
+ * (pointer, length) slice, so values need not be NUL-terminated, and none allocates or keeps
+ * state: any thread.
  */
 #include "config/value.h"
 

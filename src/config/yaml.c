@@ -4,7 +4,7 @@
  * Open mappings and sequences sit on a fixed stack of frames (one per nesting level, so the
  * depth limit is also the stack size); their children gather in heap vectors and move into the
  * arena when the container closes, which is also when duplicate keys are looked for. A syntax
- * error stops the file: libyaml cannot resume after one.
+ * error stops the file: libyaml cannot resume after one. Control thread only.
  */
 #include "config/yaml.h"
 
