@@ -96,6 +96,11 @@ int pc_rego_bi_ret_str(struct pc_rego_bctx *bc, const struct pc_rego_value **out
 int pc_rego_bi_ret_int(struct pc_rego_bctx *bc, const struct pc_rego_value **out, int64_t i);
 int pc_rego_bi_ret_bool(const struct pc_rego_value **out, bool b);
 
+struct pc_rego_regex_cache;
+
+/* The evaluation context's compiled-pattern cache (regex.h). */
+struct pc_rego_regex_cache *pc_rego_bctx_regex(struct pc_rego_bctx *bc);
+
 /* The evaluation's clock: nanoseconds since the epoch, fixed for one evaluation. */
 int64_t pc_rego_bctx_now_ns(struct pc_rego_bctx *bc);
 

@@ -1005,6 +1005,12 @@ pc_rego_ctx_set_step_limit(struct pc_rego_ctx *ctx, uint64_t steps)
     ctx->step_limit = steps;
 }
 
+struct pc_rego_regex_cache *
+pc_rego_bctx_regex(struct pc_rego_bctx *bc)
+{
+    return &bc->ctx->regex;
+}
+
 int64_t
 pc_rego_bctx_now_ns(struct pc_rego_bctx *bc)
 {

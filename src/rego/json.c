@@ -546,3 +546,40 @@ pc_rego_json_write(struct pc_rego_strbuf *sb, const struct pc_rego_value *v, uns
 {
     write_value(sb, v, flags, 0);
 }
+
+void
+pc_rego_write_term(struct pc_rego_strbuf *sb, const struct pc_rego_value *v)
+{
+    switch (v->kind) {
+    case PC_REGO_ARRAY:
+    case PC_REGO_SET:
+        if (v->kind == PC_REGO_SET && v->len == 0) {
+            pc_rego_strbuf_add(sb, "set()", 5);
+            return;
+        }
+        pc_rego_strbuf_addc(sb, v->kind == PC_REGO_ARRAY ? '[' : '{');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i > 0) {
+                pc_rego_strbuf_add(sb, ", ", 2);
+            }
+            pc_rego_write_term(sb, v->u.items[i]);
+        }
+        pc_rego_strbuf_addc(sb, v->kind == PC_REGO_ARRAY ? ']' : '}');
+        return;
+    case PC_REGO_OBJECT:
+        pc_rego_strbuf_addc(sb, '{');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i > 0) {
+                pc_rego_strbuf_add(sb, ", ", 2);
+            }
+            pc_rego_write_term(sb, v->u.entries[i].key);
+            pc_rego_strbuf_add(sb, ": ", 2);
+            pc_rego_write_term(sb, v->u.entries[i].val);
+        }
+        pc_rego_strbuf_addc(sb, '}');
+        return;
+    default:
+        write_value(sb, v, 0, 0);
+        return;
+    }
+}

@@ -31,6 +31,12 @@ enum pc_rego_json_flags {
 /* Appends the JSON text of v to sb (flags from enum pc_rego_json_flags). */
 void pc_rego_json_write(struct pc_rego_strbuf *sb, const struct pc_rego_value *v, unsigned flags);
 
+/*
+ * Appends v in Rego term syntax, as OPA prints values in messages and sprintf: strings quoted,
+ * ", " between members, sets as {1, 2} (set() when empty).
+ */
+void pc_rego_write_term(struct pc_rego_strbuf *sb, const struct pc_rego_value *v);
+
 /* Appends s[0..len) as a quoted JSON string. */
 void pc_rego_json_write_string(struct pc_rego_strbuf *sb, const char *s, size_t len,
                                unsigned flags);

@@ -3,6 +3,26 @@
  */
 #include "rego/utf8.h"
 
+#include <locale.h>
+#include <pthread.h>
+#include <wctype.h>
+
+/*
+ * Case mapping beyond ASCII comes from the C library's UTF-8 locale data, read through a
+ * private locale object so that the process locale is never changed.
+ */
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void
+open_locale(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (utf8_locale == (locale_t)0) {
+        utf8_locale = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
+    }
+}
+
 size_t
 pc_rego_utf8_decode(const char *s, size_t len, uint32_t *cp)
 {
@@ -108,4 +128,48 @@ pc_rego_utf8_encode(uint32_t cp, char *out)
     out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
     out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+uint32_t
+pc_rego_utf8_lower(uint32_t cp)
+{
+    if (cp < 0x80) {
+        return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    }
+    pthread_once(&utf8_once, open_locale);
+    return utf8_locale != (locale_t)0 ? (uint32_t)towlower_l((wint_t)cp, utf8_locale) : cp;
+}
+
+uint32_t
+pc_rego_utf8_upper(uint32_t cp)
+{
+    if (cp < 0x80) {
+        return cp >= 'a' && cp <= 'z' ? cp - 32 : cp;
+    }
+    pthread_once(&utf8_once, open_locale);
+    return utf8_locale != (locale_t)0 ? (uint32_t)towupper_l((wint_t)cp, utf8_locale) : cp;
+}
+
+bool
+pc_rego_utf8_is_space(uint32_t cp)
+{
+    switch (cp) {
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+        return true;
+    default:
+        return cp >= 0x2000 && cp <= 0x200A;
+    }
 }

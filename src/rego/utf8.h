@@ -21,4 +21,11 @@ bool pc_rego_utf8_valid(const char *s, size_t len);
 /* Encodes cp into out (room for 4 bytes); returns the width. Invalid code points give U+FFFD. */
 size_t pc_rego_utf8_encode(uint32_t cp, char *out);
 
+/* Unicode simple case mapping of cp (as Go's unicode.ToLower / ToUpper). */
+uint32_t pc_rego_utf8_lower(uint32_t cp);
+uint32_t pc_rego_utf8_upper(uint32_t cp);
+
+/* Go's unicode.IsSpace: ASCII white space, U+0085, U+00A0 and the Unicode space separators. */
+bool pc_rego_utf8_is_space(uint32_t cp);
+
 #endif
