@@ -425,7 +425,7 @@ run_file(const char *path, void *ud)
         release_case(&cr);
     }
     if (cases == NULL) {
-        printf("FAIL %s: cannot read cases\n", rel);
+        printf("FAIL %s: cannot read cases: %s (line %u)\n", rel, err.msg, err.line);
         r->fail++;
         r->ffail++;
     }

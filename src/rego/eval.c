@@ -175,6 +175,10 @@ bound_now(struct pc_rego_ctx *ev, const struct pc_rego_ir_term *t)
     switch (t->kind) {
     case PC_REGO_TK_VAR:
         return ev->slots[t->slot] != NULL;
+    case PC_REGO_TK_CONST:
+    case PC_REGO_TK_INPUT:
+    case PC_REGO_TK_DATA:
+        return true;
     case PC_REGO_TK_ARRAY:
     case PC_REGO_TK_SET:
     case PC_REGO_TK_OBJECT:

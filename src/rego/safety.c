@@ -560,6 +560,9 @@ report_unsafe(struct safety *S, const struct pc_rego_ir_expr *e, const struct vs
 /* Reordering. */
 
 static int check_body(struct safety *S, struct pc_rego_ir_body *body, const struct vset *globals);
+static int check_closures_term(struct safety *S, struct pc_rego_ir_term *t,
+                               const struct vset *globals);
+static int finalize_closures(struct safety *S, struct pc_rego_ir_term *t, const struct vset *bound);
 
 /* Moves expressions with closures after those binding the outer variables they close over. */
 static int
@@ -1065,16 +1068,21 @@ check_head(struct safety *S, struct pc_rego_ir_rule *r, const struct vset *args)
                                          name != NULL ? name : "_");
         }
     }
-    for (uint32_t i = 0; i < r->nsuffix; i++) {
-        term_det(r->suffix[i], &bound);
+    /* Comprehensions in the head see every variable of the body. */
+    struct pc_rego_ir_term *terms[] = { r->key, r->value };
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < r->nsuffix + 2; i++) {
+        struct pc_rego_ir_term *t = i < r->nsuffix ? r->suffix[i] : terms[i - r->nsuffix];
+        if (t == NULL) {
+            continue;
+        }
+        rc = check_closures_term(S, t, &bound);
+        if (rc == 0) {
+            rc = finalize_closures(S, t, &bound);
+        }
+        term_det(t, &bound);
     }
-    if (r->key != NULL) {
-        term_det(r->key, &bound);
-    }
-    if (r->value != NULL) {
-        term_det(r->value, &bound);
-    }
-    return 0;
+    return rc;
 }
 
 static int
