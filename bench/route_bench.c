@@ -5,7 +5,8 @@
  * The tables hold a realistic mix per route (ten rules): Exact paths, PathPrefix values of
  * several depths, a method match, a header match, an exact hostname per route (one route in
  * eight uses a wildcard hostname, one in sixteen none). Every timed request is first checked to
- * land on the rule it was made for. The bar: the 10,000-rule table within 2x of the 10-rule one.
+ * land on the rule it was made for; each figure is the best of five timed passes. The bar: the
+ * 10,000-rule table within 2x of the 10-rule one.
  *
  *   make bench-bins && ./build/bench/route_bench
  */
@@ -211,6 +212,12 @@ run(size_t n_rules, double *ns)
     if (b != NULL && build(b, n_rules) == 0 && verify(b) == 0) {
         measure(b); /* warm the caches and the branch predictors */
         *ns = measure(b);
+        /* The best of several runs: other processes on the machine only ever add time. */
+        for (int i = 0; i < 4; i++) {
+            double again = measure(b);
+
+            *ns = again < *ns ? again : *ns;
+        }
         rc = 0;
     }
     if (b != NULL) {

@@ -43,16 +43,28 @@
 #define SCRATCH_JIT    512
 #define SCRATCH_INTERP (24 * 1024)
 
+/* Keys up to this many bytes are compared inside the slot, without touching other memory. */
+#define INLINE_KEY_BYTES 24
+
+/*
+ * One hash table entry, one cache line. The trie fields repeat what the child node holds, so a
+ * walk down the trie reads slots only and touches a node when it has to look at candidates.
+ */
 struct slot {
     uint64_t hash;
-    const char *key;
     uint32_t len;
     uint32_t scope;
     void *value;
+    const char *key;       /* NULL: an empty slot */
+    uint32_t child_id;     /* children table: the child node's id */
+    uint32_t child_fanout; /* children table: how many children the child has */
+    char inline_key[INLINE_KEY_BYTES];
 };
 
+_Static_assert(sizeof(struct slot) == 64, "a slot fills one cache line");
+
 struct hash_table {
-    struct slot *slots; /* NULL until the first insert */
+    struct slot *slots; /* NULL until the first insert; 64-byte aligned */
     uint32_t mask;
     uint32_t n;
 };
@@ -175,8 +187,8 @@ hash_key(uint32_t scope, const char *key, size_t len)
     return h ^ (h >> 32);
 }
 
-static void *
-find_entry(const struct hash_table *t, uint32_t scope, const char *key, size_t len)
+static const struct slot *
+find_slot(const struct hash_table *t, uint32_t scope, const char *key, size_t len)
 {
     uint64_t h;
     uint32_t i;
@@ -191,10 +203,19 @@ find_entry(const struct hash_table *t, uint32_t scope, const char *key, size_t l
         if (s->key == NULL) {
             return NULL;
         }
-        if (s->hash == h && s->scope == scope && s->len == len && memcmp(s->key, key, len) == 0) {
-            return s->value;
+        if (s->hash == h && s->scope == scope && s->len == len
+            && memcmp(len <= INLINE_KEY_BYTES ? s->inline_key : s->key, key, len) == 0) {
+            return s;
         }
     }
+}
+
+static void *
+find_entry(const struct hash_table *t, uint32_t scope, const char *key, size_t len)
+{
+    const struct slot *s = find_slot(t, scope, key, len);
+
+    return s != NULL ? s->value : NULL;
 }
 
 static void
@@ -212,11 +233,14 @@ static int
 grow_table(struct pc_arena *arena, struct hash_table *t)
 {
     uint32_t cap = t->slots == NULL ? 16 : (t->mask + 1) * 2;
-    struct slot *slots = pc_arena_calloc(arena, cap, sizeof(*slots));
+    char *mem = pc_arena_alloc(arena, (size_t)cap * sizeof(struct slot) + 64);
+    struct slot *slots;
 
-    if (slots == NULL) {
+    if (mem == NULL) {
         return PC_ENOMEM;
     }
+    slots = (struct slot *)(void *)(mem + (64 - (uintptr_t)mem % 64) % 64);
+    memset(slots, 0, (size_t)cap * sizeof(*slots));
     if (t->slots != NULL) {
         for (uint32_t i = 0; i <= t->mask; i++) {
             if (t->slots[i].key != NULL) {
@@ -235,8 +259,15 @@ static int
 insert_entry(struct pc_arena *arena, struct hash_table *t, uint32_t scope, const char *key,
              size_t len, void *value)
 {
-    struct slot s = { hash_key(scope, key, len), key, (uint32_t)len, scope, value };
+    struct slot s = { .hash = hash_key(scope, key, len),
+                      .len = (uint32_t)len,
+                      .scope = scope,
+                      .value = value,
+                      .key = key };
 
+    if (len <= INLINE_KEY_BYTES) {
+        memcpy(s.inline_key, key, len);
+    }
     if (t->slots == NULL || (t->n + 1) * 2 > t->mask + 1) {
         int rc = grow_table(arena, t);
 
@@ -831,6 +862,21 @@ setup_pcre(struct builder *b)
     return 0;
 }
 
+/* Copies each child's id and fan-out into the slot that leads to it (see struct slot). */
+static void
+annotate_children(struct hash_table *children)
+{
+    for (uint32_t i = 0; children->slots != NULL && i <= children->mask; i++) {
+        struct slot *s = &children->slots[i];
+        const struct trie_node *node = s->value;
+
+        if (s->key != NULL) {
+            s->child_id = node->id;
+            s->child_fanout = node->n_children;
+        }
+    }
+}
+
 int
 pc_route_table_build(struct pc_arena *arena, const struct pc_route_listener_spec *listeners,
                      size_t n_listeners, const struct pc_route_table **out, struct pc_err *err)
@@ -854,6 +900,7 @@ pc_route_table_build(struct pc_arena *arena, const struct pc_route_listener_spec
             goto out;
         }
     }
+    annotate_children(&b.table->children);
     rc = freeze_candidate_lists(&b);
     if (rc != 0) {
         pc_err_set(err, rc, "out of memory");
@@ -1092,29 +1139,35 @@ match_prefixes(const struct pc_route_table *t, const struct host_group *g,
                const struct pc_route_request *req)
 {
     const struct trie_node *stack[MAX_PREFIX_DEPTH + 1];
-    const struct trie_node *node = g->root;
+    uint32_t id = g->root->id;
+    uint32_t fanout = g->root->n_children;
     size_t depth = 0;
     size_t pos = 1;
 
-    stack[depth++] = node;
-    while (pos < req->path_len && depth <= MAX_PREFIX_DEPTH && node->n_children > 0) {
+    stack[depth++] = g->root;
+    while (pos < req->path_len && depth <= MAX_PREFIX_DEPTH && fanout > 0) {
         const char *seg = req->path + pos;
         const char *slash = memchr(seg, '/', req->path_len - pos);
         size_t seg_len = slash != NULL ? (size_t)(slash - seg) : req->path_len - pos;
+        const struct slot *child;
 
         if (seg_len == 0) {
             break;
         }
-        node = find_entry(&t->children, node->id, seg, seg_len);
-        if (node == NULL) {
+        child = find_slot(&t->children, id, seg, seg_len);
+        if (child == NULL) {
             break;
         }
-        stack[depth++] = node;
+        stack[depth++] = child->value;
+        id = child->child_id;
+        fanout = child->child_fanout;
         pos += seg_len + 1;
     }
 
     while (depth > 0) {
-        const struct candidate *c = find_first_holding(t, &stack[--depth]->candidates, req);
+        const struct trie_node *node = stack[--depth];
+        const struct candidate *c =
+            node->candidates.n > 0 ? find_first_holding(t, &node->candidates, req) : NULL;
 
         if (c != NULL) {
             return c;
