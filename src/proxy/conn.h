@@ -223,6 +223,11 @@ void conn_process(struct pc_conn *conn);
 void conn_set_timer(struct pc_conn *conn, enum timer_kind kind);
 /* Closes the client connection (and ends its exchange); idempotent. */
 void conn_close(struct pc_conn *conn);
+/*
+ * Lets the parser report the end of a request that has no body, so the connection can carry
+ * the next one after a local answer. Only in REQ_STEPS; the exchange then reaches REQ_DONE.
+ */
+void conn_complete_request(struct pc_conn *conn);
 /* Called when an exchange has ended, to go on with the next request or close. */
 void conn_exchange_ended(struct pc_conn *conn);
 

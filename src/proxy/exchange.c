@@ -390,8 +390,14 @@ exchange_answer_with(struct pc_exchange *x, unsigned status, const char *reason,
         conn_close(conn);
         return;
     }
-    if (x->req_state == REQ_STEPS && x->req != NULL && x->req->framing != PC_H1_BODY_NONE) {
-        x->is_close_after = true;
+    if (x->req_state == REQ_STEPS && x->req != NULL) {
+        if (x->req->framing != PC_H1_BODY_NONE || x->req->wants_upgrade) {
+            /* The body (or the upgraded stream) was never read: the connection cannot carry
+             * another request. */
+            x->is_close_after = true;
+        } else {
+            conn_complete_request(conn);
+        }
     }
     if (x->req == NULL || !x->req->is_keep_alive || server_is_draining(x->server)) {
         x->is_close_after = true;

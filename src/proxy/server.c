@@ -70,6 +70,7 @@ struct pc_server {
     time_t date_sec;
     char date[40];
     bool is_draining;
+    bool is_drain_starting;
     bool is_stopped;
 };
 
@@ -737,6 +738,20 @@ conn_linger(struct pc_conn *conn)
 }
 
 void
+conn_complete_request(struct pc_conn *conn)
+{
+    size_t consumed;
+
+    if (conn->x == NULL || conn->x->req_state != REQ_STEPS) {
+        return;
+    }
+    pc_h1_resume(&conn->parser);
+    if (pc_h1_feed(&conn->parser, NULL, 0, &consumed) == PC_H1_ERROR) {
+        conn->x->is_close_after = true;
+    }
+}
+
+void
 conn_exchange_ended(struct pc_conn *conn)
 {
     struct pc_exchange *x = conn->x;
@@ -1062,8 +1077,8 @@ on_grace_expired(uv_timer_t *timer)
 static void
 server_check_stopped(struct pc_server *server)
 {
-    if (!server->is_draining || server->is_stopped || server->n_conns > 0
-        || server->listeners != NULL) {
+    if (!server->is_draining || server->is_drain_starting || server->is_stopped
+        || server->n_conns > 0 || server->listeners != NULL) {
         return;
     }
     server->is_stopped = true;
@@ -1108,6 +1123,9 @@ pc_server_drain(struct pc_server *server, uint32_t grace_ms)
 {
     struct pc_conn *conn = server->conns;
 
+    /* Closing the last idle connection below must not tear the server down half-way through
+     * this function: the stop check runs once, at the end. */
+    server->is_drain_starting = true;
     server->is_draining = true;
     while (server->listeners != NULL) {
         struct listener *l = server->listeners;
@@ -1127,5 +1145,6 @@ pc_server_drain(struct pc_server *server, uint32_t grace_ms)
     }
     pc_pool_close_idle(server->pool);
     uv_timer_start(&server->grace_timer, on_grace_expired, grace_ms, 0);
+    server->is_drain_starting = false;
     server_check_stopped(server);
 }

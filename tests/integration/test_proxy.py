@@ -6,7 +6,7 @@ import socket
 import time
 
 from client import echo, header_values, parse_responses, raw, request
-from conftest import simple_route
+from conftest import free_port, simple_route
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -174,3 +174,41 @@ def test_no_route_answers_404_problem_json(make_gateway, origin):
     assert headers["content-type"] == "application/problem+json"
     assert headers["x-request-id"] in body.decode()
     assert b'"status":404' in body
+
+
+def test_drain_with_idle_keep_alive_connections_exits_cleanly(make_gateway, origin):
+    gw = make_gateway(simple_route(), {"origin": [origin.address]})
+    idle = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", gw.port))
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")
+        data = b""
+        while not parse_responses(data):
+            data += s.recv(65536)
+        idle.append(s)
+    gw.stop()  # asserts exit code 0 and no sanitizer report
+    for s in idle:
+        assert s.recv(1) == b""
+        s.close()
+
+
+def test_local_answer_keeps_the_connection_alive(make_gateway, origin):
+    closed = "127.0.0.1:%d" % free_port()
+    routes = simple_route(service="dead", name="dead", hostnames=["dead.example"]) + "---\n" + \
+        simple_route(name="web", hostnames=["web.example"])
+    gw = make_gateway(routes, {"origin": [origin.address], "dead": [closed]})
+    s = socket.create_connection(("127.0.0.1", gw.port))
+    try:
+        for host, expected in ((b"dead.example", 502), (b"nowhere.example", 404),
+                               (b"web.example", 200)):
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+            data = b""
+            while not parse_responses(data):
+                chunk = s.recv(65536)
+                assert chunk, "connection closed after %r" % host
+                data += chunk
+            ((status, headers, _),) = parse_responses(data)
+            assert status == expected
+            assert headers.get("connection") != "close"
+    finally:
+        s.close()
