@@ -992,6 +992,12 @@ pc_rego_ctx_arena(struct pc_rego_ctx *ctx)
 }
 
 void
+pc_rego_ctx_set_memory_limit(struct pc_rego_ctx *ctx, size_t max_bytes)
+{
+    pc_rego_arena_set_limit(ctx->arena, max_bytes);
+}
+
+void
 pc_rego_ctx_set_strict(struct pc_rego_ctx *ctx, bool strict)
 {
     ctx->strict = strict;

@@ -29,6 +29,7 @@ struct pc_rego_arena {
     struct block *big;
     size_t block_bytes;
     size_t heap_bytes;
+    size_t limit; /* 0: none */
 };
 
 static void *
@@ -103,6 +104,12 @@ pc_rego_free(void *p)
 static struct block *
 block_new(struct pc_rego_arena *arena, size_t cap)
 {
+    if (cap > SIZE_MAX - sizeof(struct block)) {
+        return NULL;
+    }
+    if (arena->limit != 0 && sizeof(struct block) + cap > arena->limit - arena->heap_bytes) {
+        return NULL;
+    }
     struct block *b = pc_rego_malloc(sizeof(*b) + cap);
     if (b == NULL) {
         return NULL;
@@ -123,6 +130,7 @@ pc_rego_arena_create(size_t block_bytes)
     }
     arena->block_bytes = block_bytes < ARENA_MIN_BLOCK ? ARENA_MIN_BLOCK : block_bytes;
     arena->heap_bytes = sizeof(*arena);
+    arena->limit = 0;
     arena->big = NULL;
     arena->first = block_new(arena, arena->block_bytes);
     if (arena->first == NULL) {
@@ -242,4 +250,10 @@ size_t
 pc_rego_arena_bytes(const struct pc_rego_arena *arena)
 {
     return arena->heap_bytes;
+}
+
+void
+pc_rego_arena_set_limit(struct pc_rego_arena *arena, size_t max_bytes)
+{
+    arena->limit = max_bytes != 0 && max_bytes < arena->heap_bytes ? arena->heap_bytes : max_bytes;
 }

@@ -68,4 +68,11 @@ char *pc_rego_arena_strndup(struct pc_rego_arena *arena, const char *s, size_t n
 /* Returns the number of heap bytes the arena holds, blocks included. */
 size_t pc_rego_arena_bytes(const struct pc_rego_arena *arena);
 
+/*
+ * Caps the heap bytes the arena may hold (0: no cap; a cap below what it holds now keeps what it
+ * holds). Allocations that would pass the cap return NULL, as when out of memory, so a hostile
+ * policy or input cannot make one evaluation take the process's memory.
+ */
+void pc_rego_arena_set_limit(struct pc_rego_arena *arena, size_t max_bytes);
+
 #endif

@@ -234,8 +234,10 @@ pc_rego_number_parse(struct pc_rego_arena *arena, const char *text, size_t len)
     } else if (exp < 0 || (long)nd + exp > MAX_BIG_DIGITS) {
         v = parse_as_float(arena, text, len);
     } else {
+        /* Integers such as 1733230800000000000 (trailing zeros) must not touch the heap. */
         size_t total = nd + (size_t)exp + (nt.neg ? 1 : 0);
-        char *s = pc_rego_malloc(total + 1);
+        char tmp[64];
+        char *s = total < sizeof(tmp) ? tmp : pc_rego_arena_alloc(arena, total + 1);
         if (s == NULL) {
             v = NULL;
         } else {
@@ -246,7 +248,6 @@ pc_rego_number_parse(struct pc_rego_arena *arena, const char *text, size_t len)
             memcpy(s + k, digits, nd);
             memset(s + k + nd, '0', (size_t)exp);
             v = make_big(arena, s, total);
-            pc_rego_free(s);
         }
     }
     if (digits != small) {

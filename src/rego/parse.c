@@ -7,7 +7,11 @@
  * continue on the next line; only expression boundaries need a line break or ';'.
  *
  * Backtracking (comprehension or collection, `some x in xs` or `some x, y`) saves the token
- * index and whether an error was recorded; restoring drops errors made since.
+ * index and whether an error was recorded; restoring drops errors made since. So that nested
+ * brackets do not make backtracking exponential, a collection keeps the first term it read when
+ * it can, and otherwise leaves it in a one-slot memo that the re-parse from the same token
+ * picks up. A work budget proportional to the token count bounds whatever backtracking is left
+ * (a hostile `[a | [a | [a | ...` that fails deep inside).
  */
 #include "rego/parse.h"
 
@@ -19,7 +23,8 @@
 #include "rego/lex.h"
 #include "rego/strbuf.h"
 
-#define PARSE_MAX_DEPTH 200
+#define PARSE_MAX_DEPTH      200
+#define PARSE_WORK_PER_TOKEN 400
 
 struct parser {
     struct pc_rego_arena *arena;
@@ -31,6 +36,11 @@ struct parser {
     struct pc_rego_error *err;
     bool failed;
     int depth;
+    size_t work;
+    size_t work_limit;
+    struct pc_rego_ast_term *memo; /* a term read from token memo_pos up to memo_end */
+    size_t memo_pos;
+    size_t memo_end;
 };
 
 struct saved {
@@ -79,6 +89,16 @@ restore(struct parser *p, struct saved s)
         p->failed = false;
         pc_rego_error_clear(p->err);
     }
+}
+
+/* Backs up to s, keeping term (read from s up to the current token) for the re-parse. */
+static void
+restore_keeping(struct parser *p, struct saved s, struct pc_rego_ast_term *term, size_t end)
+{
+    restore(p, s);
+    p->memo = term;
+    p->memo_pos = s.pos;
+    p->memo_end = end;
 }
 
 static bool
@@ -175,6 +195,11 @@ oom(struct parser *p)
 static bool
 enter(struct parser *p)
 {
+    if (++p->work > p->work_limit) {
+        p->depth++;
+        fail_at(p, cur(p), "policy too complex to parse");
+        return false;
+    }
     if (++p->depth > PARSE_MAX_DEPTH) {
         fail_at(p, cur(p), "nesting too deep");
         return false;
@@ -495,16 +520,18 @@ parse_array(struct parser *p)
     if (!at(p, PC_REGO_T_RBRACK)) {
         struct saved s = save(p);
         struct pc_rego_ast_term *head = parse_term(p);
-        if (head != NULL && at(p, PC_REGO_T_OR)) {
-            struct saved s2 = save(p);
+        size_t end = p->pos;
+        if (head == NULL) {
+            return NULL; /* the re-parse would fail on the same term */
+        }
+        if (at(p, PC_REGO_T_OR)) {
             struct pc_rego_ast_term *c =
                 finish_comprehension(p, PC_REGO_AST_ARRAY_COMP, t, NULL, head, PC_REGO_T_RBRACK);
             if (c != NULL) {
                 return c;
             }
-            restore(p, s2);
         }
-        restore(p, s);
+        restore_keeping(p, s, head, end);
     }
     if (!parse_term_list(p, &items, PC_REGO_T_RBRACK)) {
         return NULL;
@@ -527,16 +554,18 @@ parse_object_rest(struct parser *p, const struct pc_rego_token *t, struct pc_reg
 
     struct saved s = save(p);
     struct pc_rego_ast_term *val = parse_term(p);
-    if (val != NULL && at(p, PC_REGO_T_OR)) {
-        struct saved s2 = save(p);
+    size_t end = p->pos;
+    if (val == NULL) {
+        return NULL;
+    }
+    if (at(p, PC_REGO_T_OR)) {
         struct pc_rego_ast_term *c =
             finish_comprehension(p, PC_REGO_AST_OBJECT_COMP, t, key, val, PC_REGO_T_RBRACE);
         if (c != NULL) {
             return c;
         }
-        restore(p, s2);
     }
-    restore(p, s);
+    restore_keeping(p, s, val, end);
     val = parse_in(p, false);
     if (val == NULL || !tlist_add(p, &keys, key) || !tlist_add(p, &vals, val)) {
         return NULL;
@@ -614,22 +643,22 @@ parse_braces(struct parser *p)
 
     struct saved s = save(p);
     struct pc_rego_ast_term *head = parse_term(p);
-    if (head != NULL) {
-        if (at(p, PC_REGO_T_OR)) {
-            struct saved s2 = save(p);
-            struct pc_rego_ast_term *c =
-                finish_comprehension(p, PC_REGO_AST_SET_COMP, t, NULL, head, PC_REGO_T_RBRACE);
-            if (c != NULL) {
-                return c;
-            }
-            restore(p, s2);
-        } else if (at(p, PC_REGO_T_COLON)) {
-            return parse_object_rest(p, t, head);
-        } else if (at(p, PC_REGO_T_COMMA) || at(p, PC_REGO_T_RBRACE)) {
-            return parse_set_rest(p, t, head);
-        }
+    size_t end = p->pos;
+    if (head == NULL) {
+        return NULL;
     }
-    restore(p, s);
+    if (at(p, PC_REGO_T_OR)) {
+        struct pc_rego_ast_term *c =
+            finish_comprehension(p, PC_REGO_AST_SET_COMP, t, NULL, head, PC_REGO_T_RBRACE);
+        if (c != NULL) {
+            return c;
+        }
+    } else if (at(p, PC_REGO_T_COLON)) {
+        return parse_object_rest(p, t, head);
+    } else if (at(p, PC_REGO_T_COMMA) || at(p, PC_REGO_T_RBRACE)) {
+        return parse_set_rest(p, t, head);
+    }
+    restore_keeping(p, s, head, end);
     head = parse_in(p, false);
     if (head == NULL) {
         return NULL;
@@ -710,10 +739,17 @@ parse_term_inner(struct parser *p)
 static struct pc_rego_ast_term *
 parse_term(struct parser *p)
 {
+    struct pc_rego_ast_term *t = p->memo;
+    if (t != NULL && p->pos == p->memo_pos) {
+        p->memo = NULL;
+        p->pos = p->memo_end;
+        return t;
+    }
+    p->memo = NULL;
     if (!enter(p)) {
         return NULL;
     }
-    struct pc_rego_ast_term *t = parse_term_inner(p);
+    t = parse_term_inner(p);
     if (t != NULL) {
         t = parse_term_finish(p, t);
     }
@@ -1493,7 +1529,9 @@ init_parser(struct parser *p, struct pc_rego_arena *arena, const char *file, con
         return pc_rego_error_set(err, PC_REGO_ENOMEM, file, 0, 0, "out of memory");
     }
     pc_rego_error_clear(err);
-    return pc_rego_lex(arena, p->file, src, len, &p->toks, &p->ntoks, err);
+    int rc = pc_rego_lex(arena, p->file, src, len, &p->toks, &p->ntoks, err);
+    p->work_limit = 1000 + PARSE_WORK_PER_TOKEN * p->ntoks;
+    return rc;
 }
 
 static int

@@ -152,6 +152,13 @@ void pc_rego_ctx_set_now_ns(struct pc_rego_ctx *ctx, int64_t now_ns);
  */
 void pc_rego_ctx_set_step_limit(struct pc_rego_ctx *ctx, uint64_t steps);
 
+/*
+ * Caps the arena memory the context may hold, in bytes (0: no cap, the default). An evaluation
+ * that needs more fails as out of memory (PC_REGO_ENOMEM) and the context stays usable after a
+ * reset.
+ */
+void pc_rego_ctx_set_memory_limit(struct pc_rego_ctx *ctx, size_t max_bytes);
+
 /* One solution of a query: the named variables' values and each top-level expression's value. */
 struct pc_rego_solution {
     const struct pc_rego_value *const *vars;  /* indexed like pc_rego_query_var */

@@ -1,0 +1,13 @@
+package authz
+default allow := false
+allow if {
+    some role in input.user.roles
+    role == "admin"
+}
+allow if {
+    input.method == "GET"
+    startswith(input.path, "/public/")
+}
+
+#input
+{"user":{"roles":["admin"]},"method":"GET","path":"/public/x"}

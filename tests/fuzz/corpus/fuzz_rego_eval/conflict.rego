@@ -1,0 +1,6 @@
+package conflict
+x := 1
+x := 2 if input.y
+
+#input
+{"y":true}

@@ -1,0 +1,10 @@
+package enc
+j := json.marshal({"a": [1, 2.5, null, true]})
+u := json.unmarshal(`{"x": [1, {"y": "z"}]}`)
+b := base64.encode("hello")
+d := base64.decode(b)
+q := urlquery.encode_object({"a": ["1", "2"], "b": "c d"})
+h := hex.encode("xyz")
+y := yaml.unmarshal("a: [1, 2]\nb: {c: d}")
+ym := yaml.marshal({"a": 1})
+v := json.is_valid("{")

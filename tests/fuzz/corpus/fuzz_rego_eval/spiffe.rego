@@ -1,0 +1,11 @@
+package spiffe
+import data.allowlist
+allow if {
+    some e in allowlist
+    e.source == input.source
+    e.target == input.target
+    glob.match(e.path, ["/"], input.path)
+}
+
+#input
+{"source":"spiffe://a/b","target":"spiffe://c/d","path":"/x"}

@@ -1,0 +1,2 @@
+package unsafe
+p if { x > 1 }

@@ -1,0 +1,3 @@
+package bad
+p if { q }
+q if { p }

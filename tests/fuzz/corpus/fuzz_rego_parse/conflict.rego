@@ -1,0 +1,3 @@
+package conflict
+x := 1
+x := 2 if input.y

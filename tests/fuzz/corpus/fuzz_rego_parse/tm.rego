@@ -1,0 +1,10 @@
+package tm
+t := time.parse_rfc3339_ns("2024-02-29T12:30:00Z")
+d := time.date(t)
+c := time.clock([t, "America/New_York"])
+wd := time.weekday(t)
+ad := time.add_date(t, 1, 0, 0)
+df := time.diff(t, 0)
+fmt := time.format([t, "UTC", "2006-01-02 15:04:05"])
+dur := time.parse_duration_ns("1h30m")
+p := time.parse_ns("2006-01-02", "2023-07-04")

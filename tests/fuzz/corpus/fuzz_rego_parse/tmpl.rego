@@ -1,0 +1,3 @@
+package tmpl
+name := "world"
+msg := $"hello {name}, {1 + 2}"
