@@ -121,6 +121,9 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(LLHTTP_OBJS:$(BUILD)/%=$(FUZZ
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Keep fuzz objects between builds; make would otherwise delete them as intermediates.
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
 fuzz: $(FUZZ_BINS)
 
 fuzz-replay: $(FUZZ_BINS)

@@ -43,7 +43,7 @@ struct pc_route_table;
 
 /* Bounds on what a load reads; past them the configuration is refused. */
 #define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
-#define PC_CONFIG_MAX_NODES      100000u /* YAML nodes over all files; nesting is capped at 64 */
+#define PC_CONFIG_MAX_NODES      2000000u /* YAML nodes over all files; nesting is capped at 64 */
 
 /* One header name and value; names are stored lower-cased. */
 struct pc_header_pair {
