@@ -13,9 +13,6 @@
 #include "rego/strbuf.h"
 #include "rego/utf8.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 static int
 nomem(void)
 {
@@ -25,7 +22,8 @@ nomem(void)
 /* Arithmetic. */
 
 static int
-arith(struct pc_rego_bctx *bc, args_t a, out_t out,
+arith(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+      const struct pc_rego_value **out,
       int (*op)(struct pc_rego_arena *, const struct pc_rego_value *, const struct pc_rego_value *,
                 const struct pc_rego_value **))
 {
@@ -40,13 +38,15 @@ arith(struct pc_rego_bctx *bc, args_t a, out_t out,
 }
 
 static int
-bi_plus(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_plus(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     return arith(bc, a, out, pc_rego_num_add);
 }
 
 static int
-bi_mul(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_mul(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return arith(bc, a, out, pc_rego_num_mul);
 }
@@ -66,7 +66,8 @@ set_diff(struct pc_rego_arena *arena, const struct pc_rego_value *x, const struc
 }
 
 static int
-bi_minus(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_minus(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     if (a[0]->kind == PC_REGO_NUMBER && a[1]->kind == PC_REGO_NUMBER) {
         return pc_rego_num_sub(bc->arena, a[0], a[1], out);
@@ -81,7 +82,8 @@ bi_minus(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_div(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_div(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_number(bc, a, 1);
     if (rc == 0) {
@@ -95,7 +97,8 @@ bi_div(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_rem(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_rem(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_number(bc, a, 1);
     if (rc == 0) {
@@ -109,32 +112,37 @@ bi_rem(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-round_op(struct pc_rego_bctx *bc, args_t a, out_t out, enum pc_rego_round mode)
+round_op(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out, enum pc_rego_round mode)
 {
     int rc = pc_rego_bi_arg_number(bc, a, 1);
     return rc != 0 ? rc : pc_rego_bi_ret(out, pc_rego_num_round(bc->arena, a[0], mode));
 }
 
 static int
-bi_abs(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_abs(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return round_op(bc, a, out, PC_REGO_ROUND_ABS);
 }
 
 static int
-bi_round(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_round(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     return round_op(bc, a, out, PC_REGO_ROUND_NEAREST);
 }
 
 static int
-bi_ceil(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_ceil(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     return round_op(bc, a, out, PC_REGO_ROUND_CEIL);
 }
 
 static int
-bi_floor(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_floor(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     return round_op(bc, a, out, PC_REGO_ROUND_FLOOR);
 }
@@ -142,42 +150,48 @@ bi_floor(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Comparison: Rego's total order over all values. */
 
 static int
-bi_equal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_equal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, pc_rego_equal(a[0], a[1]));
 }
 
 static int
-bi_neq(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_neq(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, !pc_rego_equal(a[0], a[1]));
 }
 
 static int
-bi_lt(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_lt(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+      const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, pc_rego_compare(a[0], a[1]) < 0);
 }
 
 static int
-bi_lte(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_lte(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, pc_rego_compare(a[0], a[1]) <= 0);
 }
 
 static int
-bi_gt(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_gt(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+      const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, pc_rego_compare(a[0], a[1]) > 0);
 }
 
 static int
-bi_gte(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_gte(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     (void)bc;
     return pc_rego_bi_ret_bool(out, pc_rego_compare(a[0], a[1]) >= 0);
@@ -218,21 +232,23 @@ set_or(struct pc_rego_arena *arena, const struct pc_rego_value *x, const struct 
 }
 
 static int
-set_args(struct pc_rego_bctx *bc, args_t a)
+set_args(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_SET);
     return rc == 0 ? pc_rego_bi_arg_kind(bc, a, 2, PC_REGO_SET) : rc;
 }
 
 static int
-bi_and(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_and(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     int rc = set_args(bc, a);
     return rc != 0 ? rc : pc_rego_bi_ret(out, set_and(bc->arena, a[0], a[1]));
 }
 
 static int
-bi_or(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_or(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+      const struct pc_rego_value **out)
 {
     int rc = set_args(bc, a);
     return rc != 0 ? rc : pc_rego_bi_ret(out, set_or(bc->arena, a[0], a[1]));
@@ -240,7 +256,8 @@ bi_or(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* intersection / union of a set of sets. */
 static int
-sets_fold(struct pc_rego_bctx *bc, args_t a, out_t out, bool is_union)
+sets_fold(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out, bool is_union)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_SET);
     if (rc != 0) {
@@ -266,13 +283,15 @@ sets_fold(struct pc_rego_bctx *bc, args_t a, out_t out, bool is_union)
 }
 
 static int
-bi_intersection(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_intersection(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     return sets_fold(bc, a, out, false);
 }
 
 static int
-bi_union(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_union(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     return sets_fold(bc, a, out, true);
 }
@@ -280,7 +299,8 @@ bi_union(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Membership (x in xs, k, v in xs). */
 
 static int
-bi_member2(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_member2(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     (void)bc;
     const struct pc_rego_value *x = a[0];
@@ -308,7 +328,8 @@ bi_member2(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_member3(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_member3(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     (void)bc;
     const struct pc_rego_value *k = a[0];
@@ -327,7 +348,8 @@ bi_member3(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Aggregates. */
 
 static int
-bi_count(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_count(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     const struct pc_rego_value *x = a[0];
     switch (x->kind) {
@@ -344,7 +366,7 @@ bi_count(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* Checks operand 1 is an array or set of numbers. */
 static int
-numbers_arg(struct pc_rego_bctx *bc, args_t a)
+numbers_arg(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a)
 {
     const struct pc_rego_value *x = a[0];
     if (x->kind != PC_REGO_ARRAY && x->kind != PC_REGO_SET) {
@@ -360,7 +382,8 @@ numbers_arg(struct pc_rego_bctx *bc, args_t a)
 }
 
 static int
-fold_numbers(struct pc_rego_bctx *bc, args_t a, out_t out, bool product)
+fold_numbers(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out, bool product)
 {
     int rc = numbers_arg(bc, a);
     if (rc != 0) {
@@ -378,19 +401,22 @@ fold_numbers(struct pc_rego_bctx *bc, args_t a, out_t out, bool product)
 }
 
 static int
-bi_sum(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_sum(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return fold_numbers(bc, a, out, false);
 }
 
 static int
-bi_product(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_product(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     return fold_numbers(bc, a, out, true);
 }
 
 static int
-extreme(struct pc_rego_bctx *bc, args_t a, out_t out, int sign)
+extreme(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out, int sign)
 {
     const struct pc_rego_value *x = a[0];
     if (x->kind != PC_REGO_ARRAY && x->kind != PC_REGO_SET) {
@@ -407,19 +433,22 @@ extreme(struct pc_rego_bctx *bc, args_t a, out_t out, int sign)
 }
 
 static int
-bi_max(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_max(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return extreme(bc, a, out, 1);
 }
 
 static int
-bi_min(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_min(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return extreme(bc, a, out, -1);
 }
 
 static int
-bi_sort(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_sort(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     const struct pc_rego_value *x = a[0];
     if (x->kind == PC_REGO_SET) {
@@ -439,62 +468,71 @@ bi_sort(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Types. */
 
 static int
-is_kind(args_t a, out_t out, enum pc_rego_kind kind)
+is_kind(const struct pc_rego_value *const *a, const struct pc_rego_value **out,
+        enum pc_rego_kind kind)
 {
     return pc_rego_bi_ret_bool(out, a[0]->kind == kind);
 }
 
 static int
-bi_is_number(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_number(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_NUMBER);
 }
 
 static int
-bi_is_string(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_string(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_STRING);
 }
 
 static int
-bi_is_boolean(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_boolean(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_BOOLEAN);
 }
 
 static int
-bi_is_array(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_array(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_ARRAY);
 }
 
 static int
-bi_is_set(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_set(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_SET);
 }
 
 static int
-bi_is_object(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_object(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_OBJECT);
 }
 
 static int
-bi_is_null(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_is_null(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     (void)bc;
     return is_kind(a, out, PC_REGO_NULL);
 }
 
 static int
-bi_type_name(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_type_name(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     const char *n = pc_rego_type_name(a[0]);
     return pc_rego_bi_ret_str(bc, out, n, strlen(n));
@@ -577,7 +615,8 @@ go_float_text(const char *s, size_t n, char *out, size_t cap)
 
 /* to_number: numbers as they are, strings parsed, booleans as 0 and 1, null as 0. */
 static int
-bi_to_number(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_to_number(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     const struct pc_rego_value *x = a[0];
     switch (x->kind) {
@@ -615,7 +654,8 @@ bi_to_number(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* numbers.range and numbers.range_step. */
 
 static int
-range(struct pc_rego_bctx *bc, int64_t from, int64_t to, int64_t step, out_t out)
+range(struct pc_rego_bctx *bc, int64_t from, int64_t to, int64_t step,
+      const struct pc_rego_value **out)
 {
     uint64_t span = from <= to ? (uint64_t)to - (uint64_t)from : (uint64_t)from - (uint64_t)to;
     if (span / (uint64_t)step > 10000000) {
@@ -636,7 +676,8 @@ range(struct pc_rego_bctx *bc, int64_t from, int64_t to, int64_t step, out_t out
 }
 
 static int
-bi_range(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_range(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     int64_t x;
     int64_t y;
@@ -648,7 +689,8 @@ bi_range(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_range_step(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_range_step(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     int64_t x;
     int64_t y;
@@ -672,7 +714,8 @@ bi_range_step(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Arrays. */
 
 static int
-bi_array_concat(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_array_concat(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_ARRAY);
     if (rc == 0) {
@@ -694,7 +737,8 @@ bi_array_concat(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_array_slice(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_array_slice(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     int64_t start;
     int64_t stop;
@@ -719,7 +763,8 @@ bi_array_slice(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_array_reverse(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_array_reverse(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_ARRAY);
     if (rc != 0) {
@@ -756,7 +801,8 @@ flatten_into(struct pc_rego_builder *b, const struct pc_rego_value *arr)
 }
 
 static int
-bi_array_flatten(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_array_flatten(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_ARRAY);
     if (rc != 0) {
@@ -773,7 +819,8 @@ bi_array_flatten(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Objects. */
 
 static int
-bi_object_get(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_get(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     if (rc != 0) {
@@ -794,7 +841,8 @@ bi_object_get(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_object_keys(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_keys(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     if (rc != 0) {
@@ -812,7 +860,8 @@ bi_object_keys(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* The key collection operand of object.remove and object.filter: array, set or object. */
 static int
-key_collection(struct pc_rego_bctx *bc, args_t a, const struct pc_rego_value **keys)
+key_collection(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **keys)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     if (rc != 0) {
@@ -845,7 +894,8 @@ key_collection(struct pc_rego_bctx *bc, args_t a, const struct pc_rego_value **k
 }
 
 static int
-select_keys(struct pc_rego_bctx *bc, args_t a, out_t out, bool keep)
+select_keys(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out, bool keep)
 {
     const struct pc_rego_value *keys = NULL;
     int rc = key_collection(bc, a, &keys);
@@ -865,13 +915,15 @@ select_keys(struct pc_rego_bctx *bc, args_t a, out_t out, bool keep)
 }
 
 static int
-bi_object_remove(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_remove(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     return select_keys(bc, a, out, false);
 }
 
 static int
-bi_object_filter(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_filter(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     return select_keys(bc, a, out, true);
 }
@@ -903,7 +955,8 @@ merge(struct pc_rego_arena *arena, const struct pc_rego_value *x, const struct p
 }
 
 static int
-bi_object_union(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_union(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     if (rc == 0) {
@@ -913,7 +966,8 @@ bi_object_union(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_object_union_n(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_union_n(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                  const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_ARRAY);
     if (rc != 0) {
@@ -979,7 +1033,8 @@ is_subset(const struct pc_rego_value *super, const struct pc_rego_value *sub)
 }
 
 static int
-bi_object_subset(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_object_subset(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     const struct pc_rego_value *x = a[0];
     const struct pc_rego_value *y = a[1];
@@ -1035,7 +1090,8 @@ walk_into(struct pc_rego_bctx *bc, struct pc_rego_builder *pairs, struct pc_rego
 }
 
 static int
-bi_walk(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_walk(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     struct pc_rego_builder pairs;
     struct pc_rego_builder path;
@@ -1047,7 +1103,8 @@ bi_walk(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* print: writes its arguments to stderr, one line per call; always true. */
 static int
-bi_print(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_print(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     (void)bc;
     (void)a;

@@ -25,9 +25,6 @@
 #include "rego/json.h"
 #include "rego/strbuf.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 #define MAX_KEYS 32
 
 /* Base64url (padding optional) and standard base64 for PEM bodies. */
@@ -99,7 +96,7 @@ add_hex(struct pc_rego_strbuf *sb, const unsigned char *p, size_t n)
 }
 
 static int
-ret_hex(struct pc_rego_bctx *bc, out_t out, const unsigned char *p, size_t n)
+ret_hex(struct pc_rego_bctx *bc, const struct pc_rego_value **out, const unsigned char *p, size_t n)
 {
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, bc->arena);
@@ -111,7 +108,8 @@ ret_hex(struct pc_rego_bctx *bc, out_t out, const unsigned char *p, size_t n)
 }
 
 static int
-digest(struct pc_rego_bctx *bc, args_t a, out_t out, const EVP_MD *md)
+digest(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out, const EVP_MD *md)
 {
     const char *s;
     size_t n;
@@ -128,25 +126,29 @@ digest(struct pc_rego_bctx *bc, args_t a, out_t out, const EVP_MD *md)
 }
 
 static int
-bi_md5(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_md5(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+       const struct pc_rego_value **out)
 {
     return digest(bc, a, out, EVP_md5());
 }
 
 static int
-bi_sha1(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_sha1(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     return digest(bc, a, out, EVP_sha1());
 }
 
 static int
-bi_sha256(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_sha256(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out)
 {
     return digest(bc, a, out, EVP_sha256());
 }
 
 static int
-hmac(struct pc_rego_bctx *bc, args_t a, out_t out, const EVP_MD *md)
+hmac(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+     const struct pc_rego_value **out, const EVP_MD *md)
 {
     const char *s;
     size_t n;
@@ -168,31 +170,36 @@ hmac(struct pc_rego_bctx *bc, args_t a, out_t out, const EVP_MD *md)
 }
 
 static int
-bi_hmac_md5(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hmac_md5(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     return hmac(bc, a, out, EVP_md5());
 }
 
 static int
-bi_hmac_sha1(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hmac_sha1(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     return hmac(bc, a, out, EVP_sha1());
 }
 
 static int
-bi_hmac_sha256(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hmac_sha256(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     return hmac(bc, a, out, EVP_sha256());
 }
 
 static int
-bi_hmac_sha512(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hmac_sha512(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     return hmac(bc, a, out, EVP_sha512());
 }
 
 static int
-bi_hmac_equal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hmac_equal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *x;
     size_t xn;
@@ -705,7 +712,8 @@ header_str(const struct jwt *t, const char *name, char *buf, size_t n)
 }
 
 static int
-bi_jwt_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_jwt_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const struct pc_rego_value *tok = a[0];
     for (int depth = 0; depth < 8; depth++) {
@@ -788,7 +796,8 @@ verify_with_keys(const struct jwt *t, const char *alg, const char *kid, const st
 
 /* io.jwt.verify_<alg>(token, key): the header's own alg is ignored, as OPA does. */
 static int
-jwt_verify(struct pc_rego_bctx *bc, args_t a, out_t out, const char *alg)
+jwt_verify(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out, const char *alg)
 {
     struct jwt t;
     const char *key;
@@ -829,7 +838,8 @@ jwt_verify(struct pc_rego_bctx *bc, args_t a, out_t out, const char *alg)
 }
 
 #define VERIFY_FN(name, alg)                                                                       \
-    static int name(struct pc_rego_bctx *bc, args_t a, out_t out)                                  \
+    static int name(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,                 \
+                    const struct pc_rego_value **out)                                              \
     {                                                                                              \
         return jwt_verify(bc, a, out, alg);                                                        \
     }
@@ -1072,7 +1082,8 @@ decode_verify(struct pc_rego_bctx *bc, const struct pc_rego_value *tok, const st
 }
 
 static int
-bi_jwt_decode_verify(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_jwt_decode_verify(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                     const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 2, PC_REGO_OBJECT);
     struct constraints c;

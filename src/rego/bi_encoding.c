@@ -13,11 +13,8 @@
 #include "rego/strbuf.h"
 #include "rego/yaml.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 static int
-ret_buf(struct pc_rego_bctx *bc, out_t out, struct pc_rego_strbuf *sb)
+ret_buf(struct pc_rego_bctx *bc, const struct pc_rego_value **out, struct pc_rego_strbuf *sb)
 {
     if (pc_rego_strbuf_failed(sb)) {
         return PC_REGO_ENOMEM;
@@ -29,7 +26,8 @@ ret_buf(struct pc_rego_bctx *bc, out_t out, struct pc_rego_strbuf *sb)
 /* JSON. */
 
 static int
-marshal(struct pc_rego_bctx *bc, const struct pc_rego_value *v, unsigned flags, out_t out)
+marshal(struct pc_rego_bctx *bc, const struct pc_rego_value *v, unsigned flags,
+        const struct pc_rego_value **out)
 {
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, bc->arena);
@@ -38,14 +36,16 @@ marshal(struct pc_rego_bctx *bc, const struct pc_rego_value *v, unsigned flags, 
 }
 
 static int
-bi_json_marshal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_json_marshal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     return marshal(bc, a[0], 0, out);
 }
 
 /* json.marshal_with_options: {"pretty": bool, "indent": string, "prefix": string}. */
 static int
-bi_json_marshal_opts(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_json_marshal_opts(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                     const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 2, PC_REGO_OBJECT);
     if (rc != 0) {
@@ -85,7 +85,8 @@ bi_json_marshal_opts(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_json_unmarshal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_json_unmarshal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                  const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -103,7 +104,8 @@ bi_json_unmarshal(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_json_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_json_is_valid(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     if (a[0]->kind != PC_REGO_STRING) {
         return pc_rego_bi_ret_bool(out, false);
@@ -116,7 +118,8 @@ bi_json_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* YAML. */
 
 static int
-bi_yaml_marshal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_yaml_marshal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, bc->arena);
@@ -125,7 +128,8 @@ bi_yaml_marshal(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_yaml_unmarshal(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_yaml_unmarshal(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                  const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -143,7 +147,8 @@ bi_yaml_unmarshal(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_yaml_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_yaml_is_valid(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     if (a[0]->kind != PC_REGO_STRING) {
         return pc_rego_bi_ret_bool(out, false);
@@ -243,7 +248,8 @@ b64_decode(struct pc_rego_strbuf *sb, const char *s, size_t n, const char *alpha
 }
 
 static int
-decode_b64(struct pc_rego_bctx *bc, const char *s, size_t n, const char *alphabet, out_t out)
+decode_b64(struct pc_rego_bctx *bc, const char *s, size_t n, const char *alphabet,
+           const struct pc_rego_value **out)
 {
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, bc->arena);
@@ -256,7 +262,8 @@ decode_b64(struct pc_rego_bctx *bc, const char *s, size_t n, const char *alphabe
 }
 
 static int
-encode_b64(struct pc_rego_bctx *bc, args_t a, out_t out, const char *alphabet, bool padded)
+encode_b64(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out, const char *alphabet, bool padded)
 {
     const char *s;
     size_t n;
@@ -271,25 +278,29 @@ encode_b64(struct pc_rego_bctx *bc, args_t a, out_t out, const char *alphabet, b
 }
 
 static int
-bi_base64_encode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64_encode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     return encode_b64(bc, a, out, b64_std, true);
 }
 
 static int
-bi_base64url_encode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64url_encode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                    const struct pc_rego_value **out)
 {
     return encode_b64(bc, a, out, b64_url, true);
 }
 
 static int
-bi_base64url_encode_no_pad(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64url_encode_no_pad(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                           const struct pc_rego_value **out)
 {
     return encode_b64(bc, a, out, b64_url, false);
 }
 
 static int
-bi_base64_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -298,7 +309,8 @@ bi_base64_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_base64_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64_is_valid(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -313,7 +325,8 @@ bi_base64_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* base64url.decode: missing padding is added first (RFC 7515 appendix C). */
 static int
-bi_base64url_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_base64url_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                    const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -342,7 +355,8 @@ bi_base64url_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* hex. */
 
 static int
-bi_hex_encode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hex_encode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -374,7 +388,8 @@ hexval(char c)
 }
 
 static int
-bi_hex_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_hex_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -444,7 +459,8 @@ query_unescape(struct pc_rego_strbuf *sb, const char *s, size_t n)
 }
 
 static int
-bi_urlquery_encode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_urlquery_encode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -459,7 +475,8 @@ bi_urlquery_encode(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_urlquery_decode(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_urlquery_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -492,7 +509,8 @@ add_pair(struct pc_rego_strbuf *sb, const struct pc_rego_value *k, const struct 
 
 /* urlquery.encode_object: {"k": "v" | ["v1", "v2"] | {"v1", "v2"}} in key order. */
 static int
-bi_urlquery_encode_object(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_urlquery_encode_object(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                          const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     if (rc != 0) {
@@ -529,7 +547,8 @@ bi_urlquery_encode_object(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* urlquery.decode_object: "a=1&a=2&b" into {"a": ["1", "2"], "b": [""]}. */
 static int
-bi_urlquery_decode_object(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_urlquery_decode_object(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                          const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;

@@ -12,12 +12,10 @@
 #include "rego/num.h"
 #include "rego/strbuf.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 /* test.sleep("10ms"): for test harnesses only (compiled only when test builtins are on). */
 static int
-bi_test_sleep(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_test_sleep(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -47,7 +45,8 @@ bi_test_sleep(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Bits: integer operands only. */
 
 static int
-bits_args(struct pc_rego_bctx *bc, args_t a, int n, int64_t *x, int64_t *y)
+bits_args(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a, int n, int64_t *x,
+          int64_t *y)
 {
     int rc = pc_rego_bi_arg_int(bc, a, 1, x);
     if (rc == 0 && n > 1) {
@@ -57,7 +56,8 @@ bits_args(struct pc_rego_bctx *bc, args_t a, int n, int64_t *x, int64_t *y)
 }
 
 static int
-bi_bits_and(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_and(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     int64_t x, y;
     int rc = bits_args(bc, a, 2, &x, &y);
@@ -65,7 +65,8 @@ bi_bits_and(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_bits_or(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_or(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     int64_t x, y;
     int rc = bits_args(bc, a, 2, &x, &y);
@@ -73,7 +74,8 @@ bi_bits_or(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_bits_xor(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_xor(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     int64_t x, y;
     int rc = bits_args(bc, a, 2, &x, &y);
@@ -81,7 +83,8 @@ bi_bits_xor(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_bits_negate(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_negate(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     int64_t x, y;
     int rc = bits_args(bc, a, 1, &x, &y);
@@ -89,7 +92,8 @@ bi_bits_negate(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-shift(struct pc_rego_bctx *bc, args_t a, out_t out, bool left)
+shift(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+      const struct pc_rego_value **out, bool left)
 {
     int64_t x, y;
     int rc = bits_args(bc, a, 2, &x, &y);
@@ -119,13 +123,15 @@ shift(struct pc_rego_bctx *bc, args_t a, out_t out, bool left)
 }
 
 static int
-bi_bits_lsh(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_lsh(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     return shift(bc, a, out, true);
 }
 
 static int
-bi_bits_rsh(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_bits_rsh(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     return shift(bc, a, out, false);
 }

@@ -8,13 +8,11 @@
 #include <arpa/inet.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rego/builtin.h"
 #include "rego/strbuf.h"
-
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
 
 #define MAX_EXPAND 65536
 
@@ -106,7 +104,7 @@ parse_cidr(const char *s, size_t n, struct ipnet *net, struct ipnet *host)
 }
 
 static int
-cidr_arg(struct pc_rego_bctx *bc, args_t a, int pos, struct ipnet *net)
+cidr_arg(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a, int pos, struct ipnet *net)
 {
     const char *s;
     size_t n;
@@ -150,7 +148,8 @@ contains_text(const struct ipnet *net, const char *s, size_t n)
 }
 
 static int
-bi_cidr_contains(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_cidr_contains(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     struct ipnet net;
     const char *s;
@@ -171,7 +170,8 @@ bi_cidr_contains(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_cidr_intersects(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_cidr_intersects(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     struct ipnet x;
     struct ipnet y;
@@ -186,7 +186,8 @@ bi_cidr_intersects(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_cidr_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_cidr_is_valid(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     (void)bc;
     struct ipnet net;
@@ -241,7 +242,8 @@ collect_items(struct pc_rego_bctx *bc, const struct pc_rego_value *v, int pos, s
 }
 
 static int
-bi_cidr_contains_matches(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_cidr_contains_matches(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                         const struct pc_rego_value **out)
 {
     struct item *nets;
     struct item *xs;
@@ -304,7 +306,8 @@ increment(struct ipnet *ip)
 }
 
 static int
-bi_cidr_expand(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_cidr_expand(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     struct ipnet net;
     int rc = cidr_arg(bc, a, 1, &net);
@@ -329,12 +332,144 @@ bi_cidr_expand(struct pc_rego_bctx *bc, args_t a, out_t out)
     return pc_rego_bi_ret(out, pc_rego_builder_finish(&b));
 }
 
+/* net.cidr_merge: an address range [lo, hi] of one family. */
+struct span {
+    unsigned len;
+    unsigned char lo[16];
+    unsigned char hi[16];
+};
+
+static int
+cmp_span(const void *x, const void *y)
+{
+    const struct span *a = x;
+    const struct span *b = y;
+    if (a->len != b->len) {
+        return a->len < b->len ? -1 : 1;
+    }
+    return memcmp(a->lo, b->lo, a->len);
+}
+
+/*
+ * Reads one member of net.cidr_merge's operand: a CIDR, or a bare IPv4 address standing for
+ * its classful network (Go's default mask); a bare IPv6 address is an error.
+ */
+static int
+span_of(struct pc_rego_bctx *bc, const struct pc_rego_value *v, struct span *sp)
+{
+    struct ipnet net;
+    if (v->kind != PC_REGO_STRING) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_TYPE, "operand 1 must be string but got %s",
+                               pc_rego_type_name(v));
+    }
+    if (memchr(v->u.s, '/', v->len) == NULL && parse_ip(v->u.s, v->len, &net)) {
+        if (net.len == 16) {
+            return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "IPv6 invalid: needs prefix length");
+        }
+        net.prefix = net.addr[0] < 128 ? 8 : net.addr[0] < 192 ? 16 : 24;
+        mask(&net);
+    } else if (!parse_cidr(v->u.s, v->len, &net, NULL)) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "invalid CIDR address: %.*s",
+                               (int)(v->len > 100 ? 100 : v->len), v->u.s);
+    }
+    sp->len = net.len;
+    memcpy(sp->lo, net.addr, net.len);
+    memcpy(sp->hi, net.addr, net.len);
+    for (unsigned bit = net.prefix; bit < net.len * 8; bit++) {
+        sp->hi[bit / 8] |= (unsigned char)(0x80u >> (bit % 8));
+    }
+    return 0;
+}
+
+/* Whether b starts no later than one past a's end (the two ranges touch or overlap). */
+static bool
+touches(const struct span *a, const struct span *b)
+{
+    struct ipnet next = { a->len, { 0 }, 0 };
+    memcpy(next.addr, a->hi, a->len);
+    return !increment(&next) || memcmp(b->lo, next.addr, a->len) <= 0;
+}
+
+/* Appends the fewest CIDRs covering [lo, hi] to b. */
+static int
+emit_span(struct pc_rego_arena *arena, const struct span *sp, struct pc_rego_builder *b)
+{
+    unsigned bits = sp->len * 8;
+    struct ipnet cur = { sp->len, { 0 }, 0 };
+    memcpy(cur.addr, sp->lo, sp->len);
+    for (;;) {
+        /* The largest aligned block starting at cur that ends within hi. */
+        unsigned k = 0;
+        while (k < bits && !(cur.addr[(bits - 1 - k) / 8] & (1u << (k % 8)))) {
+            k++;
+        }
+        unsigned char end[16];
+        for (;; k--) {
+            memcpy(end, cur.addr, sp->len);
+            for (unsigned bit = bits - k; bit < bits; bit++) {
+                end[bit / 8] |= (unsigned char)(0x80u >> (bit % 8));
+            }
+            if (memcmp(end, sp->hi, sp->len) <= 0 || k == 0) {
+                break;
+            }
+        }
+        cur.prefix = bits - k;
+        if (pc_rego_builder_push(b, ip_string(arena, &cur, true)) != 0) {
+            return PC_REGO_ENOMEM;
+        }
+        if (memcmp(end, sp->hi, sp->len) >= 0) {
+            return 0;
+        }
+        memcpy(cur.addr, end, sp->len);
+        if (!increment(&cur)) {
+            return 0;
+        }
+    }
+}
+
+static int
+bi_cidr_merge(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
+{
+    const struct pc_rego_value *v = a[0];
+    if (v->kind != PC_REGO_ARRAY && v->kind != PC_REGO_SET) {
+        return pc_rego_bi_type_error(bc, 1, v, "array, set");
+    }
+    struct span *spans = pc_rego_arena_alloc(bc->arena, (v->len + 1) * sizeof(*spans));
+    if (spans == NULL) {
+        return PC_REGO_ENOMEM;
+    }
+    for (uint32_t i = 0; i < v->len; i++) {
+        int rc = span_of(bc, v->u.items[i], &spans[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    qsort(spans, v->len, sizeof(*spans), cmp_span);
+    struct pc_rego_builder b;
+    pc_rego_builder_init(&b, bc->arena, PC_REGO_ARRAY);
+    for (uint32_t i = 0; i < v->len;) {
+        struct span cur = spans[i++];
+        while (i < v->len && spans[i].len == cur.len && touches(&cur, &spans[i])) {
+            if (memcmp(spans[i].hi, cur.hi, cur.len) > 0) {
+                memcpy(cur.hi, spans[i].hi, cur.len);
+            }
+            i++;
+        }
+        if (emit_span(bc->arena, &cur, &b) != 0) {
+            return PC_REGO_ENOMEM;
+        }
+    }
+    return pc_rego_bi_ret(out, pc_rego_builder_finish(&b));
+}
+
 static const struct pc_rego_builtin table[] = {
     { "net.cidr_contains", 2, 0, bi_cidr_contains },
     { "net.cidr_intersects", 2, 0, bi_cidr_intersects },
     { "net.cidr_is_valid", 1, 0, bi_cidr_is_valid },
     { "net.cidr_contains_matches", 2, 0, bi_cidr_contains_matches },
     { "net.cidr_expand", 1, 0, bi_cidr_expand },
+    { "net.cidr_merge", 1, 0, bi_cidr_merge },
     { "net.lookup_ip_addr", 1, PC_REGO_BI_STUB, NULL },
 };
 

@@ -8,6 +8,7 @@
  * anything but the delimiters, `**` anything, `?` one non-delimiter character, [...] classes
  * with `!` negation and ranges, {a,b} alternatives, `\` escapes.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "rego/builtin.h"
@@ -15,13 +16,10 @@
 #include "rego/strbuf.h"
 #include "rego/utf8.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 #define MAX_CAPTURES 64
 
 static int
-ret_buf(struct pc_rego_bctx *bc, out_t out, struct pc_rego_strbuf *sb)
+ret_buf(struct pc_rego_bctx *bc, const struct pc_rego_value **out, struct pc_rego_strbuf *sb)
 {
     if (pc_rego_strbuf_failed(sb)) {
         return PC_REGO_ENOMEM;
@@ -94,8 +92,8 @@ each_match(struct pc_rego_bctx *bc, pcre2_code *code, const char *s, size_t len,
 }
 
 static int
-pattern_and_value(struct pc_rego_bctx *bc, args_t a, int ppos, int vpos, pcre2_code **code,
-                  const char **s, size_t *n)
+pattern_and_value(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a, int ppos, int vpos,
+                  pcre2_code **code, const char **s, size_t *n)
 {
     const char *p;
     size_t pn;
@@ -107,7 +105,8 @@ pattern_and_value(struct pc_rego_bctx *bc, args_t a, int ppos, int vpos, pcre2_c
 }
 
 static int
-bi_regex_match(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     pcre2_code *code;
     const char *s;
@@ -125,7 +124,8 @@ bi_regex_match(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_regex_is_valid(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_is_valid(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                  const struct pc_rego_value **out)
 {
     if (a[0]->kind != PC_REGO_STRING) {
         return pc_rego_bi_ret_bool(out, false);
@@ -157,7 +157,8 @@ split_one(struct pc_rego_bctx *bc, const struct match *m, void *ud)
 }
 
 static int
-bi_regex_split(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_split(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     pcre2_code *code;
     const char *s;
@@ -210,7 +211,8 @@ collect_one(struct pc_rego_bctx *bc, const struct match *m, void *ud)
 }
 
 static int
-find_all(struct pc_rego_bctx *bc, args_t a, out_t out, bool groups)
+find_all(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out, bool groups)
 {
     pcre2_code *code;
     const char *s;
@@ -231,13 +233,15 @@ find_all(struct pc_rego_bctx *bc, args_t a, out_t out, bool groups)
 }
 
 static int
-bi_regex_find_n(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_find_n(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     return find_all(bc, a, out, false);
 }
 
 static int
-bi_regex_find_submatch(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_find_submatch(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                       const struct pc_rego_value **out)
 {
     return find_all(bc, a, out, true);
 }
@@ -315,7 +319,8 @@ replace_one(struct pc_rego_bctx *bc, const struct match *m, void *ud)
 }
 
 static int
-bi_regex_replace(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_regex_replace(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     pcre2_code *code;
     const char *s;
@@ -634,7 +639,8 @@ glob_delims(struct pc_rego_bctx *bc, const struct pc_rego_value *d, uint32_t **o
 }
 
 static int
-bi_glob_match(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_glob_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *p;
     size_t pn;
@@ -671,7 +677,8 @@ bi_glob_match(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_glob_quote_meta(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_glob_quote_meta(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     const char *p;
     size_t n;
@@ -690,6 +697,106 @@ bi_glob_quote_meta(struct pc_rego_bctx *bc, args_t a, out_t out)
     return ret_buf(bc, out, &sb);
 }
 
+/* Appends s[0..n) with the regular expression metacharacters escaped, as Go's QuoteMeta. */
+static void
+quote_meta(struct pc_rego_strbuf *sb, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\0' && strchr("\\.+*?()|[]{}^$", s[i]) != NULL) {
+            pc_rego_strbuf_addc(sb, '\\');
+        }
+        pc_rego_strbuf_addc(sb, s[i]);
+    }
+}
+
+/*
+ * regex.template_match: the template's text outside the delimiters matches literally, the
+ * text between a delimiter pair is a regular expression; the whole value must match.
+ * Delimiter pairs may nest (the outermost pair counts); unbalanced ones are an error.
+ */
+static int
+template_pattern(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 struct pc_rego_strbuf *sb)
+{
+    const char *t;
+    const char *open;
+    const char *close;
+    size_t n;
+    size_t on;
+    size_t cn;
+    int rc = pc_rego_bi_arg_string(bc, a, 1, &t, &n);
+    if (rc == 0) {
+        rc = pc_rego_bi_arg_string(bc, a, 3, &open, &on);
+    }
+    if (rc == 0) {
+        rc = pc_rego_bi_arg_string(bc, a, 4, &close, &cn);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (on == 0 || cn == 0) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "delimiters must not be empty");
+    }
+    size_t level = 0;
+    size_t start = 0;
+    size_t lit = 0;
+    pc_rego_strbuf_addc(sb, '^');
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == open[0]) {
+            if (level++ == 0) {
+                quote_meta(sb, t + lit, i - lit);
+                start = i + 1;
+            }
+        } else if (t[i] == close[0]) {
+            if (level == 0) {
+                level = SIZE_MAX; /* a closing delimiter with no opening one */
+                break;
+            }
+            if (--level == 0) {
+                pc_rego_strbuf_addc(sb, '(');
+                pc_rego_strbuf_add(sb, t + start, i - start);
+                pc_rego_strbuf_addc(sb, ')');
+                lit = i + 1;
+            }
+        }
+    }
+    if (level != 0) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "unbalanced braces in %.*s",
+                               (int)(n > 200 ? 200 : n), t);
+    }
+    quote_meta(sb, t + lit, n - lit);
+    pc_rego_strbuf_addc(sb, '$');
+    return pc_rego_strbuf_failed(sb) ? PC_REGO_ENOMEM : 0;
+}
+
+static int
+bi_regex_template_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                        const struct pc_rego_value **out)
+{
+    struct pc_rego_strbuf sb;
+    const char *s;
+    size_t n;
+    const char *msg = NULL;
+    pc_rego_strbuf_init(&sb, bc->arena);
+    int rc = template_pattern(bc, a, &sb);
+    if (rc == 0) {
+        rc = pc_rego_bi_arg_string(bc, a, 2, &s, &n);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    pcre2_code *code = pc_rego_regex_get(pc_rego_bctx_regex(bc), sb.data, sb.len, &msg);
+    if (code == NULL) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "%s", msg);
+    }
+    size_t ov[2];
+    int r = pc_rego_regex_exec(pc_rego_bctx_regex(bc), code, s, n, 0, ov, 1);
+    if (r < 0) {
+        return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "regular expression too complex");
+    }
+    return pc_rego_bi_ret_bool(out, r == 1);
+}
+
 static const struct pc_rego_builtin table[] = {
     { "regex.match", 2, 0, bi_regex_match },
     { "regex.is_valid", 1, 0, bi_regex_is_valid },
@@ -699,6 +806,7 @@ static const struct pc_rego_builtin table[] = {
     { "regex.replace", 3, 0, bi_regex_replace },
     { "glob.match", 3, 0, bi_glob_match },
     { "glob.quote_meta", 1, 0, bi_glob_quote_meta },
+    { "regex.template_match", 4, 0, bi_regex_template_match },
 };
 
 const struct pc_rego_builtin *

@@ -15,19 +15,16 @@
 #include "rego/strbuf.h"
 #include "rego/utf8.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 static int
-two_strings(struct pc_rego_bctx *bc, args_t a, const char **s1, size_t *n1, const char **s2,
-            size_t *n2)
+two_strings(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a, const char **s1,
+            size_t *n1, const char **s2, size_t *n2)
 {
     int rc = pc_rego_bi_arg_string(bc, a, 1, s1, n1);
     return rc == 0 ? pc_rego_bi_arg_string(bc, a, 2, s2, n2) : rc;
 }
 
 static int
-ret_buf(struct pc_rego_bctx *bc, out_t out, struct pc_rego_strbuf *sb)
+ret_buf(struct pc_rego_bctx *bc, const struct pc_rego_value **out, struct pc_rego_strbuf *sb)
 {
     if (pc_rego_strbuf_failed(sb)) {
         return PC_REGO_ENOMEM;
@@ -51,7 +48,8 @@ memfind(const char *h, size_t hn, const char *n, size_t nn)
 }
 
 static int
-bi_concat(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_concat(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out)
 {
     const char *sep;
     size_t sepn;
@@ -81,7 +79,8 @@ bi_concat(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_contains(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_contains(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     const char *s, *t;
     size_t sn, tn;
@@ -90,7 +89,8 @@ bi_contains(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_startswith(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_startswith(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *s, *t;
     size_t sn, tn;
@@ -99,7 +99,8 @@ bi_startswith(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_endswith(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_endswith(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     const char *s, *t;
     size_t sn, tn;
@@ -109,7 +110,8 @@ bi_endswith(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* Rune offsets of needle in hay: the first (all == false) or every one (all == true). */
 static int
-rune_indexes(struct pc_rego_bctx *bc, args_t a, out_t out, bool all)
+rune_indexes(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out, bool all)
 {
     const char *s, *t;
     size_t sn, tn;
@@ -140,19 +142,22 @@ rune_indexes(struct pc_rego_bctx *bc, args_t a, out_t out, bool all)
 }
 
 static int
-bi_indexof(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_indexof(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     return rune_indexes(bc, a, out, false);
 }
 
 static int
-bi_indexof_n(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_indexof_n(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     return rune_indexes(bc, a, out, true);
 }
 
 static int
-map_case(struct pc_rego_bctx *bc, args_t a, out_t out, uint32_t (*map)(uint32_t))
+map_case(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out, uint32_t (*map)(uint32_t))
 {
     const char *s;
     size_t n;
@@ -176,13 +181,15 @@ map_case(struct pc_rego_bctx *bc, args_t a, out_t out, uint32_t (*map)(uint32_t)
 }
 
 static int
-bi_lower(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_lower(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     return map_case(bc, a, out, pc_rego_utf8_lower);
 }
 
 static int
-bi_upper(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_upper(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     return map_case(bc, a, out, pc_rego_utf8_upper);
 }
@@ -190,7 +197,7 @@ bi_upper(struct pc_rego_bctx *bc, args_t a, out_t out)
 /* Go's strings.NewReplacer(old1, new1, ...).Replace(s): the first old matching wins. */
 static int
 replace_pairs(struct pc_rego_bctx *bc, const char *s, size_t n, const struct pc_rego_value **pairs,
-              size_t np, out_t out)
+              size_t np, const struct pc_rego_value **out)
 {
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, bc->arena);
@@ -227,7 +234,8 @@ replace_pairs(struct pc_rego_bctx *bc, const char *s, size_t n, const struct pc_
 }
 
 static int
-bi_replace(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_replace(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -246,7 +254,8 @@ bi_replace(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_replace_n(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_replace_n(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_OBJECT);
     const char *s;
@@ -280,7 +289,8 @@ bi_replace_n(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_split(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_split(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     const char *s, *d;
     size_t sn, dn;
@@ -320,7 +330,8 @@ bi_split(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_substring(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_substring(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -382,8 +393,8 @@ last_rune(const char *s, size_t n, uint32_t *cp)
 
 /* Trims runes for which keep() says no, from the left and/or the right. */
 static int
-trim_runes(struct pc_rego_bctx *bc, out_t out, const char *s, size_t n, bool left, bool right,
-           const char *set, size_t setn, bool spaces)
+trim_runes(struct pc_rego_bctx *bc, const struct pc_rego_value **out, const char *s, size_t n,
+           bool left, bool right, const char *set, size_t setn, bool spaces)
 {
     size_t i = 0;
     size_t j = n;
@@ -407,7 +418,8 @@ trim_runes(struct pc_rego_bctx *bc, out_t out, const char *s, size_t n, bool lef
 }
 
 static int
-trim_cutset(struct pc_rego_bctx *bc, args_t a, out_t out, bool left, bool right)
+trim_cutset(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out, bool left, bool right)
 {
     const char *s, *c;
     size_t sn, cn;
@@ -416,25 +428,29 @@ trim_cutset(struct pc_rego_bctx *bc, args_t a, out_t out, bool left, bool right)
 }
 
 static int
-bi_trim(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     return trim_cutset(bc, a, out, true, true);
 }
 
 static int
-bi_trim_left(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim_left(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+             const struct pc_rego_value **out)
 {
     return trim_cutset(bc, a, out, true, false);
 }
 
 static int
-bi_trim_right(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim_right(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     return trim_cutset(bc, a, out, false, true);
 }
 
 static int
-bi_trim_space(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim_space(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -443,7 +459,8 @@ bi_trim_space(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_trim_prefix(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim_prefix(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     const char *s, *p;
     size_t sn, pn;
@@ -456,7 +473,8 @@ bi_trim_prefix(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_trim_suffix(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_trim_suffix(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+               const struct pc_rego_value **out)
 {
     const char *s, *p;
     size_t sn, pn;
@@ -469,7 +487,8 @@ bi_trim_suffix(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_reverse(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_reverse(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -496,7 +515,8 @@ bi_reverse(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_count_substr(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_count_substr(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                const struct pc_rego_value **out)
 {
     const char *s, *t;
     size_t sn, tn;
@@ -547,7 +567,8 @@ string_list(struct pc_rego_bctx *bc, const struct pc_rego_value *v, int pos,
 }
 
 static int
-any_match(struct pc_rego_bctx *bc, args_t a, out_t out, bool suffix)
+any_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out, bool suffix)
 {
     const struct pc_rego_value *const *xs;
     const struct pc_rego_value *const *ys;
@@ -576,13 +597,15 @@ any_match(struct pc_rego_bctx *bc, args_t a, out_t out, bool suffix)
 }
 
 static int
-bi_any_prefix_match(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_any_prefix_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                    const struct pc_rego_value **out)
 {
     return any_match(bc, a, out, false);
 }
 
 static int
-bi_any_suffix_match(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_any_suffix_match(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                    const struct pc_rego_value **out)
 {
     return any_match(bc, a, out, true);
 }
@@ -604,7 +627,8 @@ add_digits(struct pc_rego_strbuf *sb, uint64_t v, unsigned base, bool upper)
 }
 
 static int
-bi_format_int(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_format_int(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+              const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_number(bc, a, 1);
     if (rc == 0) {
@@ -955,7 +979,8 @@ to_farg(struct pc_rego_arena *arena, const struct pc_rego_value *v, struct farg 
 }
 
 static int
-bi_sprintf(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_sprintf(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     const char *fmt;
     size_t n;
@@ -1016,7 +1041,8 @@ bi_sprintf(struct pc_rego_bctx *bc, args_t a, out_t out)
  * values (empty when undefined).
  */
 static int
-bi_template_string(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_template_string(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                   const struct pc_rego_value **out)
 {
     int rc = pc_rego_bi_arg_kind(bc, a, 1, PC_REGO_ARRAY);
     if (rc != 0) {

@@ -16,9 +16,6 @@
 #include "rego/tz.h"
 #include "rego/utf8.h"
 
-typedef const struct pc_rego_value *const *args_t;
-typedef const struct pc_rego_value **out_t;
-
 #define NS 1000000000LL
 
 static const char *const month_names[] = { "January",   "February", "March",    "April",
@@ -796,14 +793,16 @@ parse_time(struct pc_rego_bctx *bc, const char *layout, size_t ln, const char *v
 /* Builtins. */
 
 static int
-bi_now_ns(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_now_ns(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out)
 {
     (void)a;
     return pc_rego_bi_ret_int(bc, out, pc_rego_bctx_now_ns(bc));
 }
 
 static int
-bi_parse_rfc3339(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_parse_rfc3339(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                 const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -817,7 +816,8 @@ bi_parse_rfc3339(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_parse_ns(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_parse_ns(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     const char *layout;
     size_t ln;
@@ -842,7 +842,8 @@ bi_parse_ns(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* Go's time.ParseDuration. */
 static int
-bi_parse_duration(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_parse_duration(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+                  const struct pc_rego_value **out)
 {
     const char *s;
     size_t n;
@@ -954,7 +955,7 @@ time_arg(struct pc_rego_bctx *bc, const struct pc_rego_value *v, int64_t *ns,
 }
 
 static int
-civil_arg(struct pc_rego_bctx *bc, args_t a, int pos, struct civil *c)
+civil_arg(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a, int pos, struct civil *c)
 {
     int64_t ns;
     const struct pc_rego_tz *tz;
@@ -966,7 +967,7 @@ civil_arg(struct pc_rego_bctx *bc, args_t a, int pos, struct civil *c)
 }
 
 static int
-int_array(struct pc_rego_bctx *bc, out_t out, const int64_t *vals, size_t n)
+int_array(struct pc_rego_bctx *bc, const struct pc_rego_value **out, const int64_t *vals, size_t n)
 {
     const struct pc_rego_value *items[6];
     for (size_t i = 0; i < n; i++) {
@@ -979,7 +980,8 @@ int_array(struct pc_rego_bctx *bc, out_t out, const int64_t *vals, size_t n)
 }
 
 static int
-bi_date(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_date(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     struct civil c;
     int rc = civil_arg(bc, a, 1, &c);
@@ -988,7 +990,8 @@ bi_date(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_clock(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_clock(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+         const struct pc_rego_value **out)
 {
     struct civil c;
     int rc = civil_arg(bc, a, 1, &c);
@@ -997,7 +1000,8 @@ bi_clock(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_weekday(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_weekday(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+           const struct pc_rego_value **out)
 {
     struct civil c;
     int rc = civil_arg(bc, a, 1, &c);
@@ -1005,7 +1009,8 @@ bi_weekday(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_add_date(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_add_date(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+            const struct pc_rego_value **out)
 {
     int64_t ns;
     const struct pc_rego_tz *tz;
@@ -1040,7 +1045,8 @@ bi_add_date(struct pc_rego_bctx *bc, args_t a, out_t out)
 
 /* Calendar difference of two instants: years, months, days, hours, minutes, seconds. */
 static int
-bi_diff(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_diff(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+        const struct pc_rego_value **out)
 {
     int64_t n1;
     int64_t n2;
@@ -1077,7 +1083,8 @@ bi_diff(struct pc_rego_bctx *bc, args_t a, out_t out)
 }
 
 static int
-bi_format(struct pc_rego_bctx *bc, args_t a, out_t out)
+bi_format(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
+          const struct pc_rego_value **out)
 {
     int64_t ns;
     const struct pc_rego_tz *tz;

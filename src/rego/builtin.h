@@ -62,7 +62,9 @@ void pc_rego_builtin_each(void (*fn)(size_t i, const struct pc_rego_builtin *b, 
 const struct pc_rego_builtin *pc_rego_bi_core_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_strings_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_regex_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_globs_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_encoding_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_json_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_time_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_net_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_crypto_table(size_t *n);

@@ -58,6 +58,8 @@ struct pc_rego_query {
     struct pc_rego_loc *expr_loc;
     uint32_t nexprs;
     bool capture;
+    /* for a one-expression query without capture: the same query with it, for eval_value */
+    struct pc_rego_query *value_query;
 };
 
 /* Records an error at loc (which may be NULL) and returns code. */

@@ -858,13 +858,15 @@ pc_rego_eval_body(struct pc_rego_ctx *ev, const struct pc_rego_ir_body *body, ui
     size_t mark = ev->ntrail;
     int rc;
     for (;; i++) {
-        if (i == body->n) {
-            rc = k->fn(ev, k);
+        /* Counting the completions too bounds iterations whose bodies end right away. */
+        if (ev->step_limit != 0 && ++ev->steps > ev->step_limit) {
+            const struct pc_rego_loc *loc =
+                body->n == 0 ? NULL : &body->exprs[i < body->n ? i : body->n - 1]->loc;
+            rc = pc_rego_eval_fail(ev, PC_REGO_EEVAL, loc, "evaluation limit exceeded");
             break;
         }
-        if (ev->step_limit != 0 && ++ev->steps > ev->step_limit) {
-            rc = pc_rego_eval_fail(ev, PC_REGO_EEVAL, &body->exprs[i]->loc,
-                                   "evaluation limit exceeded");
+        if (i == body->n) {
+            rc = k->fn(ev, k);
             break;
         }
         const struct pc_rego_ir_expr *e = body->exprs[i];
@@ -1173,6 +1175,9 @@ pc_rego_eval_value(struct pc_rego_ctx *ctx, const struct pc_rego_query *q,
         }
         ctx->err = NULL;
         return rc;
+    }
+    if (q->value_query != NULL) {
+        q = q->value_query;
     }
     const struct pc_rego_solution *sols;
     size_t n;

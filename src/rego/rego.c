@@ -63,6 +63,14 @@ pc_rego_query_compile(struct pc_rego_policy *pol, const char *src, size_t len, u
     q->expr_loc = lq.expr_loc;
     q->nexprs = lq.nexprs;
     q->capture = (flags & PC_REGO_QUERY_CAPTURE) != 0;
+    /* pc_rego_eval_value reports the expression's value, false included, as capture does. */
+    if (!q->capture && q->nexprs == 1) {
+        q->value_query = pc_rego_query_compile(pol, src, len, flags | PC_REGO_QUERY_CAPTURE, e);
+        if (q->value_query == NULL) {
+            pc_rego_query_free(q);
+            return NULL;
+        }
+    }
     return q;
 }
 
@@ -72,6 +80,7 @@ pc_rego_query_free(struct pc_rego_query *q)
     if (q == NULL) {
         return;
     }
+    pc_rego_query_free(q->value_query);
     pc_rego_policy_unref(q->policy);
     pc_rego_arena_destroy(q->arena);
     pc_rego_free(q);

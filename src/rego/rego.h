@@ -177,8 +177,8 @@ int pc_rego_eval(struct pc_rego_ctx *ctx, const struct pc_rego_query *q,
 
 /*
  * The decision fast path: evaluates a query of one expression (such as "data.authz.allow") and
- * sets *out to its value in the first solution, or to NULL when undefined. Same return and
- * memory rules as pc_rego_eval.
+ * sets *out to its value in the first solution (false included, as with PC_REGO_QUERY_CAPTURE),
+ * or to NULL when undefined. Same return and memory rules as pc_rego_eval.
  */
 int pc_rego_eval_value(struct pc_rego_ctx *ctx, const struct pc_rego_query *q,
                        const struct pc_rego_value *input, const struct pc_rego_value **out,
