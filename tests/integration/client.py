@@ -60,6 +60,46 @@ def raw(port, data, timeout=5.0, shutdown=False):
         s.close()
 
 
+def raw_closed(port, data, timeout=5.0):
+    """Like raw(), and also says how it ended: returns (bytes, closed), closed being whether
+    the peer closed (EOF or reset) rather than `timeout` passing with nothing new."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    chunks = []
+    closed = False
+    try:
+        s.sendall(data)
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not b:
+                closed = True
+                break
+            chunks.append(b)
+        return b"".join(chunks), closed
+    finally:
+        s.close()
+
+
+def read_response(sock, timeout=10.0, head_only=False):
+    """Reads one response from sock: (status, headers dict, body, bytes read past it).
+    head_only: the answer to a HEAD request, which has no body whatever its headers say."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        one = parse_one(data, head_only)
+        if one is not None:
+            return one
+        b = sock.recv(65536)
+        if not b:
+            raise ConnectionError("closed before a whole response: %r" % data[:300])
+        data += b
+
+
 def is_closed(sock, timeout=2.0):
     """Whether the peer closed sock (EOF or reset) within timeout, reading what comes first."""
     sock.settimeout(timeout)
@@ -76,37 +116,94 @@ def is_closed(sock, timeout=2.0):
     return False
 
 
+def parse_one(data, head_only=False, at_eof=False):
+    """Parses the first response in data: (status, headers dict, body, rest), or None while it
+    is incomplete. A body delimited by close is complete only at_eof."""
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    lines = data[:head_end].decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    rest = data[head_end + 4:]
+    if head_only or status in (204, 304) or status < 200:
+        return status, headers, b"", rest
+    if headers.get("transfer-encoding") == "chunked":
+        return parse_chunked(status, headers, rest)
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        if len(rest) < n:
+            return None
+        return status, headers, rest[:n], rest[n:]
+    if not at_eof:
+        return None
+    return status, headers, rest, b""
+
+
+def parse_chunked(status, headers, rest):
+    """The chunked body at the start of rest: (status, headers, body, what follows), or None
+    while it is incomplete. Extensions and trailers are skipped."""
+    pieces = []
+    pos = 0
+    while True:
+        line_end = rest.find(b"\r\n", pos)
+        if line_end < 0:
+            return None
+        size = int(rest[pos:line_end].split(b";")[0], 16)
+        pos = line_end + 2
+        if size == 0:
+            end = rest.find(b"\r\n", pos)
+            while end > pos:  # a trailer line: skip to the empty line ending the trailers
+                pos = end + 2
+                end = rest.find(b"\r\n", pos)
+            if end < 0:
+                return None
+            return status, headers, b"".join(pieces), rest[end + 2:]
+        if len(rest) < pos + size + 2:
+            return None
+        pieces.append(rest[pos:pos + size])
+        pos += size + 2
+
+
 def parse_responses(data):
-    """Splits a byte stream into responses: [(status, headers dict, body)], honouring
-    Content-Length and chunked framing; stops at the first incomplete one."""
+    """Splits a byte stream (read until the peer closed) into responses:
+    [(status, headers dict, body)], honouring Content-Length and chunked framing; stops at the
+    first incomplete one."""
     out = []
     while data:
-        head_end = data.find(b"\r\n\r\n")
-        if head_end < 0:
+        one = parse_one(data, at_eof=True)
+        if one is None:
             break
-        lines = data[:head_end].decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        rest = data[head_end + 4:]
-        if "content-length" in headers:
-            n = int(headers["content-length"])
-            body, data = rest[:n], rest[n:]
-        elif headers.get("transfer-encoding") == "chunked":
-            body = b""
-            while True:
-                line_end = rest.find(b"\r\n")
-                size = int(rest[:line_end], 16)
-                rest = rest[line_end + 2:]
-                if size == 0:
-                    rest = rest[rest.find(b"\r\n") + 2:]
-                    break
-                body += rest[:size]
-                rest = rest[size + 2:]
-            data = rest
-        else:
-            body, data = (b"" if status in (204, 304) or status < 200 else rest), b""
+        status, headers, body, data = one
         out.append((status, headers, body))
     return out
+
+
+class SocketReader:
+    """A file-like read(n) over a socket that returns exactly n bytes (fewer only at EOF),
+    starting with bytes already read past a response head; for origin.read_ws_frame."""
+
+    def __init__(self, sock, pending=b""):
+        self.sock = sock
+        self.pending = pending
+
+    def read(self, n):
+        while len(self.pending) < n:
+            b = self.sock.recv(65536)
+            if not b:
+                break
+            self.pending += b
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+
+def rss_bytes(pid):
+    """A process's resident set size, from /proc/PID/status (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for %d" % pid)

@@ -68,6 +68,23 @@ class Origin:
     def address(self):
         return "127.0.0.1:%d" % self.port
 
+    def counts(self):
+        """{"served": request heads read, "completed": requests read whole}, from the origin's
+        /count, asked directly."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET /count HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        return json.loads(data.partition(b"\r\n\r\n")[2])
+
+    def served(self):
+        """How many request heads this origin has read."""
+        return self.counts()["served"]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -101,7 +118,14 @@ class Gateway:
         if check_ready:
             self.wait_ready()
 
+    def render(self, routes, backends, **kw):
+        """The configuration text for these routes on this gateway's ports and access log, for
+        write_config() on a reload (keywords as gateway_config takes them)."""
+        return gateway_config(self.port, self.admin_port, routes, backends,
+                              access_log=self.access_path, **kw)
+
     def write_config(self, config):
+        """Replaces the configuration file atomically (a rename, as editors and ConfigMaps do)."""
         tmp = self.config_path + ".tmp"
         with open(tmp, "w") as f:
             f.write(textwrap.dedent(config))
@@ -156,11 +180,12 @@ class Gateway:
 
 
 def gateway_config(port, admin_port, routes, backends, proxy_extra="", gateway_extra="",
-                   listeners=None, access_log=None, policies=""):
+                   listeners=None, access_log=None, policies="", log_level="info"):
     """A Gateway on 127.0.0.1:port with the given HTTPRoute rules and ServiceEndpoints.
 
     routes: YAML text of HTTPRoute documents (without the leading ---).
     backends: {service_name: [address, ...]} served on Service port 80.
+    log_level: ProxyConfig spec.log.level; None leaves it out (the gateway's default).
     """
     listeners = listeners or """
     - name: http
@@ -202,9 +227,8 @@ spec:
     port: %d
   accessLog:
     path: %s
-  log:
-    level: info
-%s""" % (admin_port, access_log or "-", proxy_extra))
+%s%s""" % (admin_port, json.dumps(access_log or "-"),
+          "  log:\n    level: %s\n" % log_level if log_level else "", proxy_extra))
     docs.append(textwrap.dedent(routes))
     if policies:
         docs.append(textwrap.dedent(policies))
@@ -227,7 +251,8 @@ def origin_b():
 
 @pytest.fixture
 def make_gateway():
-    """make_gateway(routes, backends, **kw) -> a started Gateway on fresh ports."""
+    """make_gateway(routes, backends, **kw) -> a started Gateway on fresh ports. A `listeners`
+    text may say {port} where the gateway's own port goes."""
     started = []
 
     def make(routes, backends, workers=2, **kw):
@@ -235,6 +260,8 @@ def make_gateway():
         admin = free_port()
         gw_dir = tempfile.mkdtemp(prefix="portcullis-access-")
         access = kw.pop("access_log", os.path.join(gw_dir, "access.log"))
+        if kw.get("listeners"):
+            kw["listeners"] = kw["listeners"].replace("{port}", str(port))
         text = gateway_config(port, admin, routes, backends, access_log=access, **kw)
         gw = Gateway(text, admin, port=port, workers=workers)
         gw.access_path = access

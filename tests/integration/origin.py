@@ -6,7 +6,8 @@ serves until killed. Every answer says which origin answered (the --name given),
 can tell backends apart.
 
   /echo...            JSON: method, raw target, headers (in order), body length and SHA-256
-  /status/<n>         an empty answer with that status
+  /status/<n>         an empty answer with that status (no Content-Length for 1xx and 204)
+  /status/<n>?length=N   the same, declaring Content-Length N without a body (for 304)
   /big?bytes=N        N bytes with Content-Length, written in 64 KiB pieces
   /chunked?bytes=N    N bytes with Transfer-Encoding: chunked
   /close-delimited?bytes=N   N bytes, no length, then close (HTTP/1.0 style)
@@ -15,21 +16,28 @@ can tell backends apart.
   /hold?ms=N          waits N ms before reading the request body, then echoes
   /close              closes the connection without answering
   /truncate           promises 100 bytes, sends 10, closes
-  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames)
+  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames) when the
+                      request asks for an upgrade; a plain echo otherwise
+  /count              JSON {"served": n, "completed": m}: how many request heads this origin
+                      has read, and how many requests it read whole (head and body), not
+                      counting /count itself (tests ask it directly, not through the gateway)
+
+HEAD requests get the head the GET would have and no body.
 """
 
 import argparse
 import base64
 import hashlib
 import json
-import socket
 import socketserver
-import sys
 import threading
 import time
 import urllib.parse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+counts_lock = threading.Lock()
+counts = {"served": 0, "completed": 0}
 
 
 class Request:
@@ -83,8 +91,17 @@ def read_body(rfile, req):
     return b""
 
 
+def count(path, what):
+    """Counts a request head read ("served") or a request read whole ("completed")."""
+    with counts_lock:
+        if path != "/count":
+            counts[what] += 1
+        return dict(counts)
+
+
 class Handler(socketserver.StreamRequestHandler):
     name = "origin"
+    is_head = False
 
     def send(self, status, body=b"", headers=(), reason="OK"):
         head = "HTTP/1.1 %d %s\r\n" % (status, reason)
@@ -92,7 +109,7 @@ class Handler(socketserver.StreamRequestHandler):
         for k, v in headers:
             head += "%s: %s\r\n" % (k, v)
         head += "content-length: %d\r\n\r\n" % len(body)
-        self.wfile.write(head.encode("latin-1") + body)
+        self.wfile.write(head.encode("latin-1") + (b"" if self.is_head else body))
         self.wfile.flush()
 
     def handle(self):
@@ -109,11 +126,17 @@ class Handler(socketserver.StreamRequestHandler):
         url = urllib.parse.urlsplit(req.target)
         query = dict(urllib.parse.parse_qsl(url.query))
         path = url.path
+        count(path, "served")
+        self.is_head = req.method == "HEAD"
         if path.startswith("/hold"):
             time.sleep(int(query.get("ms", "0")) / 1000)
-        if path == "/ws":
+        if path == "/ws" and req.header("upgrade") is not None:
             return self.websocket(req)
         body = read_body(self.rfile, req)
+        now = count(path, "completed")
+        if path == "/count":
+            self.send(200, json.dumps(now).encode(), [("content-type", "application/json")])
+            return False
         if path == "/close":
             return False
         if path == "/truncate":
@@ -121,15 +144,25 @@ class Handler(socketserver.StreamRequestHandler):
             self.wfile.flush()
             return False
         if path.startswith("/status/"):
-            status = int(path.split("/")[2])
-            self.send(status, reason="Status")
-            return True
+            return self.status(int(path.split("/")[2]), query.get("length"))
         if path == "/slow":
             time.sleep(int(query.get("ms", "0")) / 1000)
         if path in ("/big", "/chunked", "/close-delimited", "/drip"):
             return self.stream(path, int(query.get("bytes", "0")), int(query.get("ms", "0")))
         self.echo(req, body)
         return req.header("connection") != "close"
+
+    def status(self, status, length):
+        """An empty answer; 1xx and 204 carry no Content-Length (RFC 9110 section 8.6), and
+        `length` declares one without sending the body (what a 304 may do)."""
+        head = "HTTP/1.1 %d Status\r\nx-origin: %s\r\n" % (status, self.name)
+        if length is not None:
+            head += "content-length: %s\r\n" % length
+        elif status >= 200 and status != 204:
+            head += "content-length: 0\r\n"
+        self.wfile.write(head.encode("latin-1") + b"\r\n")
+        self.wfile.flush()
+        return True
 
     def echo(self, req, body):
         doc = {
@@ -151,6 +184,9 @@ class Handler(socketserver.StreamRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
         else:
             self.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
+        if self.is_head:
+            self.wfile.flush()
+            return path != "/close-delimited"
         sent = 0
         step = 1024 if path == "/drip" else len(piece)
         while sent < size:
