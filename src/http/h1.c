@@ -119,7 +119,8 @@ on_url(llhttp_t *llhttp, const char *at, size_t len)
     }
     acc->target_len += (uint32_t)len;
     if (p->limits.max_line_bytes != 0
-        && acc->target_len + REQUEST_LINE_OVERHEAD > p->limits.max_line_bytes) {
+        && pc_h1_request_line_bytes(llhttp_method_name(llhttp_get_method(llhttp)), acc->target_len)
+               > p->limits.max_line_bytes) {
         return fail(p, 414, "request_line_too_long");
     }
     return acc_append(p, at, len, false);
@@ -219,7 +220,8 @@ on_header_value(llhttp_t *llhttp, const char *at, size_t len)
     struct field_span *span;
     int rc;
 
-    if (is_obs_fold(p, at)) {
+    /* An empty value is reported as an empty span right after its line's LF: not a fold. */
+    if (len > 0 && is_obs_fold(p, at)) {
         return fail(p, 400, "obs_fold");
     }
     rc = count_header_bytes(p, len);
@@ -269,6 +271,9 @@ on_header_value_complete(llhttp_t *llhttp)
     }
 
     span = &acc->fields[acc->n_fields - 1];
+    if (span->name_len == 0) {
+        return fail(p, 400, "bad_header_name");
+    }
     while (span->value_len > 0) {
         char c = acc->buf[span->value_off + span->value_len - 1];
 
@@ -332,6 +337,7 @@ build_fields(struct pc_h1_acc *acc, struct pc_arena *arena)
 static bool
 is_valid_host(const char *s, size_t len)
 {
+    unsigned port = 0;
     size_t i = 0;
 
     if (len == 0) {
@@ -378,8 +384,9 @@ is_valid_host(const char *s, size_t len)
         if (s[i] < '0' || s[i] > '9') {
             return false;
         }
+        port = port * 10 + (unsigned)(s[i] - '0');
     }
-    return true;
+    return port <= 65535;
 }
 
 /*
@@ -645,6 +652,41 @@ pc_h1_begin(struct pc_h1_parser *p, struct pc_arena *arena, const struct pc_h1_l
     p->error_status = 0;
     p->error_reason = NULL;
     p->head_done = false;
+    p->is_head_scanned = false;
+    p->scan_last_byte = '\0';
+    p->scan_pos = 0;
+    p->scan_last_lf = 0;
+}
+
+/*
+ * RFC 9112 section 2.2 lets a recipient accept a bare LF as a line end, and llhttp's strict mode
+ * does so after the request line. We refuse it everywhere in a head: a line end that one parser
+ * accepts and another does not is how requests get smuggled. Jumps from LF to LF, and stops at
+ * the empty line that ends the head, since body bytes may hold anything.
+ */
+static bool
+has_bare_lf(struct pc_h1_parser *p, const char *data, size_t len)
+{
+    const char *q = memchr(data, '\n', len);
+
+    while (q != NULL && !p->is_head_scanned) {
+        size_t j = (size_t)(q - data);
+        char prev = j > 0 ? data[j - 1] : p->scan_last_byte;
+        uint64_t at = p->scan_pos + j + 1;
+
+        if (prev != '\r') {
+            return true;
+        }
+        if (p->scan_last_lf != 0 && at == p->scan_last_lf + 2) {
+            p->is_head_scanned = true;
+            break;
+        }
+        p->scan_last_lf = at;
+        q = memchr(q + 1, '\n', len - j - 1);
+    }
+    p->scan_pos += len;
+    p->scan_last_byte = data[len - 1];
+    return false;
 }
 
 static int
@@ -721,6 +763,12 @@ pc_h1_feed(struct pc_h1_parser *p, const char *data, size_t len, size_t *consume
     if (len == 0) {
         /* Still worth a call: a message that needs no more bytes completes on it. */
         data = "";
+    }
+
+    if (len > 0 && p->llhttp.type == HTTP_REQUEST && !p->is_head_scanned
+        && has_bare_lf(p, data, len)) {
+        pc_h1_set_error(p, 400, "bare_lf");
+        return PC_H1_ERROR;
     }
 
     p->feed_start = data;
@@ -920,6 +968,12 @@ pc_h1_reason_phrase(unsigned status)
     default:
         return "Unknown";
     }
+}
+
+size_t
+pc_h1_request_line_bytes(const char *method, size_t target_len)
+{
+    return strlen(method) + target_len + REQUEST_LINE_OVERHEAD;
 }
 
 bool

@@ -103,6 +103,10 @@ struct pc_h1_parser {
     uint16_t error_status;
     bool prev_feed_ended_lf;
     bool head_done;
+    bool is_head_scanned; /* the line-ending scan reached the end of this head */
+    char scan_last_byte;
+    uint64_t scan_pos;     /* bytes of this message scanned so far */
+    uint64_t scan_last_lf; /* position of the last LF seen, plus one; 0: none */
     const char *error_reason;
 };
 
@@ -159,6 +163,10 @@ bool pc_h1_value_has_token(const char *value, size_t len, const char *token, siz
 
 /* The standard reason phrase of status, or "Unknown". */
 const char *pc_h1_reason_phrase(unsigned status);
+
+/* The length of a request line with this method and target, CRLF included: what the
+ * max_line_bytes limit counts. */
+size_t pc_h1_request_line_bytes(const char *method, size_t target_len);
 
 /* Whether name (lower-case) is a hop-by-hop field that a proxy never forwards. */
 bool pc_h1_is_hop_by_hop(const char *name, size_t len);

@@ -245,6 +245,14 @@ void exchange_answer(struct pc_exchange *x, unsigned status, const char *reason)
 void exchange_answer_with(struct pc_exchange *x, unsigned status, const char *reason,
                           const struct pc_header_pair *headers, size_t n_headers,
                           const char *content_type, const char *body, size_t body_len);
+
+/* Whether the gateway can still answer: no response byte has been queued to the client. */
+static inline bool
+exchange_can_answer(const struct pc_exchange *x)
+{
+    return x->resp_state == RESP_NONE || x->resp_state == RESP_WAITING;
+}
+
 /* Returns the request id, generating one the first time. */
 const char *exchange_request_id(struct pc_exchange *x);
 /* Ends the exchange if both sides are done and every byte was taken. */

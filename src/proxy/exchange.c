@@ -618,7 +618,7 @@ step_limits(struct pc_exchange *x)
     unsigned status = 0;
 
     if (l->max_request_line_bytes != 0
-        && req->target_len + req->method_len + 12 > l->max_request_line_bytes) {
+        && pc_h1_request_line_bytes(req->method, req->target_len) > l->max_request_line_bytes) {
         status = 414;
         reason = "request_line_too_long";
     } else if (l->max_header_bytes != 0 && req->header_bytes > l->max_header_bytes) {

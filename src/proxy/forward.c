@@ -511,7 +511,7 @@ upstream_failed(struct pc_exchange *x, unsigned status, const char *reason)
     pc_log(PC_LOG_DEBUG, "proxy", "upstream_failed", "endpoint=%s status=%u reason=%s",
            x->endpoint != NULL ? x->endpoint->name : "-", status, reason);
     forward_release(x, false);
-    if (x->resp_state == RESP_WAITING || x->resp_state == RESP_NONE) {
+    if (exchange_can_answer(x)) {
         x->resp_state = RESP_NONE;
         exchange_answer(x, status, reason);
         return;
@@ -853,7 +853,8 @@ on_response_complete(void *owner)
 {
     struct pc_exchange *x = owner;
 
-    if (x->is_interim) {
+    if (x->is_interim || (x->resp != NULL && x->resp->status == 101)) {
+        /* A 101 ends the HTTP part only: the connection becomes the tunnel (feed_response). */
         return;
     }
     if (x->out_framing == PC_H1_BODY_CHUNKED) {
@@ -889,6 +890,7 @@ start_tunnel(struct pc_exchange *x, const char *rest, size_t rest_len)
     }
     forward_flush(x);
     conn_set_timer(conn, TIMER_TUNNEL);
+    conn_update_reading(conn);
 }
 
 /* Parses response bytes; may run several messages when interim responses come first. */
@@ -981,12 +983,12 @@ after_upstream_bytes(struct pc_exchange *x)
         return;
     }
     apply_client_backpressure(x);
-    if (x->resp_state == RESP_DONE && x->up != NULL) {
-        finish_response_early(x);
-    }
     if (x->conn != NULL && x->conn->is_tunnel) {
         conn_update_reading(x->conn);
         return;
+    }
+    if (x->resp_state == RESP_DONE && x->up != NULL) {
+        finish_response_early(x);
     }
     exchange_check_end(x);
 }

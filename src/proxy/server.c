@@ -362,11 +362,12 @@ on_conn_timer(uv_timer_t *timer)
     pc_metrics_add(conn->server->metrics, PC_M_CLIENT_TIMEOUTS, 1);
     pc_log(PC_LOG_DEBUG, "http", "client_timeout", "conn=%llu phase=%u",
            (unsigned long long)conn->id, conn->timer_kind);
-    if (x != NULL && x->resp_state == RESP_NONE
+    if (x != NULL && exchange_can_answer(x)
         && (x->req_state == REQ_BODY || pc_h1_in_message(&conn->parser))) {
         /* RFC 9110 section 15.5.9: tell a client that stalled mid-request why we close. */
         x->is_close_after = true;
         forward_release(x, false);
+        x->resp_state = RESP_NONE;
         exchange_answer(x, 408, "client_timeout");
         return;
     }
@@ -591,15 +592,15 @@ reject(struct pc_conn *conn)
            (unsigned long long)conn->id, status, reason);
     pc_buf_unref(conn->in);
     conn->in = NULL;
-    if (x == NULL || x->resp_state != RESP_NONE) {
+    if (x == NULL || !exchange_can_answer(x)) {
         conn_close(conn);
         return;
     }
-    /* The framing can no longer be trusted, so nothing after this answer is read. */
+    /* The framing can no longer be trusted, so nothing after this answer is read; an upstream
+     * that got part of this request must not see the rest or serve anyone else. */
     x->is_close_after = true;
-    if (x->req_state == REQ_BODY) {
-        forward_release(x, false);
-    }
+    forward_release(x, false);
+    x->resp_state = RESP_NONE;
     exchange_answer(x, status, reason);
 }
 

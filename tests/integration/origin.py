@@ -82,12 +82,18 @@ def read_body(rfile, req):
                 while rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass
                 break
-            chunks.append(rfile.read(size))
+            chunk = rfile.read(size)
+            if len(chunk) < size:
+                raise ConnectionError("request body cut short")
+            chunks.append(chunk)
             rfile.readline()
         return b"".join(chunks)
     length = req.header("content-length")
     if length:
-        return rfile.read(int(length))
+        body = rfile.read(int(length))
+        if len(body) < int(length):
+            raise ConnectionError("request body cut short")
+        return body
     return b""
 
 

@@ -521,6 +521,58 @@ test_h1_knows_hop_by_hop_fields(void **state)
     assert_string_equal(pc_h1_reason_phrase(431), "Request Header Fields Too Large");
 }
 
+static void
+test_h1_accepts_empty_header_value(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(feed_str(f, "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nY: \r\n\r\n"),
+                     PC_H1_PAUSED);
+    assert_int_equal(pc_h1_header_find(f->sink.head, "x-empty", 7)->value_len, 0);
+    assert_int_equal(pc_h1_header_find(f->sink.head, "y", 1)->value_len, 0);
+}
+
+static void
+test_h1_refuses_empty_header_name(void **state)
+{
+    REFUSED("GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n", 400, "bad_header_name");
+}
+
+static void
+test_h1_refuses_host_port_out_of_range(void **state)
+{
+    REFUSED("GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", 400, "bad_host");
+}
+
+static void
+test_h1_refuses_bare_lf_after_request_line(void **state)
+{
+    REFUSED("GET / HTTP/1.1\nHost: a\r\n\r\n", 400, "bare_lf");
+}
+
+static void
+test_h1_refuses_bare_lf_split_after_cr_boundary(void **state)
+{
+    struct fixture *f = *state;
+    size_t consumed;
+    const char one[] = "GET / HTTP/1.1\r\nHost: a";
+    const char two[] = "\nX: b\r\n\r\n";
+
+    assert_int_equal(pc_h1_feed(&f->parser, one, sizeof(one) - 1, &consumed), PC_H1_OK);
+    assert_int_equal(pc_h1_feed(&f->parser, two, sizeof(two) - 1, &consumed), PC_H1_ERROR);
+    assert_string_equal(pc_h1_error_reason(&f->parser), "bare_lf");
+}
+
+static void
+test_h1_allows_bare_lf_in_body(void **state)
+{
+    struct fixture *f = *state;
+
+    feed_str(f, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\na\nb");
+    assert_int_equal(f->sink.completes, 1);
+    assert_memory_equal(f->sink.body, "a\nb", 3);
+}
+
 int
 main(void)
 {
@@ -561,6 +613,12 @@ main(void)
         REQ(test_h1_refuses_too_many_headers_with_431),
         REQ(test_h1_refuses_long_chunk_extensions),
         REQ(test_h1_reads_expectations),
+        REQ(test_h1_accepts_empty_header_value),
+        REQ(test_h1_refuses_empty_header_name),
+        REQ(test_h1_refuses_host_port_out_of_range),
+        REQ(test_h1_refuses_bare_lf_after_request_line),
+        REQ(test_h1_refuses_bare_lf_split_after_cr_boundary),
+        REQ(test_h1_allows_bare_lf_in_body),
         REQ(test_h1_reads_upgrade_requests),
         RESP(test_h1_response_without_length_is_close_delimited),
         RESP(test_h1_response_204_has_no_body),
