@@ -1021,9 +1021,13 @@ is_subset(const struct pc_rego_value *super, const struct pc_rego_value *sub)
         }
         return false;
     }
-    if (super->kind == PC_REGO_SET && sub->kind == PC_REGO_ARRAY) {
+    if (super->kind == PC_REGO_ARRAY && sub->kind == PC_REGO_SET) {
         for (uint32_t i = 0; i < sub->len; i++) {
-            if (!pc_rego_set_contains(super, sub->u.items[i])) {
+            bool found = false;
+            for (uint32_t j = 0; !found && j < super->len; j++) {
+                found = pc_rego_equal(super->u.items[j], sub->u.items[i]);
+            }
+            if (!found) {
                 return false;
             }
         }
@@ -1045,7 +1049,7 @@ bi_object_subset(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
     if (y->kind != PC_REGO_OBJECT && y->kind != PC_REGO_SET && y->kind != PC_REGO_ARRAY) {
         return pc_rego_bi_type_error(bc, 2, y, "object, set, array");
     }
-    bool same_family = x->kind == y->kind || (x->kind == PC_REGO_SET && y->kind == PC_REGO_ARRAY);
+    bool same_family = x->kind == y->kind || (x->kind == PC_REGO_ARRAY && y->kind == PC_REGO_SET);
     if (!same_family) {
         return pc_rego_bi_fail(bc, PC_REGO_EEVAL_TYPE,
                                "both arguments must be objects, sets or arrays of the same kind");

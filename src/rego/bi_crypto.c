@@ -22,68 +22,11 @@
 #include <openssl/x509.h>
 
 #include "rego/builtin.h"
+#include "rego/jose.h"
 #include "rego/json.h"
 #include "rego/strbuf.h"
 
 #define MAX_KEYS 32
-
-/* Base64url (padding optional) and standard base64 for PEM bodies. */
-static int
-b64_val(int c, bool url)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == (url ? '-' : '+')) {
-        return 62;
-    }
-    if (c == (url ? '_' : '/')) {
-        return 63;
-    }
-    return -1;
-}
-
-/* Decodes base64 (url or standard); whitespace is skipped for PEM. Returns false if invalid. */
-static bool
-b64_decode(struct pc_rego_strbuf *sb, const char *s, size_t n, bool url)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t count = 0;
-    size_t i = 0;
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!url && isspace(c)) {
-            continue;
-        }
-        if (c == '=') {
-            break;
-        }
-        int v = b64_val(c, url);
-        if (v < 0) {
-            return false;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        count++;
-        if (bits >= 8) {
-            bits -= 8;
-            pc_rego_strbuf_addc(sb, (char)((acc >> bits) & 0xFF));
-        }
-    }
-    for (; i < n; i++) {
-        if (s[i] != '=' && !(!url && isspace((unsigned char)s[i]))) {
-            return false;
-        }
-    }
-    return count % 4 != 1 && !pc_rego_strbuf_failed(sb);
-}
 
 /* Digests and HMAC. */
 
@@ -240,103 +183,6 @@ keyset_free(struct keyset *ks)
     ks->n = 0;
 }
 
-/* Decodes a base64url JWK field into bytes (arena memory). */
-static bool
-jwk_bytes(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk, const char *name,
-          struct pc_rego_strbuf *out)
-{
-    const struct pc_rego_value *v = pc_rego_object_get_str(jwk, name, strlen(name));
-    pc_rego_strbuf_init(out, bc->arena);
-    return v != NULL && v->kind == PC_REGO_STRING && b64_decode(out, v->u.s, v->len, true)
-           && out->len > 0;
-}
-
-static EVP_PKEY *
-pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
-{
-    EVP_PKEY *pkey = NULL;
-    OSSL_PARAM *params = bld != NULL ? OSSL_PARAM_BLD_to_param(bld) : NULL;
-    EVP_PKEY_CTX *ctx = params != NULL ? EVP_PKEY_CTX_new_from_name(NULL, type, NULL) : NULL;
-    if (ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1) {
-        if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-            pkey = NULL;
-        }
-    }
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    return pkey;
-}
-
-static EVP_PKEY *
-rsa_jwk(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk)
-{
-    struct pc_rego_strbuf n;
-    struct pc_rego_strbuf e;
-    if (!jwk_bytes(bc, jwk, "n", &n) || !jwk_bytes(bc, jwk, "e", &e)) {
-        return NULL;
-    }
-    BIGNUM *bn = BN_bin2bn((const unsigned char *)n.data, (int)n.len, NULL);
-    BIGNUM *be = BN_bin2bn((const unsigned char *)e.data, (int)e.len, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY *pkey = NULL;
-    if (bn != NULL && be != NULL && bld != NULL
-        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1
-        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1) {
-        pkey = pkey_from_params("RSA", bld);
-    }
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    return pkey;
-}
-
-static EVP_PKEY *
-ec_jwk(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk)
-{
-    const struct pc_rego_value *crv = pc_rego_object_get_str(jwk, "crv", 3);
-    const char *group = NULL;
-    size_t size = 0;
-    if (crv != NULL && crv->kind == PC_REGO_STRING) {
-        group = crv->len == 5 && memcmp(crv->u.s, "P-256", 5) == 0   ? (size = 32, "prime256v1")
-                : crv->len == 5 && memcmp(crv->u.s, "P-384", 5) == 0 ? (size = 48, "secp384r1")
-                : crv->len == 5 && memcmp(crv->u.s, "P-521", 5) == 0 ? (size = 66, "secp521r1")
-                                                                     : NULL;
-    }
-    struct pc_rego_strbuf x;
-    struct pc_rego_strbuf y;
-    if (group == NULL || !jwk_bytes(bc, jwk, "x", &x) || !jwk_bytes(bc, jwk, "y", &y)
-        || x.len > size || y.len > size) {
-        return NULL;
-    }
-    unsigned char point[1 + 2 * 66];
-    memset(point, 0, sizeof(point));
-    point[0] = 0x04;
-    memcpy(point + 1 + size - x.len, x.data, x.len);
-    memcpy(point + 1 + 2 * size - y.len, y.data, y.len);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY *pkey = NULL;
-    if (bld != NULL
-        && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1
-        && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * size)
-               == 1) {
-        pkey = pkey_from_params("EC", bld);
-    }
-    OSSL_PARAM_BLD_free(bld);
-    return pkey;
-}
-
-static EVP_PKEY *
-okp_jwk(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk)
-{
-    const struct pc_rego_value *crv = pc_rego_object_get_str(jwk, "crv", 3);
-    struct pc_rego_strbuf x;
-    if (crv == NULL || crv->kind != PC_REGO_STRING || crv->len != 7
-        || memcmp(crv->u.s, "Ed25519", 7) != 0 || !jwk_bytes(bc, jwk, "x", &x) || x.len != 32) {
-        return NULL;
-    }
-    return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, (const unsigned char *)x.data, 32);
-}
-
 /* One JWK: adds its key to ks (secrets as HMAC keys). Returns false when it is not usable. */
 static bool
 add_jwk(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk, struct keyset *ks)
@@ -352,13 +198,13 @@ add_jwk(struct pc_rego_bctx *bc, const struct pc_rego_value *jwk, struct keyset 
     struct pc_rego_strbuf k;
     bool secret = false;
     if (kty->len == 3 && memcmp(kty->u.s, "RSA", 3) == 0) {
-        pkey = rsa_jwk(bc, jwk);
+        pkey = pc_rego_jose_jwk_key(bc, jwk, PC_REGO_JOSE_RSA, false);
     } else if (kty->len == 2 && memcmp(kty->u.s, "EC", 2) == 0) {
-        pkey = ec_jwk(bc, jwk);
+        pkey = pc_rego_jose_jwk_key(bc, jwk, PC_REGO_JOSE_EC, false);
     } else if (kty->len == 3 && memcmp(kty->u.s, "OKP", 3) == 0) {
-        pkey = okp_jwk(bc, jwk);
+        pkey = pc_rego_jose_jwk_key(bc, jwk, PC_REGO_JOSE_OKP, false);
     } else if (kty->len == 3 && memcmp(kty->u.s, "oct", 3) == 0) {
-        secret = jwk_bytes(bc, jwk, "k", &k);
+        secret = pc_rego_jose_jwk_bytes(bc, jwk, "k", &k);
     }
     if (pkey == NULL && !secret) {
         return false;
@@ -461,7 +307,8 @@ find_pem(const char *s, size_t n, char *type, size_t tn, struct pc_rego_strbuf *
     char endline[96];
     snprintf(endline, sizeof(endline), "-----END %s-----", type);
     const char *end = strstr(body, endline);
-    if (end == NULL || end > s + n || !b64_decode(der, body, (size_t)(end - body), false)) {
+    if (end == NULL || end > s + n
+        || !pc_rego_jose_b64_decode(der, body, (size_t)(end - body), false)) {
         return false;
     }
     const char *after = end + strlen(endline);
@@ -671,7 +518,7 @@ decode_object(struct pc_rego_bctx *bc, const char *s, size_t n, const char *what
               const struct pc_rego_value **out, struct pc_rego_strbuf *raw)
 {
     pc_rego_strbuf_init(raw, bc->arena);
-    if (!b64_decode(raw, s, n, true)) {
+    if (!pc_rego_jose_b64_decode(raw, s, n, true)) {
         return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN,
                                "JWT %s had invalid encoding: illegal base64 data", what);
     }
@@ -724,7 +571,7 @@ bi_jwt_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
         }
         struct pc_rego_strbuf raw;
         pc_rego_strbuf_init(&raw, bc->arena);
-        if (rc == 0 && !b64_decode(&raw, t.payload, t.payload_len, true)) {
+        if (rc == 0 && !pc_rego_jose_b64_decode(&raw, t.payload, t.payload_len, true)) {
             rc = pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN,
                                  "JWT payload had invalid encoding: illegal base64 data");
         }
@@ -748,7 +595,7 @@ bi_jwt_decode(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
         rc = decode_object(bc, t.payload, t.payload_len, "payload", &payload, &raw);
         struct pc_rego_strbuf sig;
         pc_rego_strbuf_init(&sig, bc->arena);
-        if (rc == 0 && !b64_decode(&sig, t.sig, t.sig_len, true)) {
+        if (rc == 0 && !pc_rego_jose_b64_decode(&sig, t.sig, t.sig_len, true)) {
             rc = pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN,
                                  "JWT signature had invalid encoding: illegal base64 data");
         }
@@ -811,7 +658,7 @@ jwt_verify(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
     }
     struct pc_rego_strbuf sig;
     pc_rego_strbuf_init(&sig, bc->arena);
-    if (!b64_decode(&sig, t.sig, t.sig_len, true)) {
+    if (!pc_rego_jose_b64_decode(&sig, t.sig, t.sig_len, true)) {
         return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "illegal base64 data in signature");
     }
     const unsigned char *sp = (const unsigned char *)(sig.data != NULL ? sig.data : "");
@@ -1034,7 +881,7 @@ verify_level(struct pc_rego_bctx *bc, const struct constraints *c, struct jwt *t
     }
     struct pc_rego_strbuf sig;
     pc_rego_strbuf_init(&sig, bc->arena);
-    if (!b64_decode(&sig, t->sig, t->sig_len, true)) {
+    if (!pc_rego_jose_b64_decode(&sig, t->sig, t->sig_len, true)) {
         return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN, "illegal base64 data in signature");
     }
     const unsigned char *sp = (const unsigned char *)(sig.data != NULL ? sig.data : "");
@@ -1066,7 +913,7 @@ decode_verify(struct pc_rego_bctx *bc, const struct pc_rego_value *tok, const st
         }
         struct pc_rego_strbuf raw;
         pc_rego_strbuf_init(&raw, bc->arena);
-        if (!b64_decode(&raw, t.payload, t.payload_len, true)) {
+        if (!pc_rego_jose_b64_decode(&raw, t.payload, t.payload_len, true)) {
             return pc_rego_bi_fail(bc, PC_REGO_EEVAL_BUILTIN,
                                    "JWT payload had invalid encoding: illegal base64 data");
         }

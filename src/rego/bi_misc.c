@@ -1,7 +1,7 @@
 /*
- * Miscellaneous builtins: bits, semver, units, uuid, graph reachability, test helpers, and
- * the stubs of builtins the engine knows but does not run in process (http.send,
- * opa.runtime, ...), which exist so that `with` can replace them.
+ * Miscellaneous builtins: bits, the test harness helper test.sleep, and the stubs of builtins
+ * the engine knows but does not run in process (http.send, opa.runtime, ...), which exist so
+ * that `with` can replace them.
  */
 #include <stdio.h>
 #include <stdlib.h>

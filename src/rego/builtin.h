@@ -68,7 +68,11 @@ const struct pc_rego_builtin *pc_rego_bi_json_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_time_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_net_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_crypto_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_jwt_sign_table(size_t *n);
 const struct pc_rego_builtin *pc_rego_bi_misc_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_units_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_graph_table(size_t *n);
+const struct pc_rego_builtin *pc_rego_bi_ids_table(size_t *n);
 
 /*
  * Error helpers: each fills bc and returns the code to hand back. Messages read

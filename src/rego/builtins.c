@@ -16,7 +16,8 @@ static const table_fn families[] = {
     pc_rego_bi_core_table,     pc_rego_bi_strings_table, pc_rego_bi_regex_table,
     pc_rego_bi_encoding_table, pc_rego_bi_time_table,    pc_rego_bi_net_table,
     pc_rego_bi_crypto_table,   pc_rego_bi_misc_table,    pc_rego_bi_json_table,
-    pc_rego_bi_globs_table,
+    pc_rego_bi_globs_table,    pc_rego_bi_units_table,   pc_rego_bi_jwt_sign_table,
+    pc_rego_bi_graph_table,    pc_rego_bi_ids_table,
 };
 
 const struct pc_rego_builtin *

@@ -159,6 +159,7 @@ parse_string(struct reader *r)
         }
         if (c == '\\' || c >= 0x80) {
             plain = false;
+            r->pos += c == '\\' ? 1 : 0; /* an escaped quote does not end the string */
         } else if (c < 0x20) {
             return fail(r, "control character in string");
         }
@@ -176,7 +177,7 @@ parse_string(struct reader *r)
     struct pc_rego_strbuf sb;
     pc_rego_strbuf_init(&sb, r->arena);
     r->pos = start;
-    while (r->s[r->pos] != '"') {
+    while (r->pos < r->len && r->s[r->pos] != '"') {
         unsigned char c = (unsigned char)r->s[r->pos];
         if (c < 0x20) {
             return fail(r, "control character in string");
@@ -196,6 +197,9 @@ parse_string(struct reader *r)
             pc_rego_strbuf_add(&sb, r->s + r->pos, w);
         }
         r->pos += w;
+    }
+    if (r->pos >= r->len) {
+        return fail(r, "unterminated string");
     }
     r->pos++;
     if (pc_rego_strbuf_failed(&sb)) {

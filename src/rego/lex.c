@@ -180,7 +180,8 @@ scan_template(struct lexer *lx, size_t start)
             lx->pos = i + 1;
             return 0;
         }
-        if (c == '\\' && quote == '"' && depth == 0) {
+        if (c == '\\' && depth == 0
+            && (quote == '"' || (i + 1 < lx->len && lx->src[i + 1] == '{'))) {
             i += 2;
             continue;
         }

@@ -1000,7 +1000,7 @@ lower_ref(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *eb)
     return ref;
 }
 
-/* $"a {x} b": internal.template_string([ "a", {v | v = x}, " b" ]). */
+/* $"a {x} b": internal.template_string([ "a", {v | v = x}, " b" ]), undefined parts empty. */
 static struct pc_rego_ir_term *
 lower_template(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *eb)
 {
@@ -1012,6 +1012,8 @@ lower_template(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *e
         const struct pc_rego_ast_term *p = t->items[i];
         if (p->kind == PC_REGO_AST_SCALAR && p->value->kind == PC_REGO_STRING) {
             parts[i] = const_term(L, p->value, &p->loc);
+        } else if (p->kind == PC_REGO_AST_SET_COMP) {
+            parts[i] = lower_term(L, p, eb); /* the parser's {$t | $t = x with ...} */
         } else {
             struct scope s;
             struct ebuf body = { 0 };

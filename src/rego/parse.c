@@ -16,6 +16,7 @@
 #include "rego/parse.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -859,6 +860,39 @@ parse_in(struct parser *p, bool key_val)
  * Template strings: $"text {expr} text" (or with backquotes, raw). The parts are parsed by a
  * nested parser over the token's own text, each expression being an ordinary term.
  */
+/*
+ * One template expression, src[0..n) between braces: a term, possibly with `with` modifiers.
+ * It becomes the set comprehension {$t | $t = <term> with ...}, which is empty when the term
+ * is undefined ("<undefined>" in the text). Names starting with $ cannot clash with a user's.
+ */
+static struct pc_rego_ast_term *
+template_part(struct parser *p, const struct pc_rego_token *t, const char *src, size_t n)
+{
+    struct pc_rego_ast_body *body = NULL;
+    struct pc_rego_error suberr;
+    pc_rego_error_clear(&suberr);
+    if (pc_rego_parse_query(p->arena, p->file, src, n, &body, &suberr) != 0 || body->n != 1
+        || body->exprs[0]->kind != PC_REGO_AX_TERM || body->exprs[0]->negated) {
+        return fail_at(p, t, "invalid template-string expression");
+    }
+    /* Nested templates need distinct names: the expression's address tells them apart. */
+    char name[32];
+    int len = snprintf(name, sizeof(name), "$t%zx", (size_t)(uintptr_t)src);
+    struct pc_rego_ast_expr *e = body->exprs[0];
+    struct pc_rego_ast_term *out = make_var(p, t, name, (size_t)len);
+    struct pc_rego_ast_term *head = make_var(p, t, name, (size_t)len);
+    struct pc_rego_ast_term *comp = new_term(p, PC_REGO_AST_SET_COMP, t);
+    if (out == NULL || head == NULL || comp == NULL) {
+        return NULL;
+    }
+    e->kind = PC_REGO_AX_UNIFY;
+    e->b = e->a;
+    e->a = out;
+    comp->val = head;
+    comp->body = body;
+    return comp;
+}
+
 static struct pc_rego_ast_term *
 parse_template(struct parser *p)
 {
@@ -901,16 +935,16 @@ parse_template(struct parser *p)
             if (depth != 0) {
                 return fail_at(p, t, "expected } to end template string expression");
             }
-            struct pc_rego_ast_term *e = NULL;
-            struct pc_rego_error suberr;
-            pc_rego_error_clear(&suberr);
-            if (pc_rego_parse_term(p->arena, p->file, s + i + 1, j - i - 2, &e, &suberr) != 0) {
-                return fail_at(p, t, "invalid template-string expression");
-            }
-            if (!tlist_add(p, &parts, e)) {
+            struct pc_rego_ast_term *e = template_part(p, t, s + i + 1, j - i - 2);
+            if (e == NULL || !tlist_add(p, &parts, e)) {
                 return NULL;
             }
             i = j;
+            continue;
+        }
+        if (raw && c == '\\' && i + 1 < end && s[i + 1] == '{') {
+            pc_rego_strbuf_addc(&lit, '{');
+            i += 2;
             continue;
         }
         if (!raw && c == '\\' && i + 1 < end) {

@@ -290,6 +290,37 @@ test_builtins_crypto_and_jwt(void **state)
     CHECK(rows);
 }
 
+static void
+test_builtins_units_ids_and_graphs(void **state)
+{
+    static const struct row rows[] = {
+        { "units.parse(\"500m\")", "0.5" },
+        { "units.parse(\"1.1Ki\")", "1126.4" },
+        { "units.parse(\"2.5e3K\")", "2500000" },
+        { "units.parse_bytes(\"1.1KiB\")", "1126" },
+        { "units.parse_bytes(\"10eib\")", "11529215046068469760" },
+        { "units.parse(\"1 k\")", "undefined" },
+        { "semver.compare(\"1.0.0-alpha.1\", \"1.0.0-alpha.beta\")", "-1" },
+        { "semver.compare(\"1.0.0\", \"1.0.0-rc.1\")", "1" },
+        { "semver.is_valid(\"1.2\")", "false" },
+        { "uuid.parse(\"{00000000-0000-4000-8000-000000000000}\")",
+          "{\"variant\":\"RFC4122\",\"version\":4}" },
+        { "count(uuid.rfc4122(\"k\"))", "36" },
+        { "uuid.rfc4122(\"k\") == uuid.rfc4122(\"k\")", "true" },
+        { "rand.intn(\"k\", 10) < 10", "true" },
+        { "graph.reachable({\"a\": [\"b\"], \"b\": [\"c\"], \"c\": [], \"d\": [\"a\"]}, "
+          "{\"a\"})",
+          "[\"a\",\"b\",\"c\"]" },
+        { "graph.reachable_paths({\"a\": [\"b\", \"c\"], \"b\": [\"c\"], \"c\": []}, "
+          "[\"a\"])",
+          "[[\"a\",\"b\",\"c\"],[\"a\",\"c\"]]" },
+        { "io.jwt.encode_sign({\"alg\": \"HS256\"}, {\"sub\": \"x\"}, {\"kty\": \"oct\", "
+          "\"k\": \"c2VjcmV0\"})",
+          "\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.s-j4haezxh6wrOeRmpuRS-Rw8jJk0bExcSPOJv4OfXE\"" },
+    };
+    CHECK(rows);
+}
+
 int
 main(void)
 {
@@ -302,6 +333,7 @@ main(void)
         cmocka_unit_test(test_builtins_time),
         cmocka_unit_test(test_builtins_net),
         cmocka_unit_test(test_builtins_crypto_and_jwt),
+        cmocka_unit_test(test_builtins_units_ids_and_graphs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
