@@ -304,6 +304,7 @@ cmd_test(int argc, char **argv)
     size_t n = pc_rego_policy_tests(pol, &names);
     size_t counts[3] = { 0, 0, 0 };
     static const char *const labels[] = { "PASS", "FAIL", "ERROR" };
+    const char *last_file = NULL;
     for (size_t i = 0; i < n; i++) {
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -311,6 +312,11 @@ cmd_test(int argc, char **argv)
         int r = run_test(pol, ctx, names[i], &err);
         counts[r]++;
         if (verbose || r != 0) {
+            const char *file = pc_rego_policy_test_file(pol, i);
+            if (last_file == NULL || strcmp(file, last_file) != 0) {
+                printf("%s%s:\n", last_file != NULL ? "\n" : "", file);
+                last_file = file;
+            }
             printf("%s: %s (%.0fµs)\n", names[i], labels[r], elapsed_us(&t0));
         }
         if (r == 2) {

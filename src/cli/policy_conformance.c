@@ -341,11 +341,13 @@ flush_folder(struct runner *r)
     r->ffail = 0;
 }
 
+/* A case's id is its file, its position in the file (notes repeat) and its note. */
 static void
-record(struct runner *r, const char *rel, const char *note, bool ok, struct case_run *cr)
+record(struct runner *r, const char *rel, size_t index, const char *note, bool ok,
+       struct case_run *cr)
 {
     char id[1200];
-    snprintf(id, sizeof(id), "%s#%s", rel, note);
+    snprintf(id, sizeof(id), "%s#%zu:%s", rel, index + 1, note);
     if (ok) {
         r->pass++;
         r->fpass++;
@@ -421,7 +423,7 @@ run_file(const char *path, void *ud)
         struct case_run cr;
         memset(&cr, 0, sizeof(cr));
         bool ok = run_case(r, arena, tc, rel, &cr);
-        record(r, rel, nbuf, ok, &cr);
+        record(r, rel, i, nbuf, ok, &cr);
         release_case(&cr);
     }
     if (cases == NULL) {

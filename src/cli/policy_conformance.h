@@ -7,7 +7,8 @@
 /*
  * Runs the cases in every *.yaml file below each DIR in argv (after the subcommand name at
  * argv[0]); options --baseline FILE (case ids that must pass), --write-baseline FILE (write the
- * ids that passed), -v (print passing cases too). Prints one line per failing case, a
+ * ids that passed; an id reads "<file below DIR>#<case number>:<note>", one a line, and lines
+ * starting with # are comments), -v (print passing cases too). Prints one line per failing case, a
  * "<folder>: N passed, N failed" line per folder and "N passed, N failed" last. Returns 0,
  * 1 when a baseline case failed, 2 on a usage error.
  */

@@ -728,13 +728,15 @@ static int
 collect_tests(struct pc_rego_compiler *c, struct pc_rego_policy *pol)
 {
     pol->tests = pc_rego_arena_alloc(c->arena, (c->nnodes + 1) * sizeof(*pol->tests));
-    if (pol->tests == NULL) {
+    pol->test_files = pc_rego_arena_alloc(c->arena, (c->nnodes + 1) * sizeof(*pol->test_files));
+    if (pol->tests == NULL || pol->test_files == NULL) {
         return PC_REGO_ENOMEM;
     }
     for (uint32_t i = 0; i < c->nnodes; i++) {
         const struct pc_rego_ir_node *n = c->nodes[i];
         if (n->has_rules && n->kind == PC_REGO_RK_COMPLETE && n->key->kind == PC_REGO_STRING
             && n->key->len > 5 && strncmp(n->key->u.s, "test_", 5) == 0) {
+            pol->test_files[pol->ntests] = n->nrules > 0 ? n->rules[0]->loc.file : "";
             pol->tests[pol->ntests++] = n->name;
         }
     }
@@ -835,4 +837,10 @@ pc_rego_policy_tests(const struct pc_rego_policy *pol, const char *const **names
 {
     *names = pol->tests;
     return pol->ntests;
+}
+
+const char *
+pc_rego_policy_test_file(const struct pc_rego_policy *pol, size_t i)
+{
+    return i < pol->ntests && pol->test_files[i] != NULL ? pol->test_files[i] : "";
 }

@@ -42,6 +42,7 @@ struct pc_rego_policy {
     uint32_t nnodes;
     const struct pc_rego_value *data;
     const char **tests;
+    const char **test_files; /* the file defining each test (its first rule) */
     size_t ntests;
 };
 

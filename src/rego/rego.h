@@ -197,4 +197,7 @@ const struct pc_rego_value *pc_rego_term_parse(struct pc_rego_arena *arena, cons
  */
 size_t pc_rego_policy_tests(const struct pc_rego_policy *pol, const char *const **names);
 
+/* The file (as given to pc_rego_compiler_add_module) that defines test i; "" if out of range. */
+const char *pc_rego_policy_test_file(const struct pc_rego_policy *pol, size_t i);
+
 #endif
