@@ -1368,11 +1368,11 @@ parse_rule_head(struct parser *p, struct pc_rego_ast_rule *r)
         r->nargs = ref->n - 1;
         ref = ref->items[0];
     }
-    bool ok = ref->kind == PC_REGO_AST_VAR ||
-              (ref->kind == PC_REGO_AST_REF && ref->items[0]->kind == PC_REGO_AST_VAR);
+    bool ok = ref->kind == PC_REGO_AST_VAR
+              || (ref->kind == PC_REGO_AST_REF && ref->items[0]->kind == PC_REGO_AST_VAR);
     for (uint32_t i = 1; ok && r->is_func && i < ref->n; i++) {
-        ok = ref->items[i]->kind == PC_REGO_AST_SCALAR &&
-             ref->items[i]->value->kind == PC_REGO_STRING;
+        ok = ref->items[i]->kind == PC_REGO_AST_SCALAR
+             && ref->items[i]->value->kind == PC_REGO_STRING;
     }
     if (!ok) {
         fail_at(p, t, "rule head ref invalid");
