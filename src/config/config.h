@@ -112,6 +112,70 @@ struct pc_endpoint {
     const char *name; /* "127.0.0.1:8080" or "[::1]:8080": the pool key and the log label */
 };
 
+/*
+ * Where PEM material comes from: a file (watched and reloaded when it changes, without a
+ * restart), bytes held in the configuration (a Secret's data, reloaded with the configuration),
+ * or the SPIFFE Workload API (the gateway's own X.509-SVID and the bundles it streams).
+ */
+enum pc_pem_origin {
+    PC_PEM_FILE = 0,
+    PC_PEM_INLINE,
+    PC_PEM_WORKLOAD_API,
+};
+
+struct pc_pem_source {
+    enum pc_pem_origin origin;
+    const char *path; /* PC_PEM_FILE: absolute, or relative to the configuration file's directory
+                         resolved at load */
+    const char *data; /* PC_PEM_INLINE */
+    size_t len;
+};
+
+/* A certificate chain (leaf first) and its private key. */
+struct pc_tls_certificate {
+    const char *name; /* "namespace/name" of the resource it came from, for logs */
+    struct pc_pem_source chain;
+    struct pc_pem_source key;
+};
+
+enum pc_bundle_format {
+    PC_BUNDLE_PEM = 0, /* concatenated PEM certificates */
+    PC_BUNDLE_SPIFFE,  /* the SPIFFE bundle format: JWKS whose keys have use "x509-svid" */
+};
+
+/* Trusted roots: a plain CA bundle, or the bundle of one SPIFFE trust domain. */
+struct pc_trust_bundle {
+    const char *name;         /* "namespace/name" of the resource, for logs */
+    const char *trust_domain; /* "example.org" for a SPIFFE bundle; NULL for a plain CA bundle */
+    enum pc_bundle_format format;
+    struct pc_pem_source source; /* PC_PEM_WORKLOAD_API: the trust domain's bundle as streamed */
+};
+
+/* What a backend's TLS must present: a DNS name or a URI (a SPIFFE ID) among its SANs. */
+enum pc_san_type {
+    PC_SAN_DNS = 0,
+    PC_SAN_URI,
+};
+
+struct pc_subject_alt_name {
+    enum pc_san_type type;
+    const char *value;
+};
+
+/* Gateway API BackendTLSPolicy, compiled, plus the gateway's own client certificate. */
+struct pc_backend_tls {
+    const char *policy;   /* "namespace/name" of the BackendTLSPolicy, for logs */
+    const char *hostname; /* SNI; also the name verified when subject_alt_names is empty */
+    const struct pc_subject_alt_name *subject_alt_names; /* any one must match */
+    size_t n_subject_alt_names;
+    const struct pc_trust_bundle *bundles; /* roots the upstream's chain must lead to */
+    size_t n_bundles;
+    bool use_system_roots; /* wellKnownCACertificates: System */
+    /* The gateway's own certificate for mTLS to the upstream (Gateway spec.backendTLS
+     * clientCertificateRef, often its X.509-SVID); NULL: none presented. */
+    const struct pc_tls_certificate *client_certificate;
+};
+
 /* A backendRef resolved to endpoints, with its weight and upstream settings. */
 struct pc_backend {
     const char *name; /* "namespace/service:port" */
@@ -121,6 +185,26 @@ struct pc_backend {
     uint32_t connect_timeout_ms;
     uint32_t pool_max_idle;        /* idle connections kept per endpoint per worker */
     uint32_t pool_idle_timeout_ms; /* an idle pooled connection older than this is closed */
+    const struct pc_backend_tls *tls; /* NULL: plain TCP */
+};
+
+/*
+ * x-forwarded-client-cert (Envoy's format) towards upstreams. A client's own header is always
+ * removed first; SanitizeSet (the default) then sets one describing the verified client
+ * certificate of this connection, when there is one, with the chosen details.
+ */
+enum pc_xfcc_mode {
+    PC_XFCC_SANITIZE_SET = 0,
+    PC_XFCC_SANITIZE,
+};
+
+struct pc_xfcc {
+    enum pc_xfcc_mode mode;
+    bool subject; /* Subject="..." (Hash= is always set) */
+    bool uri;     /* URI=... for each URI SAN (the SPIFFE ID) */
+    bool dns;     /* DNS=... for each DNS SAN */
+    bool cert;    /* Cert="..." URL-encoded PEM of the leaf */
+    bool chain;   /* Chain="..." URL-encoded PEM of the whole chain */
 };
 
 /* One HTTPRoute rule, compiled: what to do with a request that matched it. */
@@ -144,10 +228,31 @@ struct pc_route_rule {
 
     struct pc_client_limits limits; /* the listener's, narrowed by policies on the route */
     bool allow_websocket;           /* Upgrade: websocket is tunnelled */
+    struct pc_xfcc xfcc;
 };
 
 enum pc_listener_protocol {
     PC_PROTO_HTTP = 0,
+    PC_PROTO_HTTPS,
+};
+
+enum pc_client_cert_mode {
+    PC_CLIENT_CERT_NONE = 0, /* no client certificate is asked for */
+    PC_CLIENT_CERT_OPTIONAL, /* asked for; a connection without one is served, a bad one refused */
+    PC_CLIENT_CERT_REQUIRE,  /* asked for; a connection without a valid one is refused */
+};
+
+/* An HTTPS listener's TLS: its certificates and how it verifies clients. */
+struct pc_listener_tls {
+    /* Chosen by SNI against the DNS names of each certificate (wildcards included), in order;
+     * the first is served when nothing matches or no SNI is sent. */
+    const struct pc_tls_certificate *certificates;
+    size_t n_certificates;
+    enum pc_client_cert_mode client_mode;
+    /* Roots client chains must lead to. When any has a trust_domain, clients must present
+     * X.509-SVIDs and are verified against the bundle of their SPIFFE ID's trust domain. */
+    const struct pc_trust_bundle *client_bundles;
+    size_t n_client_bundles;
 };
 
 /* One Gateway listener. */
@@ -160,6 +265,7 @@ struct pc_listener {
     struct pc_client_timeouts timeouts;
     bool trust_request_id;     /* keep a client's own x-request-id */
     bool keep_encoded_slashes; /* %2F and %5C in paths are kept instead of refused */
+    const struct pc_listener_tls *tls; /* HTTPS listeners; NULL for HTTP */
 };
 
 /*
@@ -176,6 +282,7 @@ struct pc_port {
     struct pc_client_limits head_limits;
     struct pc_client_timeouts head_timeouts;
     const struct pc_route_table *routes;
+    bool is_tls; /* its listeners are HTTPS (a port never mixes HTTP and HTTPS) */
 };
 
 /* Process-wide settings from the ProxyConfig resource, or defaults. */
@@ -188,6 +295,8 @@ struct pc_proxy_settings {
     const char *log_format;      /* "text" or "json" */
     uint32_t shutdown_grace_ms;
     bool watch_files; /* reload when a config file changes */
+    uint32_t tls_ticket_rotation_ms; /* session-ticket keys rotate this often (default 1h) */
+    const char *workload_api_socket; /* SPIFFE Workload API: "unix:///path"; NULL when unused */
 };
 
 struct pc_config {
