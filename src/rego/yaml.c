@@ -7,6 +7,9 @@
  */
 #include "rego/yaml.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
@@ -52,25 +55,110 @@ next_event(struct yreader *r, yaml_event_t *ev)
     return true;
 }
 
-static bool
-is_word(const char *s, size_t n, const char *a, const char *b, const char *c)
+/* YAML floats that JSON's grammar rejects (".5", "1.", "1.e3"); NULL for anything else. */
+static const struct pc_rego_value *
+yaml_float(struct yreader *r, const char *s, size_t n)
 {
-    return (strlen(a) == n && memcmp(s, a, n) == 0) || (strlen(b) == n && memcmp(s, b, n) == 0)
-           || (strlen(c) == n && memcmp(s, c, n) == 0);
+    char buf[64];
+    size_t k = 0;
+    bool digits = false;
+    size_t i = 0;
+    if (i < n && s[i] == '-') {
+        buf[k++] = s[i++];
+    }
+    if (i < n && s[i] == '.') {
+        buf[k++] = '0';
+    }
+    for (; i < n && k + 2 < sizeof(buf); i++) {
+        char c = s[i];
+        bool ok =
+            (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+        if (!ok) {
+            return NULL;
+        }
+        digits = digits || (c >= '0' && c <= '9');
+        buf[k++] = c;
+        if (c == '.' && (i + 1 == n || !(s[i + 1] >= '0' && s[i + 1] <= '9'))) {
+            buf[k++] = '0';
+        }
+    }
+    return digits && i == n ? pc_rego_number_parse(r->arena, buf, k) : NULL;
 }
 
-/* Resolves a plain scalar with the YAML 1.2 core schema. */
+static bool
+is_any(const char *s, size_t n, const char *const *words)
+{
+    for (size_t i = 0; words[i] != NULL; i++) {
+        if (strlen(words[i]) == n && memcmp(s, words[i], n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* 0x1F, 0o17, 0b101 and YAML 1.1's 017 (octal); underscores are ignored as go-yaml v2 does. */
+static const struct pc_rego_value *
+resolve_radix(struct yreader *r, const char *s, size_t n)
+{
+    char digits[72];
+    size_t k = 0;
+    bool neg = n > 0 && s[0] == '-';
+    size_t i = n > 0 && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    for (; i < n && k + 1 < sizeof(digits); i++) {
+        if (s[i] != '_') {
+            digits[k++] = s[i];
+        }
+    }
+    digits[k] = '\0';
+    int base = 0;
+    const char *d = digits;
+    if (k > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'o' || digits[1] == 'b')) {
+        base = digits[1] == 'x' ? 16 : digits[1] == 'o' ? 8 : 2;
+        d += 2;
+    } else if (k > 1 && digits[0] == '0') {
+        base = 8;
+        d += 1;
+    }
+    if (i < n || *d == '\0') {
+        return NULL;
+    }
+    if (base == 0) {
+        /* Decimal: only the underscore form needs help (1_000); signs are kept. */
+        if (memchr(s, '_', n) == NULL || k + 2 > sizeof(digits)) {
+            return NULL;
+        }
+        memmove(digits + 1, digits, k + 1);
+        digits[0] = neg ? '-' : '+';
+        return pc_rego_number_parse(r->arena, digits + (neg ? 0 : 1), k + (neg ? 1 : 0));
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(d, &end, base);
+    if (errno != 0 || *end != '\0' || v > (unsigned long long)INT64_MAX) {
+        return NULL;
+    }
+    return pc_rego_int(r->arena, neg ? -(int64_t)v : (int64_t)v);
+}
+
+/*
+ * Resolves a plain scalar as go-yaml v2 does (OPA reads YAML through it): YAML 1.1 booleans
+ * (yes, no, on, off, y, n in three casings), null and ~, integers in any radix, decimal
+ * numbers; everything else, timestamps included, is a string. Integers too large for 64 bits
+ * stay exact here where Go would round them to a float.
+ */
 static const struct pc_rego_value *
 resolve_plain(struct yreader *r, const char *s, size_t n)
 {
-    if (n == 0 || is_word(s, n, "~", "null", "Null") || is_word(s, n, "NULL", "NULL", "NULL")) {
+    static const char *const nulls[] = { "~", "null", "Null", "NULL", NULL };
+    static const char *const trues[] = { "y",    "Y",    "yes", "Yes", "YES", "true",
+                                         "True", "TRUE", "on",  "On",  "ON",  NULL };
+    static const char *const falses[] = { "n",     "N",     "no",  "No",  "NO",  "false",
+                                          "False", "FALSE", "off", "Off", "OFF", NULL };
+    if (n == 0 || is_any(s, n, nulls)) {
         return pc_rego_null();
     }
-    if (is_word(s, n, "true", "True", "TRUE")) {
-        return pc_rego_bool(true);
-    }
-    if (is_word(s, n, "false", "False", "FALSE")) {
-        return pc_rego_bool(false);
+    if (is_any(s, n, trues) || is_any(s, n, falses)) {
+        return pc_rego_bool(is_any(s, n, trues));
     }
     const char *t = s;
     size_t tn = n;
@@ -78,8 +166,14 @@ resolve_plain(struct yreader *r, const char *s, size_t n)
         t++;
         tn--;
     }
-    if (tn > 0 && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9'))) {
-        const struct pc_rego_value *num = pc_rego_number_parse(r->arena, t, tn);
+    if (tn > 0 && (t[0] == '-' || t[0] == '.' || (t[0] >= '0' && t[0] <= '9'))) {
+        const struct pc_rego_value *num = resolve_radix(r, s, n);
+        if (num == NULL) {
+            num = pc_rego_number_parse(r->arena, t, tn);
+        }
+        if (num == NULL && memchr(t, '_', tn) == NULL) {
+            num = yaml_float(r, t, tn);
+        }
         if (num != NULL) {
             return num;
         }

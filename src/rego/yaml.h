@@ -2,10 +2,11 @@
  * YAML reading (libyaml) and writing for Rego values: data documents, the conformance cases
  * and the yaml.* builtins.
  *
- * Plain scalars resolve with the YAML 1.2 core schema, as Go's YAML libraries do for JSON
- * conversion: null and ~ are null, true and false are booleans, JSON-like numbers are numbers
- * (integers of any size stay exact), everything else is a string. Mapping keys become
- * strings. Aliases are expanded. Only the first document of a stream is read.
+ * Plain scalars resolve as go-yaml v2 resolves them (OPA reads YAML data and yaml.unmarshal
+ * through it): null and ~ are null, YAML 1.1 booleans (yes/no/on/off/y/n as well as
+ * true/false) are booleans, numbers in any radix are numbers (integers of any size stay exact),
+ * everything else, timestamps included, is a string. Mapping keys become strings. Aliases are
+ * expanded. Only the first document of a stream is read.
  */
 #ifndef PC_REGO_YAML_H
 #define PC_REGO_YAML_H

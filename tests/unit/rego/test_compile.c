@@ -118,8 +118,8 @@ test_compile_data_from_json_and_yaml(void **state)
     pc_rego_compiler_free(c);
     assert_non_null(pol);
     assert_string_equal(test_eval(pol, "data.p.n", NULL), "12");
-    /* YAML 1.2 core schema: only true/false are booleans. */
-    assert_string_equal(test_eval(pol, "data.cfg.flags", NULL), "[\"on\",\"yes\",true]");
+    /* Scalars resolve as go-yaml v2 does for OPA: YAML 1.1 booleans. */
+    assert_string_equal(test_eval(pol, "data.cfg.flags", NULL), "[true,true,true]");
     pc_rego_policy_unref(pol);
 }
 
