@@ -1131,6 +1131,20 @@ value_is_func(struct lower *L, const struct pc_rego_ast_term *t, struct pc_rego_
     return false;
 }
 
+/* Does path lead strictly below a node that rules define (replacing part of a rule's value)? */
+static bool
+below_rules(struct lower *L, const struct pc_rego_value *path)
+{
+    const struct pc_rego_ir_node *node = L->c->root;
+    for (uint32_t i = 0; node != NULL && i < path->len; i++) {
+        if (node->has_rules) {
+            return true;
+        }
+        node = pc_rego_node_child(node, path->u.items[i]);
+    }
+    return false;
+}
+
 static int
 lower_with(struct lower *L, const struct pc_rego_ast_with *aw, struct pc_rego_ir_with *w,
            struct ebuf *eb)
@@ -1154,6 +1168,9 @@ lower_with(struct lower *L, const struct pc_rego_ast_with *aw, struct pc_rego_ir
         return pc_rego_compile_error(
             L->c, PC_REGO_ETYPE, &aw->loc,
             "with keyword target must reference existing input, data, or a function");
+    } else if (w->kind == PC_REGO_WITH_DATA && below_rules(L, w->path)) {
+        return pc_rego_compile_error(L->c, PC_REGO_ECOMPILE, &aw->loc,
+                                     "with keyword cannot partially replace virtual document(s)");
     }
     w->value = lower_term(L, aw->value, eb);
     return w->value != NULL ? 0 : L->c->err->code;

@@ -155,6 +155,8 @@ static void
 test_compile_with_targets_checked(void **state)
 {
     compile_fails("package p\na if { true with foo as 1 }\n", PC_REGO_ETYPE, 0, 0, "with");
+    compile_fails("package p\nq := {\"a\": 1}\nr if { q.a == 2 with data.p.q.a as 2 }\n",
+                  PC_REGO_ECOMPILE, 3, 17, "cannot partially replace virtual document");
     assert_string_equal(test_eval_module("package p\n"
                                          "q if input.x == 1\n"
                                          "a if q with input.x as 1\n",
