@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Levels of indexing: a key, then a key among the rules sharing one value of it, ... */
+#define MAX_INDEX_LEVELS 3
+
 /* One test of a rule: ref (or argument arg) equals one of vals. */
 struct test {
     const struct pc_rego_ir_term *ref;
@@ -141,38 +144,45 @@ rule_test(const struct pc_rego_ir_rule *r, const struct pc_rego_ir_term *ref, ui
 }
 
 static uint32_t
-count_tests(const struct pc_rego_ir_node *node, const struct pc_rego_ir_term *ref, uint32_t arg)
+count_tests(const struct pc_rego_ir_node *node, const uint32_t *set, uint32_t nset,
+            const struct pc_rego_ir_term *ref, uint32_t arg)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < node->nrules; i++) {
+    for (uint32_t i = 0; i < nset; i++) {
         struct test t;
-        n += rule_test(node->rules[i], ref, arg, &t) ? 1 : 0;
+        n += rule_test(node->rules[set[i]], ref, arg, &t) ? 1 : 0;
     }
     return n;
 }
 
-/* Picks the reference (or argument) that the most rules test. */
+/*
+ * Picks the reference (or argument) that the most rules of set test, other than the
+ * references already used by the levels above (used[0..nused)).
+ */
 static uint32_t
-choose_key(const struct pc_rego_ir_node *node, const struct pc_rego_ir_term **ref, uint32_t *arg)
+choose_key(const struct pc_rego_ir_node *node, const uint32_t *set, uint32_t nset,
+           const struct pc_rego_ir_term *const *used, uint32_t nused,
+           const struct pc_rego_ir_term **ref, uint32_t *arg)
 {
     uint32_t best = 0;
     *ref = NULL;
     *arg = UINT32_MAX;
-    for (uint32_t a = 0; node->kind == PC_REGO_RK_FUNC && a < node->arity; a++) {
-        uint32_t n = count_tests(node, NULL, a);
+    for (uint32_t a = 0; nused == 0 && node->kind == PC_REGO_RK_FUNC && a < node->arity; a++) {
+        uint32_t n = count_tests(node, set, nset, NULL, a);
         if (n > best) {
             best = n;
             *arg = a;
         }
     }
-    for (uint32_t i = 0; i < node->nrules; i++) {
-        const struct pc_rego_ir_body *b = node->rules[i]->body;
+    for (uint32_t i = 0; i < nset; i++) {
+        const struct pc_rego_ir_body *b = node->rules[set[i]]->body;
         for (uint32_t j = 0; j < b->n; j++) {
             struct test t;
-            if (!test_of_expr(b->exprs[j], &t)) {
-                continue;
+            bool fresh = test_of_expr(b->exprs[j], &t);
+            for (uint32_t u = 0; fresh && u < nused; u++) {
+                fresh = used[u] == NULL || !same_ref(t.ref, used[u]);
             }
-            uint32_t n = count_tests(node, t.ref, 0);
+            uint32_t n = fresh ? count_tests(node, set, nset, t.ref, 0) : 0;
             if (n > best) {
                 best = n;
                 *ref = t.ref;
@@ -225,19 +235,25 @@ fill_entries(struct pc_rego_compiler *c, struct pc_rego_ir_index *idx, struct pa
     return 0;
 }
 
+static int build_level(struct pc_rego_compiler *c, const struct pc_rego_ir_node *node,
+                       const uint32_t *set, uint32_t nset, const struct pc_rego_ir_term **used,
+                       uint32_t nused, struct pc_rego_ir_index **out);
+
+/* Indexes rules of set on ref (or argument arg); entries with many rules get a level below. */
 static int
-build(struct pc_rego_compiler *c, struct pc_rego_ir_node *node, const struct pc_rego_ir_term *ref,
-      uint32_t arg)
+build(struct pc_rego_compiler *c, const struct pc_rego_ir_node *node, const uint32_t *set,
+      uint32_t nset, const struct pc_rego_ir_term *ref, uint32_t arg,
+      const struct pc_rego_ir_term **used, uint32_t nused, struct pc_rego_ir_index **out)
 {
     struct pc_rego_ir_index *idx = pc_rego_arena_calloc(c->arena, 1, sizeof(*idx));
     uint32_t np = 0;
-    for (uint32_t i = 0; i < node->nrules; i++) {
+    for (uint32_t i = 0; i < nset; i++) {
         struct test t;
-        np += rule_test(node->rules[i], ref, arg, &t) ? t.nvals : 0;
+        np += rule_test(node->rules[set[i]], ref, arg, &t) ? t.nvals : 0;
     }
     struct pair *pairs = pc_rego_arena_alloc(c->arena, (np + 1) * sizeof(*pairs));
     if (idx != NULL) {
-        idx->rest = pc_rego_arena_alloc(c->arena, (node->nrules + 1) * sizeof(*idx->rest));
+        idx->rest = pc_rego_arena_alloc(c->arena, (nset + 1) * sizeof(*idx->rest));
     }
     if (idx == NULL || pairs == NULL || idx->rest == NULL) {
         return PC_REGO_ENOMEM;
@@ -245,24 +261,43 @@ build(struct pc_rego_compiler *c, struct pc_rego_ir_node *node, const struct pc_
     idx->ref = (struct pc_rego_ir_term *)ref;
     idx->arg = arg;
     np = 0;
-    for (uint32_t i = 0; i < node->nrules; i++) {
+    for (uint32_t i = 0; i < nset; i++) {
         struct test t;
-        if (!rule_test(node->rules[i], ref, arg, &t)) {
-            idx->rest[idx->nrest++] = i;
+        if (!rule_test(node->rules[set[i]], ref, arg, &t)) {
+            idx->rest[idx->nrest++] = set[i];
             continue;
         }
         for (uint32_t k = 0; k < t.nvals; k++) {
             pairs[np].key = t.vals[k];
-            pairs[np].rule = i;
+            pairs[np].rule = set[i];
             np++;
         }
     }
     qsort(pairs, np, sizeof(*pairs), cmp_pair);
     int rc = fill_entries(c, idx, pairs, np);
-    if (rc == 0) {
-        node->index = idx;
+    used[nused] = ref;
+    for (uint32_t e = 0; rc == 0 && e < idx->nentries; e++) {
+        struct pc_rego_index_entry *en = &idx->entries[e];
+        rc = build_level(c, node, en->rules, en->n, used, nused + 1, &en->sub);
     }
+    *out = rc == 0 ? idx : NULL;
     return rc;
+}
+
+/* Builds an index level over set when enough of its rules share a test; none otherwise. */
+static int
+build_level(struct pc_rego_compiler *c, const struct pc_rego_ir_node *node, const uint32_t *set,
+            uint32_t nset, const struct pc_rego_ir_term **used, uint32_t nused,
+            struct pc_rego_ir_index **out)
+{
+    const struct pc_rego_ir_term *ref;
+    uint32_t arg;
+    *out = NULL;
+    if (nset < 4 || nused >= MAX_INDEX_LEVELS
+        || choose_key(node, set, nset, used, nused, &ref, &arg) < 2) {
+        return 0;
+    }
+    return build(c, node, set, nset, ref, ref != NULL ? 0 : arg, used, nused, out);
 }
 
 static void
@@ -288,12 +323,15 @@ pc_rego_index_build(struct pc_rego_compiler *c, struct pc_rego_ir_node *node)
     if (node->nrules < 4) {
         return 0;
     }
-    const struct pc_rego_ir_term *ref;
-    uint32_t arg;
-    if (choose_key(node, &ref, &arg) < 2) {
-        return 0;
+    uint32_t *all = pc_rego_arena_alloc(c->arena, node->nrules * sizeof(*all));
+    const struct pc_rego_ir_term *used[MAX_INDEX_LEVELS + 1];
+    if (all == NULL) {
+        return PC_REGO_ENOMEM;
     }
-    return build(c, node, ref, ref != NULL ? 0 : arg);
+    for (uint32_t i = 0; i < node->nrules; i++) {
+        all[i] = i;
+    }
+    return build_level(c, node, all, node->nrules, used, 0, &node->index);
 }
 
 static const struct pc_rego_index_entry *
@@ -316,12 +354,14 @@ find_entry(const struct pc_rego_ir_index *idx, const struct pc_rego_value *key)
     return NULL;
 }
 
-int
-pc_rego_index_candidates(struct pc_rego_ctx *ev, const struct pc_rego_ir_node *node,
-                         const struct pc_rego_value *const *args, struct pc_rego_ir_rule **rules,
-                         uint32_t *n)
+/*
+ * Appends to out (from *k on) the rule numbers one index level selects, ascending: the rules
+ * matching the key (through the levels below) merged with the rules not testing it.
+ */
+static int
+level_candidates(struct pc_rego_ctx *ev, const struct pc_rego_ir_index *idx,
+                 const struct pc_rego_value *const *args, uint32_t *out, uint32_t *k)
 {
-    const struct pc_rego_ir_index *idx = node->index;
     const struct pc_rego_value *key = NULL;
     if (idx->ref != NULL) {
         int rc = pc_rego_eval_det(ev, idx->ref, &key);
@@ -332,14 +372,49 @@ pc_rego_index_candidates(struct pc_rego_ctx *ev, const struct pc_rego_ir_node *n
         key = args[idx->arg];
     }
     const struct pc_rego_index_entry *e = key != NULL ? find_entry(idx, key) : NULL;
+    uint32_t *matched = out + *k;
+    uint32_t nm = 0;
+    if (e != NULL && e->sub != NULL) {
+        int rc = level_candidates(ev, e->sub, args, matched, &nm);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (e != NULL) {
+        memcpy(matched, e->rules, e->n * sizeof(*matched));
+        nm = e->n;
+    }
+    if (idx->nrest == 0) {
+        *k += nm;
+        return 0;
+    }
+    /* Merge with the rest in definition order; the matched run moves aside first. */
+    uint32_t *run = pc_rego_arena_alloc(ev->arena, (nm + 1) * sizeof(*run));
+    if (run == NULL) {
+        return PC_REGO_ENOMEM;
+    }
+    memcpy(run, matched, nm * sizeof(*run));
     uint32_t i = 0;
     uint32_t j = 0;
-    uint32_t k = 0;
-    uint32_t ne = e != NULL ? e->n : 0;
-    while (i < ne || j < idx->nrest) {
-        bool take_e = j >= idx->nrest || (i < ne && e->rules[i] < idx->rest[j]);
-        rules[k++] = node->rules[take_e ? e->rules[i++] : idx->rest[j++]];
+    while (i < nm || j < idx->nrest) {
+        bool take_run = j >= idx->nrest || (i < nm && run[i] < idx->rest[j]);
+        out[(*k)++] = take_run ? run[i++] : idx->rest[j++];
     }
-    *n = k;
     return 0;
+}
+
+int
+pc_rego_index_candidates(struct pc_rego_ctx *ev, const struct pc_rego_ir_node *node,
+                         const struct pc_rego_value *const *args, struct pc_rego_ir_rule **rules,
+                         uint32_t *n)
+{
+    uint32_t *nums = pc_rego_arena_alloc(ev->arena, (node->nrules + 1) * sizeof(*nums));
+    if (nums == NULL) {
+        return PC_REGO_ENOMEM;
+    }
+    *n = 0;
+    int rc = level_candidates(ev, node->index, args, nums, n);
+    for (uint32_t i = 0; rc == 0 && i < *n; i++) {
+        rules[i] = node->rules[nums[i]];
+    }
+    return rc;
 }

@@ -7,8 +7,10 @@
  * builds a sorted table from each tested constant (of any type, in Rego's order) to the rules
  * testing it; `x in {...}` tests count once per member. At evaluation the reference is read
  * once and a binary search yields the candidates: the rules matching its value plus the rules
- * that do not test it, in their original order. Function rules are indexed the same way on
- * constant arguments (f("admin") := ...).
+ * that do not test it, in their original order. When many rules share one value of the key, the
+ * same is done again among them on another reference (a list of allowed caller and callee
+ * pairs is indexed on the caller, then on the callee), up to three levels. Function rules are
+ * indexed the same way on constant arguments (f("admin") := ...).
  */
 #ifndef PC_REGO_INDEX_H
 #define PC_REGO_INDEX_H
@@ -18,10 +20,13 @@
 #include "rego/eval.h"
 #include "rego/ir.h"
 
+struct pc_rego_ir_index;
+
 struct pc_rego_index_entry {
     const struct pc_rego_value *key;
     uint32_t *rules; /* ascending rule numbers */
     uint32_t n;
+    struct pc_rego_ir_index *sub; /* a second key among these rules, or NULL */
 };
 
 struct pc_rego_ir_index {
