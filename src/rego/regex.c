@@ -96,61 +96,92 @@ escape_ok(char c)
              || c == 'X' || c == 'G' || c == 'N' || c == 'h' || c == 'H' || c == 'V' || c == 'o');
 }
 
-static bool
-is_quantifier_end(char c)
+/*
+ * Reads a counted repetition {n}, {n,} or {n,m} at p[i]; returns its length, or 0 when the
+ * brace is a literal. *ok is false when a count passes RE2's limit of 1000.
+ */
+static size_t
+repetition(const char *p, size_t i, size_t len, bool *ok)
 {
-    return c == '*' || c == '+' || c == '?' || c == '}';
+    size_t j = i + 1;
+    long counts[2] = { -1, -1 };
+    for (int k = 0; k < 2; k++) {
+        long v = -1;
+        while (j < len && p[j] >= '0' && p[j] <= '9') {
+            v = (v < 0 ? 0 : v) * 10 + (p[j++] - '0');
+            v = v > 100000 ? 100000 : v;
+        }
+        counts[k] = v;
+        if (k == 0 && (v < 0 || j >= len || p[j] != ',')) {
+            break;
+        }
+        j += k == 0 ? 1 : 0;
+    }
+    if (counts[0] < 0 || j >= len || p[j] != '}') {
+        return 0;
+    }
+    *ok = counts[0] <= 1000 && counts[1] <= 1000 && (counts[1] < 0 || counts[1] >= counts[0]);
+    return j - i + 1;
 }
 
-/* Checks that pattern uses only syntax RE2 accepts (PCRE2 then checks the rest). */
+/* Skips an escape starting at p[i] (a backslash); returns its last index; *ok as above. */
+static size_t
+skip_escape(const char *p, size_t i, size_t len, bool in_class, bool *ok)
+{
+    char e = p[i + 1];
+    if (e == 'Q') {
+        for (size_t j = i + 2; j + 1 < len; j++) {
+            if (p[j] == '\\' && p[j + 1] == 'E') {
+                return j + 1;
+            }
+        }
+        return len;
+    }
+    *ok = in_class || escape_ok(e);
+    if ((e == 'p' || e == 'P' || e == 'x') && i + 2 < len && p[i + 2] == '{') {
+        const char *close = memchr(p + i + 2, '}', len - i - 2);
+        return close != NULL ? (size_t)(close - p) : len;
+    }
+    return i + 1;
+}
+
+/*
+ * Checks that pattern uses only syntax RE2 accepts (PCRE2 then checks the rest). Like Go, a
+ * quantifier may be followed by one `?` (lazy) and nothing else: `a**`, `a++` (possessive in
+ * PCRE) and `a{2}{3}` are errors.
+ */
 static bool
 re2_compatible(const char *p, size_t len)
 {
     bool in_class = false;
-    for (size_t i = 0; i < len; i++) {
+    int quant = 0; /* after the previous item: 0 none, 1 a quantifier, 2 a lazy quantifier */
+    bool ok = true;
+    for (size_t i = 0; ok && i < len; i++) {
         char c = p[i];
+        int next = 0;
+        size_t rep = 0;
         if (c == '\\') {
             if (i + 1 >= len) {
                 return false;
             }
-            char e = p[i + 1];
-            if (e == 'Q') {
-                const char *end = NULL;
-                for (size_t j = i + 2; j + 1 < len; j++) {
-                    if (p[j] == '\\' && p[j + 1] == 'E') {
-                        end = p + j;
-                        break;
-                    }
-                }
-                i = end != NULL ? (size_t)(end - p) + 1 : len;
-                continue;
-            }
-            if (!in_class && !escape_ok(e)) {
-                return false;
-            }
-            i++;
-            continue;
-        }
-        if (in_class) {
+            i = skip_escape(p, i, len, in_class, &ok);
+        } else if (in_class) {
             in_class = c != ']';
-            continue;
-        }
-        if (c == '[') {
+        } else if (c == '[') {
             in_class = true;
-            if (i + 1 < len && p[i + 1] == '^') {
-                i++;
-            }
-            if (i + 1 < len && p[i + 1] == ']') {
-                i++;
-            }
-        } else if (c == '(' && !group_ok(p, i, len)) {
-            return false;
-        } else if (c == '+' && i > 0 && is_quantifier_end(p[i - 1])
-                   && !(i > 1 && p[i - 2] == '\\')) {
-            return false;
+            i += i + 1 < len && p[i + 1] == '^' ? 1 : 0;
+            i += i + 1 < len && p[i + 1] == ']' ? 1 : 0;
+        } else if (c == '(') {
+            ok = group_ok(p, i, len);
+        } else if (c == '*' || c == '+' || c == '?'
+                   || (c == '{' && (rep = repetition(p, i, len, &ok)) > 0)) {
+            next = quant == 1 && c == '?' ? 2 : 1;
+            ok = ok && (quant == 0 || next == 2);
+            i += rep > 0 ? rep - 1 : 0;
         }
+        quant = next;
     }
-    return true;
+    return ok;
 }
 
 static pcre2_code *
