@@ -4,6 +4,7 @@
  * undefined, unification, references with variables, conflicts, multiple solutions, limits,
  * and the promise that a reused context evaluates without touching the heap.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -300,6 +301,58 @@ test_eval_reused_context_does_not_allocate(void **state)
     pc_rego_policy_unref(pol);
 }
 
+struct worker {
+    struct pc_rego_query *q;
+    int allowed;
+};
+
+static void *
+decide_many(void *arg)
+{
+    struct worker *w = arg;
+    struct pc_rego_ctx *ctx = pc_rego_ctx_create(0);
+    struct pc_rego_error err;
+    for (int i = 0; ctx != NULL && i < 2000; i++) {
+        char in[64];
+        int n = snprintf(in, sizeof(in), "{\"user\": \"u%d\", \"zone\": \"Europe/Paris\"}", i % 7);
+        const struct pc_rego_value *out = NULL;
+        pc_rego_ctx_reset(ctx);
+        const struct pc_rego_value *input =
+            pc_rego_json_parse(pc_rego_ctx_arena(ctx), in, (size_t)n, &err);
+        if (pc_rego_eval_value(ctx, w->q, input, &out, &err) == 0 && out != NULL
+            && pc_rego_bool_get(out)) {
+            w->allowed++;
+        }
+    }
+    pc_rego_ctx_free(ctx);
+    return NULL;
+}
+
+/* One compiled policy, several threads each with its own context, same answers. */
+static void
+test_eval_policy_shared_across_threads(void **state)
+{
+    struct pc_rego_error err;
+    struct pc_rego_policy *pol = test_compile1("package p\n"
+                                               "default allow := false\n"
+                                               "allow if { regex.match(`^u[0-3]$`, input.user); "
+                                               "time.clock([0, input.zone])[0] == 1 }\n",
+                                               &err);
+    struct pc_rego_query *q = pc_rego_query_compile(pol, "data.p.allow", 12, 0, &err);
+    struct worker w[3] = { { q, 0 }, { q, 0 }, { q, 0 } };
+    pthread_t t[3];
+    assert_non_null(q);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, decide_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].allowed, 2000 / 7 * 4 + 4);
+    }
+    pc_rego_query_free(q);
+    pc_rego_policy_unref(pol);
+}
+
 int
 main(void)
 {
@@ -316,6 +369,7 @@ main(void)
         cmocka_unit_test(test_eval_solutions_and_vars),
         cmocka_unit_test(test_eval_limits_and_strict_errors),
         cmocka_unit_test(test_eval_reused_context_does_not_allocate),
+        cmocka_unit_test(test_eval_policy_shared_across_threads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     test_done();
