@@ -32,11 +32,13 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/server.h"
+#include "tls/tls.h"
 
 #define LISTEN_BACKLOG     4096
 #define RELOAD_DEBOUNCE_MS 150
 #define MAX_WORKERS        PC_METRICS_MAX_WORKERS
 #define MAX_WATCHED_DIRS   16
+#define MATERIAL_POLL_MS   1000 /* how often certificate and bundle files are checked */
 
 struct run {
     uv_loop_t *loop;
@@ -44,6 +46,8 @@ struct run {
     unsigned n_workers;
     struct pc_worker *workers[MAX_WORKERS];
     struct pc_config *cfg;
+    struct pc_tls_set *tls; /* contexts for cfg and the material as last read */
+    struct pc_tls_watch *tls_watch;
     struct pc_metrics *metrics;
     struct pc_access_log *access_log;
     struct pc_server_shared shared;
@@ -53,6 +57,8 @@ struct run {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t reload_timer;
+    uv_timer_t material_timer;
+    uv_timer_t ticket_timer;
     uv_async_t joined;
     uv_thread_t joiner;
     uv_fs_event_t watchers[MAX_WATCHED_DIRS];
@@ -68,6 +74,7 @@ struct run {
 struct worker_msg {
     struct run *run;
     struct pc_config *cfg;
+    struct pc_tls_set *tls;
     size_t n_fds;
     struct pc_listen_fd fds[];
 };
@@ -96,6 +103,7 @@ free_msgs(struct worker_msg **msgs, unsigned n)
             close(msgs[w]->fds[i].fd);
         }
         pc_config_unref(msgs[w]->cfg);
+        pc_tls_set_unref(msgs[w]->tls);
         pc_free(msgs[w]);
         msgs[w] = NULL;
     }
@@ -107,8 +115,8 @@ free_msgs(struct worker_msg **msgs, unsigned n)
  * which port could not be opened; then no message is left.
  */
 static int
-build_msgs(struct run *run, struct pc_config *cfg, const struct pc_config *old,
-           struct worker_msg **msgs)
+build_msgs(struct run *run, struct pc_config *cfg, struct pc_tls_set *tls,
+           const struct pc_config *old, struct worker_msg **msgs)
 {
     size_t n_new = 0;
 
@@ -123,6 +131,7 @@ build_msgs(struct run *run, struct pc_config *cfg, const struct pc_config *old,
         }
         msgs[w]->run = run;
         msgs[w]->cfg = pc_config_ref(cfg);
+        msgs[w]->tls = tls != NULL ? pc_tls_set_ref(tls) : NULL;
     }
 
     for (size_t i = 0; i < cfg->n_ports; i++) {
@@ -156,7 +165,7 @@ on_worker_start(struct pc_worker *worker, void *data)
     struct worker_msg *msg = data;
     struct pc_server *server;
 
-    server = pc_server_create(worker, &msg->run->shared, msg->cfg, msg->fds, msg->n_fds);
+    server = pc_server_create(worker, &msg->run->shared, msg->cfg, msg->tls, msg->fds, msg->n_fds);
     pc_free(msg);
     if (server == NULL) {
         pc_log(PC_LOG_ERROR, "run", "worker_start_failed", "worker=%u reason=out_of_memory",
@@ -176,7 +185,7 @@ on_worker_update(struct pc_worker *worker, void *data)
 {
     struct worker_msg *msg = data;
 
-    pc_server_update(pc_worker_data(worker), msg->cfg, msg->fds, msg->n_fds);
+    pc_server_update(pc_worker_data(worker), msg->cfg, msg->tls, msg->fds, msg->n_fds);
     pc_free(msg);
 }
 
@@ -248,6 +257,8 @@ static void
 reload(struct run *run, const char *trigger)
 {
     struct worker_msg *msgs[MAX_WORKERS] = { 0 };
+    struct pc_err err = { 0 };
+    struct pc_tls_set *tls;
     struct pc_diag diag;
     struct pc_config *cfg;
 
@@ -269,8 +280,16 @@ reload(struct run *run, const char *trigger)
         return;
     }
     pc_diag_free(&diag);
-    if (build_msgs(run, cfg, run->cfg, msgs) != 0) {
+    tls = pc_tls_set_build(cfg, NULL, &err);
+    if (tls == NULL) {
+        pc_log(PC_LOG_ERROR, "config", "reload_refused", "reason=tls detail=\"%s\"", err.msg);
+        pc_config_unref(cfg);
+        pc_metrics_reload(run->metrics, 0);
+        return;
+    }
+    if (build_msgs(run, cfg, tls, run->cfg, msgs) != 0) {
         pc_log(PC_LOG_ERROR, "config", "reload_refused", "reason=listen_failed");
+        pc_tls_set_unref(tls);
         pc_config_unref(cfg);
         pc_metrics_reload(run->metrics, 0);
         return;
@@ -286,6 +305,10 @@ reload(struct run *run, const char *trigger)
     apply_log_settings(&cfg->proxy);
     pc_config_unref(run->cfg);
     run->cfg = cfg;
+    pc_tls_set_unref(run->tls);
+    run->tls = tls;
+    pc_tls_watch_free(run->tls_watch);
+    run->tls_watch = pc_tls_watch_create(cfg);
     run->digest = digest_files(cfg);
     watch_files(run);
     pc_metrics_reload(run->metrics, 1);
@@ -373,6 +396,52 @@ watch_files(struct run *run)
     }
 }
 
+/* --- TLS material and tickets --- */
+
+/*
+ * A certificate, key or bundle file changed (a rotation): new contexts for the same
+ * configuration go to the workers. Connections keep the context they started with, so nothing
+ * in flight is cut; an unusable new file is refused and the old material keeps serving.
+ */
+static void
+on_material_timer(uv_timer_t *timer)
+{
+    struct run *run = timer->data;
+    struct worker_msg *msgs[MAX_WORKERS] = { 0 };
+    struct pc_err err = { 0 };
+    struct pc_tls_set *tls;
+
+    if (run->is_draining || !pc_tls_watch_changed(run->tls_watch)) {
+        return;
+    }
+    tls = pc_tls_set_build(run->cfg, NULL, &err);
+    if (tls == NULL) {
+        pc_log(PC_LOG_ERROR, "tls", "rotation_refused", "detail=\"%s\"", err.msg);
+        return;
+    }
+    if (build_msgs(run, run->cfg, tls, run->cfg, msgs) != 0) {
+        pc_tls_set_unref(tls);
+        return;
+    }
+    for (unsigned w = 0; w < run->n_workers; w++) {
+        if (pc_worker_post(run->workers[w], on_worker_update, msgs[w]) != 0) {
+            free_msgs(&msgs[w], 1);
+        }
+    }
+    pc_tls_set_unref(run->tls);
+    run->tls = tls;
+    pc_log(PC_LOG_NOTICE, "tls", "material_reloaded", "generation=%llu",
+           (unsigned long long)run->cfg->generation);
+}
+
+static void
+on_ticket_timer(uv_timer_t *timer)
+{
+    if (pc_tls_tickets_rotate() != 0) {
+        pc_log(PC_LOG_WARN, "tls", "ticket_rotation_failed", "effect=previous_key_kept");
+    }
+}
+
 /* --- signals and the drain --- */
 
 static void
@@ -431,6 +500,8 @@ on_stop_signal(uv_signal_t *handle, int signum)
     uv_close((uv_handle_t *)&run->sigterm, NULL);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->reload_timer, NULL);
+    uv_close((uv_handle_t *)&run->material_timer, NULL);
+    uv_close((uv_handle_t *)&run->ticket_timer, NULL);
     for (size_t i = 0; i < run->n_watchers; i++) {
         uv_close((uv_handle_t *)&run->watchers[i], NULL);
     }
@@ -529,6 +600,15 @@ start_control(struct run *run)
     run->sigint.data = run;
     run->reload_timer.data = run;
     run->joined.data = run;
+    uv_timer_init(run->loop, &run->material_timer);
+    uv_timer_init(run->loop, &run->ticket_timer);
+    run->material_timer.data = run;
+    run->ticket_timer.data = run;
+    uv_timer_start(&run->material_timer, on_material_timer, MATERIAL_POLL_MS, MATERIAL_POLL_MS);
+    if (proxy->tls_ticket_rotation_ms > 0) {
+        uv_timer_start(&run->ticket_timer, on_ticket_timer, proxy->tls_ticket_rotation_ms,
+                       proxy->tls_ticket_rotation_ms);
+    }
     uv_signal_start(&run->sighup, on_sighup, SIGHUP);
     uv_signal_start(&run->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&run->sigint, on_stop_signal, SIGINT);
@@ -550,7 +630,7 @@ start_workers(struct run *run)
     struct worker_msg *msgs[MAX_WORKERS] = { 0 };
     int rc;
 
-    rc = build_msgs(run, run->cfg, NULL, msgs);
+    rc = build_msgs(run, run->cfg, run->tls, NULL, msgs);
     if (rc != 0) {
         return rc;
     }
@@ -567,6 +647,7 @@ start_workers(struct run *run)
 static int
 load_initial(struct run *run)
 {
+    struct pc_err err = { 0 };
     struct pc_diag diag;
 
     pc_diag_init(&diag);
@@ -577,6 +658,12 @@ load_initial(struct run *run)
         return 1;
     }
     pc_diag_free(&diag);
+    run->tls = pc_tls_set_build(run->cfg, NULL, &err);
+    if (run->tls == NULL) {
+        fprintf(stderr, "portcullis: TLS: %s\n", err.msg);
+        return 1;
+    }
+    run->tls_watch = pc_tls_watch_create(run->cfg);
     run->digest = digest_files(run->cfg);
     run->cfg->generation = ++run->generation;
     apply_log_settings(&run->cfg->proxy);
@@ -629,6 +716,8 @@ pc_cli_run(int argc, char **argv)
     pc_log(PC_LOG_NOTICE, "run", "stopped", "generation=%llu",
            (unsigned long long)run.cfg->generation);
     uv_loop_close(run.loop);
+    pc_tls_watch_free(run.tls_watch);
+    pc_tls_set_unref(run.tls);
     pc_config_unref(run.cfg);
     pc_access_log_close(run.access_log);
     pc_metrics_destroy(run.metrics);

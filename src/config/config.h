@@ -1,11 +1,13 @@
 /*
  * The compiled configuration snapshot: everything the workers read to serve traffic.
  *
- * pc_config_load() reads YAML files of Kubernetes Gateway API resources (Gateway, HTTPRoute)
- * and of portcullis's own API group (ServiceEndpoints, ClientTrafficPolicy,
- * BackendTrafficPolicy, ProxyConfig), validates them whole and compiles one immutable
- * snapshot: listeners grouped by port, each port with a compiled route table, every backendRef
- * resolved to endpoint addresses and every policy folded into the rules it applies to.
+ * pc_config_load() reads YAML files of Kubernetes Gateway API resources (Gateway, HTTPRoute,
+ * BackendTLSPolicy...), core Secrets and ConfigMaps, and portcullis's own API group
+ * (ServiceEndpoints, ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles,
+ * WorkloadIdentity, TrustBundle), validates them whole and compiles one immutable snapshot:
+ * listeners grouped by port, each port with a compiled route table, every backendRef resolved to
+ * endpoint addresses and every policy folded into the rules it applies to. TLS material is
+ * recorded as sources (files, inline PEM, the Workload API) for src/tls to read, never parsed.
  *
  * A snapshot is built on the control thread, published to the workers by an atomic pointer swap,
  * and never modified afterwards; it is reference-counted so requests in flight finish on the one
@@ -40,6 +42,7 @@ struct pc_route_table;
 #define PC_CONFIG_DEFAULT_POOL_IDLE_TIMEOUT_MS   60000u
 #define PC_CONFIG_DEFAULT_ADMIN_PORT             9901u
 #define PC_CONFIG_DEFAULT_SHUTDOWN_GRACE_MS      30000u
+#define PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS 3600000u
 
 /* Bounds on what a load reads; past them the configuration is refused. */
 #define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
@@ -127,7 +130,8 @@ struct pc_pem_source {
     enum pc_pem_origin origin;
     const char *path; /* PC_PEM_FILE: absolute, or relative to the configuration file's directory
                          resolved at load */
-    const char *data; /* PC_PEM_INLINE */
+    const char *data; /* PC_PEM_INLINE: PEM text (for PC_BUNDLE_SPIFFE, the bundle's JSON), with a
+                         NUL after its len bytes; private keys are wiped with the snapshot */
     size_t len;
 };
 
@@ -136,6 +140,8 @@ struct pc_tls_certificate {
     const char *name; /* "namespace/name" of the resource it came from, for logs */
     struct pc_pem_source chain;
     struct pc_pem_source key;
+    /* PC_PEM_WORKLOAD_API: the SVID to use when the agent serves several; NULL: its first. */
+    const char *spiffe_id;
 };
 
 enum pc_bundle_format {
@@ -312,6 +318,12 @@ struct pc_config {
 
     const char *const *files; /* every file that was read, for the file watcher */
     size_t n_files;
+    /* Every PEM or bundle file a PC_PEM_FILE source names, once each, for the TLS watcher. */
+    const char *const *material_files;
+    size_t n_material_files;
+    /* Every certificate, key and bundle file the TLS settings name, watched for rotation. */
+    const char *const *material_files;
+    size_t n_material_files;
     const char *source;  /* the path given to pc_config_load (the buffer's name for _buffer) */
     bool source_is_dir;  /* source is a directory: watch it for files added or removed too */
     uint64_t generation; /* set by the caller that publishes the snapshot */

@@ -9,6 +9,7 @@
 #include "observe/metrics.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,7 +41,8 @@ struct pc_metrics_worker {
     struct pc_route_stats **table;           /* worker-private index */
     size_t table_cap;
     size_t n_routes;
-    struct reason_count reasons[REASONS_MAX];
+    struct reason_count reasons[REASONS_MAX];     /* requests rejected */
+    struct reason_count tls_reasons[REASONS_MAX]; /* client handshakes failed */
 };
 
 struct pc_metrics {
@@ -234,23 +236,35 @@ pc_metrics_observe(struct pc_route_stats *s, unsigned status, uint64_t duration_
     bump(&s->count, 1);
 }
 
+static void
+count_reason(struct reason_count *table, const char *reason)
+{
+    for (size_t i = 0; i < REASONS_MAX; i++) {
+        const char *r = atomic_load_explicit(&table[i].reason, memory_order_relaxed);
+
+        if (r == NULL) {
+            atomic_store_explicit(&table[i].count, 1, memory_order_relaxed);
+            atomic_store_explicit(&table[i].reason, reason, memory_order_release);
+            return;
+        }
+        if (r == reason || strcmp(r, reason) == 0) {
+            bump(&table[i].count, 1);
+            return;
+        }
+    }
+}
+
 void
 pc_metrics_reject(struct pc_metrics_worker *w, const char *reason)
 {
     pc_metrics_add(w, PC_M_REQUESTS_REJECTED, 1);
-    for (size_t i = 0; i < REASONS_MAX; i++) {
-        const char *r = atomic_load_explicit(&w->reasons[i].reason, memory_order_relaxed);
+    count_reason(w->reasons, reason);
+}
 
-        if (r == NULL) {
-            atomic_store_explicit(&w->reasons[i].count, 1, memory_order_relaxed);
-            atomic_store_explicit(&w->reasons[i].reason, reason, memory_order_release);
-            return;
-        }
-        if (r == reason || strcmp(r, reason) == 0) {
-            bump(&w->reasons[i].count, 1);
-            return;
-        }
-    }
+void
+pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason)
+{
+    count_reason(w->tls_reasons, reason);
 }
 
 void
@@ -348,6 +362,12 @@ render_counters(struct pc_metrics *m, struct out *o)
           "Access-log lines lost to a failed write." },
         { PC_M_OUT_OF_MEMORY, "portcullis_out_of_memory_total", "counter",
           "Requests failed with 503 for lack of memory." },
+        { PC_M_TLS_HANDSHAKES, "portcullis_tls_handshakes_total", "counter",
+          "Client TLS handshakes completed." },
+        { PC_M_TLS_RESUMED, "portcullis_tls_resumed_total", "counter",
+          "Client TLS handshakes that resumed a session from a ticket." },
+        { PC_M_UPSTREAM_TLS_FAILURES, "portcullis_upstream_tls_failures_total", "counter",
+          "TLS handshakes with upstreams that failed, verification included." },
     };
 
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
@@ -356,8 +376,10 @@ render_counters(struct pc_metrics *m, struct out *o)
     }
 }
 
+/* Sums one reason table over the workers and renders it as a counter family. */
 static void
-render_rejections(struct pc_metrics *m, struct out *o)
+render_reasons(struct pc_metrics *m, struct out *o, size_t table_offset, const char *name,
+               const char *help)
 {
     const char *reasons[REASONS_MAX];
     uint64_t counts[REASONS_MAX];
@@ -365,9 +387,14 @@ render_rejections(struct pc_metrics *m, struct out *o)
 
     for (size_t i = 0; i < PC_METRICS_MAX_WORKERS; i++) {
         struct pc_metrics_worker *w = atomic_load_explicit(&m->workers[i], memory_order_acquire);
+        const struct reason_count *table;
 
-        for (size_t r = 0; w != NULL && r < REASONS_MAX; r++) {
-            const char *reason = atomic_load_explicit(&w->reasons[r].reason, memory_order_acquire);
+        if (w == NULL) {
+            continue;
+        }
+        table = (const struct reason_count *)((const char *)w + table_offset);
+        for (size_t r = 0; r < REASONS_MAX; r++) {
+            const char *reason = atomic_load_explicit(&table[r].reason, memory_order_acquire);
             size_t k = 0;
 
             if (reason == NULL) {
@@ -383,15 +410,13 @@ render_rejections(struct pc_metrics *m, struct out *o)
                 reasons[n] = reason;
                 counts[n++] = 0;
             }
-            counts[k] += atomic_load_explicit(&w->reasons[r].count, memory_order_relaxed);
+            counts[k] += atomic_load_explicit(&table[r].count, memory_order_relaxed);
         }
     }
 
-    out_printf(o, "# HELP portcullis_requests_rejected_total Requests refused as malformed or "
-                  "over a limit, by reason.\n# TYPE portcullis_requests_rejected_total counter\n");
+    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (size_t k = 0; k < n; k++) {
-        out_printf(o, "portcullis_requests_rejected_total{reason=\"%s\"} %llu\n", reasons[k],
-                   (unsigned long long)counts[k]);
+        out_printf(o, "%s{reason=\"%s\"} %llu\n", name, reasons[k], (unsigned long long)counts[k]);
     }
 }
 
@@ -518,7 +543,12 @@ pc_metrics_render(struct pc_metrics *m, char **out, size_t *len)
     struct out o = { 0 };
 
     render_counters(m, &o);
-    render_rejections(m, &o);
+    render_reasons(m, &o, offsetof(struct pc_metrics_worker, reasons),
+                   "portcullis_requests_rejected_total",
+                   "Requests refused as malformed or over a limit, by reason.");
+    render_reasons(m, &o, offsetof(struct pc_metrics_worker, tls_reasons),
+                   "portcullis_tls_handshake_failures_total",
+                   "Client TLS handshakes that failed, by reason.");
     render_routes(m, &o);
     out_printf(&o,
                "# HELP portcullis_config_reloads_total Configuration reloads applied.\n"

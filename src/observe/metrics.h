@@ -31,6 +31,9 @@ enum pc_counter {
     PC_M_WEBSOCKET_TUNNELS, /* a gauge */
     PC_M_ACCESS_LOG_DROPPED,
     PC_M_OUT_OF_MEMORY,
+    PC_M_TLS_HANDSHAKES,
+    PC_M_TLS_RESUMED,
+    PC_M_UPSTREAM_TLS_FAILURES,
     PC_M__COUNT,
 };
 
@@ -73,6 +76,9 @@ void pc_metrics_observe(struct pc_route_stats *s, unsigned status, uint64_t dura
 
 /* Records a rejected request's reason (a static string such as "obs_fold"). Worker only. */
 void pc_metrics_reject(struct pc_metrics_worker *w, const char *reason);
+
+/* Records a failed client TLS handshake's reason (a static string). Worker only. */
+void pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason);
 
 /* Process-wide events, from the control thread. */
 void pc_metrics_reload(struct pc_metrics *m, int ok);

@@ -40,10 +40,14 @@
 
 struct pc_arena;
 struct pc_server;
+struct pc_tls_set;
+struct pc_tls_stream;
+struct pc_peer_identity;
 struct pc_upconn;
 struct pc_route_stats;
 
 #define OUTQ_MAX 16
+#define WREQ_MAX 32 /* buffers one write may carry: TLS records of a full queue fit */
 
 /* Bytes queued for one socket but not yet handed to libuv. */
 struct outq {
@@ -53,19 +57,25 @@ struct outq {
     size_t bytes;
 };
 
-/* A write in flight: the slices' references are held until libuv calls back. */
+/*
+ * A write in flight: the slices' references are held until libuv calls back. Writes of an
+ * exchange count against it; a connection's own writes (TLS handshake records, alerts) have no
+ * exchange and name their connection instead.
+ */
 struct wreq {
     uv_write_t req;
-    struct pc_buf *refs[OUTQ_MAX];
+    struct pc_buf *refs[WREQ_MAX];
     uint32_t n_refs;
     struct pc_exchange *x;
+    struct pc_conn *conn;
     bool is_to_client;
     struct wreq *next_free;
 };
 
-/* A configuration snapshot as one worker holds it. */
+/* A configuration snapshot, and the TLS contexts built for it, as one worker holds them. */
 struct cfg_holder {
     struct pc_config *cfg;
+    struct pc_tls_set *tls;        /* NULL when the configuration has no TLS */
     struct pc_route_stats **stats; /* per rule id, filled on first use */
     uint32_t refs;                 /* exchanges using it, plus one while it is current */
 };
@@ -106,6 +116,9 @@ struct pc_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
+    struct pc_tls_stream *tls;              /* HTTPS ports; NULL for plain HTTP */
+    const struct pc_listener *sni_listener; /* the listener TLS chose by SNI */
+    struct pc_peer_identity *peer_identity; /* the verified client certificate, or NULL */
     struct pc_h1_parser parser;
     struct pc_server *server;
     struct listener *listener;
@@ -128,8 +141,10 @@ struct pc_conn {
     bool is_closing;
     bool is_lingering; /* answered and half-closed: discarding what the client still sends */
     bool is_tunnel;
-    bool is_processing; /* inside conn_process: do not re-enter it */
-    char peer[46];      /* the client's address, as text */
+    bool is_processing;  /* inside conn_process: do not re-enter it */
+    bool is_pumping;     /* inside conn_pump: do not re-enter it */
+    bool is_tls_starved; /* the TLS session needs more ciphertext before it yields anything */
+    char peer[46];       /* the client's address, as text */
 };
 
 struct pc_exchange {
@@ -262,8 +277,14 @@ void exchange_abort(struct pc_exchange *x);
 
 /* outq helpers (exchange.c) */
 void outq_push(struct outq *q, const char *base, size_t len, struct pc_buf *ref);
+/* Writes q to the client (is_to_client) or the upstream, through TLS when the side has it. */
 int outq_flush(struct pc_exchange *x, struct outq *q, uv_stream_t *stream, bool is_to_client);
 void outq_clear(struct outq *q);
+/* Writes what a TLS session produced outside any exchange (handshake records, alerts). */
+int conn_flush_tls(struct pc_conn *conn);
+/* Writes the ciphertext a TLS session holds for x's side. */
+int tls_submit(struct pc_exchange *x, struct pc_conn *conn, struct pc_tls_stream *ts,
+               uv_stream_t *stream, bool is_to_client);
 
 /* forward.c */
 /* The upstream step: returns once the exchange is suspended waiting for the upstream. */

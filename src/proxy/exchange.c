@@ -19,6 +19,8 @@
 #include "observe/metrics.h"
 #include "proxy/conn.h"
 #include "route/path.h"
+#include "tls/stream.h"
+#include "upstream/pool.h"
 
 enum step_result {
     STEP_NEXT = 0,
@@ -89,6 +91,16 @@ outq_clear(struct outq *q)
 }
 
 static void
+on_conn_write_done(struct wreq *w, int status)
+{
+    struct pc_conn *conn = w->conn;
+
+    if (status < 0 && !conn->is_closing) {
+        conn_close(conn);
+    }
+}
+
+static void
 on_write_done(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
@@ -97,6 +109,14 @@ on_write_done(uv_write_t *req, int status)
 
     for (uint32_t i = 0; i < w->n_refs; i++) {
         pc_buf_unref(w->refs[i]);
+    }
+    if (x == NULL) {
+        /* Connection writes are freed with the connection's server, which outlives them. */
+        struct pc_server *server = w->conn->server;
+
+        on_conn_write_done(w, status);
+        server_wreq_put(server, w);
+        return;
     }
     server_wreq_put(x->server, w);
 
@@ -127,78 +147,143 @@ on_write_done(uv_write_t *req, int status)
     exchange_unref(x);
 }
 
-static void
-release_written(struct outq *q, size_t written, uint32_t *first)
+/*
+ * Writes iov[0..n), whose buffer references (refs, n_refs of them, NULL-free) the call takes
+ * over: as much as the socket takes at once, and the rest through a queued libuv write holding
+ * the references. For an exchange's writes, x counts the write; for a connection's own, conn.
+ */
+static int
+submit(struct pc_exchange *x, struct pc_conn *conn, uv_stream_t *stream, uv_buf_t *iov, uint32_t n,
+       struct pc_buf **refs, uint32_t n_refs, bool is_to_client)
 {
-    uint32_t i = 0;
+    struct pc_server *server = x != NULL ? x->server : conn->server;
+    size_t written = 0;
+    uint32_t first = 0;
+    struct wreq *w;
+    int rc;
 
-    while (i < q->n && written >= q->iov[i].len) {
-        written -= q->iov[i].len;
-        pc_buf_unref(q->refs[i]);
-        q->refs[i] = NULL;
-        i++;
+    rc = uv_try_write(stream, iov, n);
+    if (rc < 0 && rc != UV_EAGAIN) {
+        goto fail;
     }
-    if (i < q->n && written > 0) {
-        q->iov[i].base += written;
-        q->iov[i].len -= written;
+    if (rc > 0) {
+        written = (size_t)rc;
+        while (first < n && written >= iov[first].len) {
+            written -= iov[first++].len;
+        }
+        if (first == n) {
+            rc = 0;
+            goto fail;
+        }
+        iov[first].base += written;
+        iov[first].len -= written;
     }
-    *first = i;
+
+    w = server_wreq_get(server);
+    if (w == NULL) {
+        rc = PC_ENOMEM;
+        goto fail;
+    }
+    w->x = x;
+    w->conn = conn;
+    w->is_to_client = is_to_client;
+    w->n_refs = n_refs;
+    memcpy(w->refs, refs, n_refs * sizeof(refs[0]));
+    rc = uv_write(&w->req, stream, iov + first, n - first, on_write_done);
+    if (rc != 0) {
+        server_wreq_put(server, w);
+        goto fail;
+    }
+    if (x != NULL) {
+        exchange_ref(x);
+        if (is_to_client) {
+            x->client_writes++;
+        } else {
+            x->upstream_writes++;
+        }
+    }
+    return 0;
+
+fail:
+    /* Written whole at once, or failed: either way the buffers are not needed any more. */
+    for (uint32_t i = 0; i < n_refs; i++) {
+        pc_buf_unref(refs[i]);
+    }
+    return rc;
+}
+
+int
+tls_submit(struct pc_exchange *x, struct pc_conn *conn, struct pc_tls_stream *ts,
+           uv_stream_t *stream, bool is_to_client)
+{
+    uv_buf_t iov[WREQ_MAX];
+    struct pc_buf *refs[WREQ_MAX];
+
+    while (pc_tls_stream_has_output(ts)) {
+        size_t n = pc_tls_stream_take(ts, iov, refs, WREQ_MAX);
+        int rc = submit(x, conn, stream, iov, (uint32_t)n, refs, (uint32_t)n, is_to_client);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int
+conn_flush_tls(struct pc_conn *conn)
+{
+    if (conn->tls == NULL || conn->is_closing) {
+        return 0;
+    }
+    return tls_submit(NULL, conn, conn->tls, (uv_stream_t *)&conn->tcp, true);
+}
+
+/* Encrypts the queue into the session's output, then writes that. */
+static int
+flush_tls(struct pc_exchange *x, struct outq *q, struct pc_tls_stream *ts, uv_stream_t *stream,
+          bool is_to_client)
+{
+    int rc = 0;
+
+    for (uint32_t i = 0; i < q->n && rc == 0; i++) {
+        rc = pc_tls_stream_write(ts, q->iov[i].base, q->iov[i].len);
+    }
+    outq_clear(q);
+    if (rc != 0) {
+        return rc;
+    }
+    return tls_submit(x, NULL, ts, stream, is_to_client);
 }
 
 int
 outq_flush(struct pc_exchange *x, struct outq *q, uv_stream_t *stream, bool is_to_client)
 {
-    uint32_t first = 0;
-    struct wreq *w;
-    int rc;
+    struct pc_tls_stream *ts = NULL;
+    struct pc_buf *refs[OUTQ_MAX];
+    uint32_t n_refs = 0;
+    uint32_t n = q->n;
 
-    if (q->n == 0) {
+    if (n == 0) {
         return 0;
     }
-    rc = uv_try_write(stream, q->iov, q->n);
-    if (rc < 0 && rc != UV_EAGAIN) {
-        outq_clear(q);
-        return rc;
+    if (is_to_client) {
+        ts = x->conn != NULL ? x->conn->tls : NULL;
+    } else {
+        ts = x->up != NULL ? x->up->tls : NULL;
     }
-    if (rc > 0) {
-        release_written(q, (size_t)rc, &first);
-        if (first == q->n) {
-            q->n = 0;
-            q->bytes = 0;
-            return 0;
-        }
+    if (ts != NULL) {
+        return flush_tls(x, q, ts, stream, is_to_client);
     }
 
-    w = server_wreq_get(x->server);
-    if (w == NULL) {
-        outq_clear(q);
-        return PC_ENOMEM;
-    }
-    w->x = x;
-    w->is_to_client = is_to_client;
-    w->n_refs = 0;
-    for (uint32_t i = first; i < q->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         if (q->refs[i] != NULL) {
-            w->refs[w->n_refs++] = q->refs[i];
+            refs[n_refs++] = q->refs[i];
         }
     }
-    rc = uv_write(&w->req, stream, q->iov + first, q->n - first, on_write_done);
     q->n = 0;
     q->bytes = 0;
-    if (rc != 0) {
-        for (uint32_t i = 0; i < w->n_refs; i++) {
-            pc_buf_unref(w->refs[i]);
-        }
-        server_wreq_put(x->server, w);
-        return rc;
-    }
-    exchange_ref(x);
-    if (is_to_client) {
-        x->client_writes++;
-    } else {
-        x->upstream_writes++;
-    }
-    return 0;
+    return submit(x, NULL, stream, q->iov, n, refs, n_refs, is_to_client);
 }
 
 void
@@ -574,6 +659,13 @@ take_request_id(struct pc_exchange *x)
     }
 }
 
+/* Listeners are compared by name: the handshake may have used an older snapshot than routing. */
+static bool
+same_listener(const struct pc_listener *a, const struct pc_listener *b)
+{
+    return strcmp(a->gateway, b->gateway) == 0 && strcmp(a->name, b->name) == 0;
+}
+
 static enum step_result
 step_route(struct pc_exchange *x)
 {
@@ -601,6 +693,13 @@ step_route(struct pc_exchange *x)
         return STEP_STOP;
     }
     take_request_id(x);
+    if (x->conn->sni_listener != NULL && !same_listener(x->conn->sni_listener, x->match.listener)) {
+        /* RFC 9110 section 15.5.20: the TLS handshake (its certificate and client
+         * verification) was made for another listener than the one Host selects. Serving it
+         * would let a client verified for one host reach another's routes. */
+        exchange_answer(x, 421, "sni_host_mismatch");
+        return STEP_STOP;
+    }
     if (!x->match.listener->keep_encoded_slashes && has_encoded_slash(x->path, x->path_len)) {
         exchange_answer(x, 400, "encoded_slash");
         return STEP_STOP;

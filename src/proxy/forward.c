@@ -24,6 +24,8 @@
 #include "core/log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
+#include "tls/stream.h"
+#include "tls/tls.h"
 #include "upstream/pool.h"
 
 #define HIGH_WATER_BYTES      (256 * 1024)
@@ -35,6 +37,9 @@
 static const struct pc_h1_callbacks response_callbacks;
 static void on_upstream_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void connect_endpoint(struct pc_exchange *x);
+static void upstream_pump(struct pc_exchange *x);
+static void after_upstream_bytes(struct pc_exchange *x);
+static void upstream_eof(struct pc_exchange *x, ssize_t status);
 
 /* --- helpers --- */
 
@@ -628,6 +633,95 @@ send_request(struct pc_exchange *x)
     }
 }
 
+/* Connections under different TLS policies to one address are not interchangeable. */
+static const char *
+pool_tag(const struct pc_exchange *x)
+{
+    return x->backend->tls != NULL ? x->backend->tls->policy : NULL;
+}
+
+static struct pc_log_limit upstream_refusal_limit = PC_LOG_LIMIT_INIT(20, 10000);
+
+static void
+upstream_tls_failed(struct pc_exchange *x)
+{
+    const char *reason = pc_tls_stream_error(x->up->tls);
+
+    pc_metrics_add(server_metrics(x->server), PC_M_UPSTREAM_TLS_FAILURES, 1);
+    if (pc_tls_is_peer_refusal(reason) && pc_log_limit_allow(&upstream_refusal_limit)) {
+        /* An upstream presenting the wrong identity is an operator's problem, not a client's. */
+        pc_log(PC_LOG_WARN, "tls", "upstream_certificate_refused",
+               "endpoint=%s policy=%s reason=%s detail=\"%s\"", x->endpoint->name,
+               x->backend->tls->policy, reason, pc_tls_stream_detail(x->up->tls));
+    } else {
+        pc_log(PC_LOG_DEBUG, "tls", "upstream_handshake_failed", "endpoint=%s reason=%s",
+               x->endpoint->name, reason);
+    }
+    upstream_failed(x, 502, "upstream_tls_failed");
+}
+
+/* Advances the handshake with the upstream; sends the request once it completes. */
+static void
+upstream_handshake(struct pc_exchange *x)
+{
+    enum pc_tls_io r = pc_tls_stream_handshake(x->up->tls);
+
+    if (tls_submit(x, NULL, x->up->tls, (uv_stream_t *)&x->up->tcp, false) != 0) {
+        upstream_failed(x, 502, "upstream_write_failed");
+        return;
+    }
+    if (r == PC_TLS_ERROR) {
+        upstream_tls_failed(x);
+    } else if (r == PC_TLS_OK) {
+        send_request(x);
+    }
+}
+
+static int
+start_upstream_tls(struct pc_exchange *x, struct pc_upconn *up)
+{
+    const struct pc_backend_tls *bt = x->backend->tls;
+    SSL_CTX *ctx = pc_tls_set_backend_ctx(x->holder->tls, bt);
+
+    if (ctx == NULL) {
+        return PC_ENOTSUP;
+    }
+    up->tls = pc_malloc(sizeof(*up->tls));
+    if (up->tls == NULL) {
+        return PC_ENOMEM;
+    }
+    if (pc_tls_stream_init(up->tls, ctx, false, bt->hostname, server_bufs(x->server)) != 0
+        || pc_tls_client_expect(up->tls->ssl, bt) != 0) {
+        pc_tls_stream_free(up->tls);
+        pc_free(up->tls);
+        up->tls = NULL;
+        return PC_ENOMEM;
+    }
+    return 0;
+}
+
+/* The upstream is connected: plain ones take the request now, TLS ones after a handshake. */
+static void
+upstream_ready(struct pc_exchange *x, struct pc_upconn *up)
+{
+    attach(x, up);
+    if (x->backend->tls == NULL || up->tls != NULL) {
+        send_request(x);
+        return;
+    }
+    if (start_upstream_tls(x, up) != 0) {
+        pc_metrics_add(server_metrics(x->server), PC_M_UPSTREAM_TLS_FAILURES, 1);
+        upstream_failed(x, 502, "upstream_tls_unavailable");
+        return;
+    }
+    /* The handshake counts against the connect timeout's budget as the response wait does. */
+    x->resp_state = RESP_WAITING;
+    x->up_progress_ms = uv_now(server_loop(x->server));
+    pc_upconn_read_start(up);
+    arm_upstream_timer(x);
+    upstream_handshake(x);
+}
+
 static void
 on_up_connected(struct pc_upconn *up, int status)
 {
@@ -663,8 +757,7 @@ on_up_connected(struct pc_upconn *up, int status)
         exchange_unref(x);
         return;
     }
-    attach(x, up);
-    send_request(x);
+    upstream_ready(x, up);
     exchange_unref(x);
 }
 
@@ -675,8 +768,8 @@ connect_endpoint(struct pc_exchange *x)
 
     x->attempts++;
     x->is_up_reused = false;
-    up = pc_pool_connect(server_pool(x->server), x->endpoint, x->backend->connect_timeout_ms,
-                         on_up_connected, x);
+    up = pc_pool_connect(server_pool(x->server), x->endpoint, pool_tag(x),
+                         x->backend->connect_timeout_ms, on_up_connected, x);
     if (up == NULL) {
         pc_metrics_add(server_metrics(x->server), PC_M_OUT_OF_MEMORY, 1);
         upstream_failed(x, 503, "out_of_memory");
@@ -689,7 +782,7 @@ connect_endpoint(struct pc_exchange *x)
 static void
 acquire(struct pc_exchange *x)
 {
-    struct pc_upconn *up = pc_pool_take(server_pool(x->server), x->endpoint);
+    struct pc_upconn *up = pc_pool_take(server_pool(x->server), x->endpoint, pool_tag(x));
 
     if (up == NULL) {
         connect_endpoint(x);
@@ -697,8 +790,7 @@ acquire(struct pc_exchange *x)
     }
     x->attempts++;
     x->is_up_reused = true;
-    attach(x, up);
-    send_request(x);
+    upstream_ready(x, up);
 }
 
 /* A pooled connection died before any response byte: the upstream closed it while it sat idle.
@@ -803,6 +895,13 @@ forward_client_drained(struct pc_exchange *x)
     if (x->is_up_paused && x->up != NULL && client_queue_bytes(x) < LOW_WATER_BYTES) {
         x->is_up_paused = false;
         pc_upconn_read_start(x->up);
+        if (x->up->tls != NULL && pc_tls_stream_has_input(x->up->tls)) {
+            /* Decrypted bytes waited inside the session while the client was behind. */
+            exchange_ref(x);
+            upstream_pump(x);
+            after_upstream_bytes(x);
+            exchange_unref(x);
+        }
     }
 }
 
@@ -993,6 +1092,50 @@ after_upstream_bytes(struct pc_exchange *x)
     exchange_check_end(x);
 }
 
+/* Hands response plaintext (held in b) to the tunnel or the response parser. */
+static void
+take_plaintext(struct pc_exchange *x, struct pc_buf *b, const char *data, size_t len)
+{
+    if (x->conn != NULL && x->conn->is_tunnel) {
+        x->conn->progress_ms = x->up_progress_ms;
+        outq_push(&x->to_client, data, len, b);
+        return;
+    }
+    x->up_in = b;
+    feed_response(x, data, len);
+    x->up_in = NULL;
+}
+
+/* Decrypts what the upstream's TLS session holds, while the client keeps up. */
+static void
+upstream_pump(struct pc_exchange *x)
+{
+    while (x->up != NULL && x->up->tls != NULL && !x->is_up_paused) {
+        struct pc_buf *b = pc_buf_get(server_bufs(x->server));
+        enum pc_tls_io r;
+        size_t n;
+
+        if (b == NULL) {
+            upstream_failed(x, 503, "out_of_memory");
+            return;
+        }
+        r = pc_tls_stream_read(x->up->tls, b->data, b->size, &n);
+        if (r == PC_TLS_OK) {
+            take_plaintext(x, b, b->data, n);
+            pc_buf_unref(b);
+            apply_client_backpressure(x);
+            continue;
+        }
+        pc_buf_unref(b);
+        if (r == PC_TLS_CLOSED) {
+            upstream_eof(x, UV_EOF);
+        } else if (r == PC_TLS_ERROR) {
+            upstream_tls_failed(x);
+        }
+        return;
+    }
+}
+
 static void
 on_upstream_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *uvbuf)
 {
@@ -1015,15 +1158,22 @@ on_upstream_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *uvbuf)
     }
 
     x->up_progress_ms = uv_now(server_loop(x->server));
-    if (x->conn != NULL && x->conn->is_tunnel) {
-        x->conn->progress_ms = x->up_progress_ms;
-        outq_push(&x->to_client, b->data, (size_t)nread, b);
+    if (x->up->tls != NULL) {
+        int rc = pc_tls_stream_input(x->up->tls, b->data, (size_t)nread);
+
+        pc_buf_unref(b);
+        if (rc != 0) {
+            upstream_failed(x, 503, "out_of_memory");
+        } else if (!x->up->tls->is_handshake_done) {
+            upstream_handshake(x);
+        }
+        if (x->up != NULL && x->up->tls->is_handshake_done) {
+            upstream_pump(x);
+        }
     } else {
-        x->up_in = b;
-        feed_response(x, b->data, (size_t)nread);
-        x->up_in = NULL;
+        take_plaintext(x, b, b->data, (size_t)nread);
+        pc_buf_unref(b);
     }
-    pc_buf_unref(b);
     after_upstream_bytes(x);
     exchange_unref(x);
 }

@@ -31,6 +31,8 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
+#include "tls/stream.h"
+#include "tls/tls.h"
 #include "upstream/pool.h"
 
 #define ARENA_BLOCK_BYTES 8192
@@ -43,6 +45,7 @@
 #define DEFAULT_BODY_MS   30000
 #define DEFAULT_IDLE_MS   60000
 #define LINGER_MS         2000
+#define TLS_INPUT_MAX     (64 * 1024) /* ciphertext held in a session before reading stops */
 
 struct pc_server {
     struct pc_worker *worker;
@@ -75,6 +78,10 @@ struct pc_server {
 };
 
 static const struct pc_h1_callbacks request_callbacks;
+static struct pc_log_limit refusal_limit = PC_LOG_LIMIT_INIT(20, 10000);
+
+static void conn_pump(struct pc_conn *conn);
+static void conn_eof(struct pc_conn *conn, ssize_t status);
 
 /* --- small services used by the rest of src/proxy --- */
 
@@ -190,7 +197,7 @@ server_date(struct pc_server *server)
 /* --- configuration holders --- */
 
 static struct cfg_holder *
-holder_create(struct pc_config *cfg)
+holder_create(struct pc_config *cfg, struct pc_tls_set *tls)
 {
     struct cfg_holder *holder = pc_calloc(1, sizeof(*holder));
 
@@ -203,6 +210,7 @@ holder_create(struct pc_config *cfg)
         return NULL;
     }
     holder->cfg = cfg;
+    holder->tls = tls;
     holder->refs = 1;
     return holder;
 }
@@ -214,6 +222,7 @@ holder_unref(struct pc_server *server, struct cfg_holder *holder)
         return;
     }
     pc_config_unref(holder->cfg);
+    pc_tls_set_unref(holder->tls);
     pc_free(holder->stats);
     pc_free(holder);
 }
@@ -404,6 +413,11 @@ conn_close(struct pc_conn *conn)
     }
     pc_buf_unref(conn->in);
     conn->in = NULL;
+    if (conn->tls != NULL) {
+        pc_tls_stream_free(conn->tls);
+        pc_free(conn->tls);
+        conn->tls = NULL;
+    }
 
     if (conn->prev != NULL) {
         conn->prev->next = conn->next;
@@ -495,6 +509,19 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *uvbuf)
         return;
     }
 
+    if (conn->tls != NULL) {
+        int rc = pc_tls_stream_input(conn->tls, b->data, (size_t)nread);
+
+        pc_buf_unref(b);
+        if (rc != 0) {
+            pc_metrics_add(conn->server->metrics, PC_M_OUT_OF_MEMORY, 1);
+            conn_close(conn);
+            return;
+        }
+        conn->is_tls_starved = false;
+        conn_pump(conn);
+        return;
+    }
     if (conn->is_tunnel) {
         conn->progress_ms = uv_now(conn->server->loop);
         forward_tunnel_from_client(conn->x, b, b->data, (size_t)nread);
@@ -506,6 +533,117 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *uvbuf)
     conn->in_off = 0;
     conn->in_len = (uint32_t)nread;
     conn_process(conn);
+}
+
+static void
+tls_failed(struct pc_conn *conn)
+{
+    const char *reason = pc_tls_stream_error(conn->tls);
+
+    pc_metrics_tls_failure(conn->server->metrics, reason);
+    if (pc_tls_is_peer_refusal(reason)) {
+        /* A client certificate refused: an operator wants to know who and why, but a client
+         * retrying in a loop must not flood the log. */
+        if (pc_log_limit_allow(&refusal_limit)) {
+            pc_log(PC_LOG_WARN, "tls", "client_certificate_refused",
+                   "conn=%llu client=%s reason=%s detail=\"%s\"", (unsigned long long)conn->id,
+                   conn->peer, reason, pc_tls_stream_detail(conn->tls));
+        }
+    } else {
+        pc_log(PC_LOG_DEBUG, "tls", "handshake_failed", "conn=%llu client=%s reason=%s",
+               (unsigned long long)conn->id, conn->peer, reason);
+    }
+    conn_flush_tls(conn); /* the alert, so the client learns why */
+    conn_close(conn);
+}
+
+static void
+tls_established(struct pc_conn *conn)
+{
+    SSL *ssl = conn->tls->ssl;
+
+    conn->sni_listener = pc_tls_sni_listener(ssl);
+    pc_metrics_add(conn->server->metrics, PC_M_TLS_HANDSHAKES, 1);
+    if (SSL_session_reused(ssl)) {
+        pc_metrics_add(conn->server->metrics, PC_M_TLS_RESUMED, 1);
+    }
+}
+
+/* Decrypts one buffer's worth and hands it on. Returns true when the loop must stop. */
+static bool
+pump_one(struct pc_conn *conn)
+{
+    struct pc_buf *b = pc_buf_get(conn->server->bufs);
+    enum pc_tls_io r;
+    size_t n;
+
+    if (b == NULL) {
+        pc_metrics_add(conn->server->metrics, PC_M_OUT_OF_MEMORY, 1);
+        conn_close(conn);
+        return true;
+    }
+    r = pc_tls_stream_read(conn->tls, b->data, b->size, &n);
+    if (r != PC_TLS_OK) {
+        pc_buf_unref(b);
+        if (r == PC_TLS_AGAIN) {
+            conn->is_tls_starved = true;
+        } else if (r == PC_TLS_CLOSED) {
+            conn_eof(conn, UV_EOF);
+        } else {
+            tls_failed(conn);
+        }
+        return true;
+    }
+    if (conn->is_lingering) {
+        pc_buf_unref(b);
+        return false;
+    }
+    if (conn->is_tunnel) {
+        conn->progress_ms = uv_now(conn->server->loop);
+        forward_tunnel_from_client(conn->x, b, b->data, n);
+        pc_buf_unref(b);
+        return false;
+    }
+    conn->in = b;
+    conn->in_off = 0;
+    conn->in_len = (uint32_t)n;
+    conn_process(conn);
+    return false;
+}
+
+/* Runs the TLS session: the handshake, then plaintext into conn->in for the parser, for as long
+ * as the parser takes it. */
+static void
+conn_pump(struct pc_conn *conn)
+{
+    struct pc_tls_stream *ts = conn->tls;
+
+    if (ts == NULL || conn->is_pumping || conn->is_closing) {
+        return;
+    }
+    conn->is_pumping = true;
+    if (!ts->is_handshake_done) {
+        enum pc_tls_io r = pc_tls_stream_handshake(ts);
+
+        conn_flush_tls(conn);
+        if (r == PC_TLS_ERROR) {
+            conn->is_pumping = false;
+            tls_failed(conn);
+            return;
+        }
+        if (r == PC_TLS_AGAIN) {
+            conn->is_tls_starved = true;
+            goto out;
+        }
+        tls_established(conn);
+    }
+    while (!conn->is_closing && conn->in == NULL && !pump_one(conn)) {
+    }
+    conn_flush_tls(conn);
+
+out:
+    conn->is_pumping = false;
+    conn_update_reading(conn);
 }
 
 void
@@ -529,11 +667,20 @@ conn_update_reading(struct pc_conn *conn)
         want = x->req_state == REQ_BODY && forward_wants_body(x);
     }
 
+    if (want && conn->tls != NULL && !conn->is_pumping && !conn->is_tls_starved) {
+        /* Bytes may wait inside the TLS session: decrypt them before reading more. */
+        conn_pump(conn);
+        return;
+    }
+    if (conn->tls != NULL && pc_tls_stream_input_bytes(conn->tls) > TLS_INPUT_MAX) {
+        want = false;
+    }
     if (want && !conn->is_reading && !conn->is_peer_eof) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0) {
             conn->is_reading = true;
         }
-    } else if (!want && conn->is_reading && (conn->in != NULL || conn->is_tunnel)) {
+    } else if (!want && conn->is_reading
+               && (conn->in != NULL || conn->is_tunnel || conn->tls != NULL)) {
         /* Reading stops only once bytes that cannot be taken are held: stopping and restarting
          * around every request would cost two epoll_ctl calls each time, and one buffer of
          * early bytes is all a client can make us hold. */
@@ -728,6 +875,10 @@ conn_linger(struct pc_conn *conn)
     conn->is_lingering = true;
     pc_buf_unref(conn->in);
     conn->in = NULL;
+    if (conn->tls != NULL) {
+        pc_tls_stream_shutdown(conn->tls);
+        conn_flush_tls(conn);
+    }
     conn->shutdown_req.data = conn;
     if (uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
         conn_close(conn);
@@ -808,6 +959,29 @@ static const struct pc_h1_callbacks request_callbacks = {
 
 /* --- listeners --- */
 
+/* On an HTTPS port, every connection starts with a TLS session from the current contexts. */
+static int
+start_tls(struct pc_conn *conn)
+{
+    const struct pc_port *port = conn_port(conn);
+    SSL_CTX *ctx;
+
+    if (port == NULL || !port->is_tls) {
+        return 0;
+    }
+    ctx = pc_tls_set_server_ctx(conn->server->current->tls, port->name);
+    conn->tls = ctx != NULL ? pc_malloc(sizeof(*conn->tls)) : NULL;
+    if (conn->tls == NULL
+        || pc_tls_stream_init(conn->tls, ctx, true, NULL, conn->server->bufs) != 0) {
+        pc_free(conn->tls);
+        conn->tls = NULL;
+        pc_metrics_add(conn->server->metrics, PC_M_OUT_OF_MEMORY, 1);
+        conn_close(conn);
+        return PC_ENOMEM;
+    }
+    return 0;
+}
+
 static void
 on_connection(uv_stream_t *handle, int status)
 {
@@ -862,6 +1036,9 @@ on_connection(uv_stream_t *handle, int status)
             uv_ip4_name(a, conn->peer, sizeof(conn->peer));
             conn->peer_port = ntohs(a->sin_port);
         }
+    }
+    if (start_tls(conn) != 0) {
+        return;
     }
     conn_set_timer(conn, TIMER_HEAD);
     conn_update_reading(conn);
@@ -954,7 +1131,8 @@ on_flush_timer(uv_timer_t *timer)
 
 struct pc_server *
 pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared,
-                 struct pc_config *cfg, const struct pc_listen_fd *fds, size_t n_fds)
+                 struct pc_config *cfg, struct pc_tls_set *tls, const struct pc_listen_fd *fds,
+                 size_t n_fds)
 {
     struct pc_server *server = pc_calloc(1, sizeof(*server));
 
@@ -967,7 +1145,7 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
     server->bufs = pc_buf_pool_create(FREE_BUFS_MAX);
     server->pool = pc_pool_create(server->loop);
     server->metrics = pc_metrics_worker_add(shared->metrics, pc_worker_id(worker));
-    server->current = holder_create(cfg);
+    server->current = holder_create(cfg, tls);
     if (server->bufs == NULL || server->pool == NULL || server->metrics == NULL
         || server->current == NULL) {
         goto fail_server;
@@ -999,6 +1177,7 @@ fail_server:
     if (server->current != NULL) {
         holder_unref(server, server->current);
         cfg = NULL;
+        tls = NULL;
     }
     pc_access_writer_destroy(server->access);
     pc_pool_destroy(server->pool);
@@ -1009,6 +1188,7 @@ fail:
         close(fds[i].fd);
     }
     pc_config_unref(cfg);
+    pc_tls_set_unref(tls);
     return NULL;
 }
 
@@ -1024,10 +1204,10 @@ cfg_has_port(const struct pc_config *cfg, const char *name)
 }
 
 void
-pc_server_update(struct pc_server *server, struct pc_config *cfg, const struct pc_listen_fd *fds,
-                 size_t n_fds)
+pc_server_update(struct pc_server *server, struct pc_config *cfg, struct pc_tls_set *tls,
+                 const struct pc_listen_fd *fds, size_t n_fds)
 {
-    struct cfg_holder *holder = holder_create(cfg);
+    struct cfg_holder *holder = holder_create(cfg, tls);
     struct listener **link = &server->listeners;
 
     if (holder == NULL || server->is_draining) {
@@ -1038,6 +1218,7 @@ pc_server_update(struct pc_server *server, struct pc_config *cfg, const struct p
             holder_unref(server, holder);
         } else {
             pc_config_unref(cfg);
+            pc_tls_set_unref(tls);
         }
         for (size_t i = 0; i < n_fds; i++) {
             close(fds[i].fd);

@@ -19,6 +19,7 @@
 
 struct pc_server;
 struct pc_metrics;
+struct pc_tls_set;
 struct pc_access_log;
 
 /* Process-wide things every worker's server borrows for the life of the process. */
@@ -41,21 +42,23 @@ struct pc_listen_fd {
 int pc_server_listen_fd(const struct pc_port *port, int backlog);
 
 /*
- * Creates worker's server on the worker's thread, serving cfg (the server takes over the
- * caller's reference) on the listening sockets fds (taken over; closed by the server). shared is
+ * Creates worker's server on the worker's thread, serving cfg with the TLS contexts tls (may be
+ * NULL when cfg has no TLS; the server takes over the caller's references to both) on the
+ * listening sockets fds (taken over; closed by the server). shared is
  * borrowed. Returns NULL when out of memory, after closing the fds and dropping cfg.
  */
 struct pc_server *pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared,
-                                   struct pc_config *cfg, const struct pc_listen_fd *fds,
-                                   size_t n_fds);
+                                   struct pc_config *cfg, struct pc_tls_set *tls,
+                                   const struct pc_listen_fd *fds, size_t n_fds);
 
 /*
- * Switches to cfg (reference taken over) for requests that start from now on; requests in
+ * Switches to cfg and its TLS contexts tls (references taken over) for connections and
+ * requests that start from now on; requests in
  * flight finish on the snapshot they started with. fds are listening sockets for ports that cfg
  * adds (taken over); listeners for ports cfg no longer has are closed, and their connections
  * finish their current request. Worker thread.
  */
-void pc_server_update(struct pc_server *server, struct pc_config *cfg,
+void pc_server_update(struct pc_server *server, struct pc_config *cfg, struct pc_tls_set *tls,
                       const struct pc_listen_fd *fds, size_t n_fds);
 
 /*

@@ -11,11 +11,13 @@
  */
 #include "upstream/pool.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "tls/stream.h"
 
 #define BUCKETS 256
 
@@ -43,6 +45,17 @@ hash_name(const char *s)
         h = (h ^ (unsigned char)*s) * 16777619u;
     }
     return h;
+}
+
+/* The pool key: the endpoint's address, and the tag when there is one. */
+static const char *
+make_key(char *buf, size_t size, const struct pc_endpoint *ep, const char *tag)
+{
+    if (tag == NULL) {
+        return ep->name;
+    }
+    snprintf(buf, size, "%s|%s", ep->name, tag);
+    return buf;
 }
 
 static struct pool_entry *
@@ -115,6 +128,10 @@ on_handle_closed(uv_handle_t *handle)
         return;
     }
     pool->n_open--;
+    if (up->tls != NULL) {
+        pc_tls_stream_free(up->tls);
+        pc_free(up->tls);
+    }
     pc_free(up);
     maybe_free_pool(pool);
 }
@@ -231,9 +248,10 @@ on_connected(uv_connect_t *req, int status)
 }
 
 struct pc_upconn *
-pc_pool_connect(struct pc_upstream_pool *pool, const struct pc_endpoint *ep, uint32_t timeout_ms,
-                pc_upconn_connect_fn cb, void *owner)
+pc_pool_connect(struct pc_upstream_pool *pool, const struct pc_endpoint *ep, const char *tag,
+                uint32_t timeout_ms, pc_upconn_connect_fn cb, void *owner)
 {
+    char key[512];
     struct pc_upconn *up;
     int rc;
 
@@ -241,7 +259,7 @@ pc_pool_connect(struct pc_upstream_pool *pool, const struct pc_endpoint *ep, uin
     if (up == NULL) {
         return NULL;
     }
-    up->entry = entry_get(pool, ep->name);
+    up->entry = entry_get(pool, make_key(key, sizeof(key), ep, tag));
     if (up->entry == NULL) {
         pc_free(up);
         return NULL;
@@ -408,13 +426,15 @@ pc_pool_put(struct pc_upconn *up, uint32_t max_idle, uint32_t idle_timeout_ms)
 }
 
 struct pc_upconn *
-pc_pool_take(struct pc_upstream_pool *pool, const struct pc_endpoint *ep)
+pc_pool_take(struct pc_upstream_pool *pool, const struct pc_endpoint *ep, const char *tag)
 {
-    uint32_t b = hash_name(ep->name) % BUCKETS;
+    char buf[512];
+    const char *key = make_key(buf, sizeof(buf), ep, tag);
+    uint32_t b = hash_name(key) % BUCKETS;
     struct pc_upconn *up;
 
     for (struct pool_entry *e = pool->buckets[b]; e != NULL; e = e->next) {
-        if (strcmp(e->name, ep->name) != 0) {
+        if (strcmp(e->name, key) != 0) {
             continue;
         }
         up = e->idle;

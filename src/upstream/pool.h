@@ -20,6 +20,7 @@
 #include "http/h1.h"
 
 struct pc_upstream_pool;
+struct pc_tls_stream;
 struct pool_entry;
 
 /*
@@ -35,6 +36,7 @@ struct pc_upconn {
     uv_alloc_cb alloc_cb;
     uv_read_cb read_cb;
     uv_timer_cb timer_cb; /* runs once the deadline set by pc_upconn_set_deadline passes */
+    struct pc_tls_stream *tls; /* set by the owner for TLS upstreams; freed with the connection */
 
     /* private */
     struct pc_upstream_pool *pool;
@@ -69,9 +71,12 @@ void pc_pool_close_idle(struct pc_upstream_pool *pool);
 
 /*
  * Returns an idle connection to ep, ready for a request, or NULL when there is none. Its
- * n_requests tells how many exchanges it already carried (non-zero means reused).
+ * n_requests tells how many exchanges it already carried (non-zero means reused). tag (may be
+ * NULL) separates connections to one address that are not interchangeable: a TLS connection
+ * made under one policy is never handed to a plain request or to another policy.
  */
-struct pc_upconn *pc_pool_take(struct pc_upstream_pool *pool, const struct pc_endpoint *ep);
+struct pc_upconn *pc_pool_take(struct pc_upstream_pool *pool, const struct pc_endpoint *ep,
+                               const char *tag);
 
 /*
  * Opens a new connection to ep. cb(up, status) runs on the loop once connected (status 0) or
@@ -80,7 +85,8 @@ struct pc_upconn *pc_pool_take(struct pc_upstream_pool *pool, const struct pc_en
  * stored in up->owner. Returns NULL when out of memory (cb will not run).
  */
 struct pc_upconn *pc_pool_connect(struct pc_upstream_pool *pool, const struct pc_endpoint *ep,
-                                  uint32_t timeout_ms, pc_upconn_connect_fn cb, void *owner);
+                                  const char *tag, uint32_t timeout_ms, pc_upconn_connect_fn cb,
+                                  void *owner);
 
 /*
  * Hands back a connection whose exchange completed cleanly and that may carry another. The pool
