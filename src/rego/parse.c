@@ -361,6 +361,85 @@ parse_number_tok(struct parser *p, bool neg)
 }
 
 /* Parses `.name`, `[term]` and `(args)` suffixes glued to a term (no whitespace before). */
+/* Closes a reference under construction: head followed by the segments collected so far. */
+static struct pc_rego_ast_term *
+close_ref(struct parser *p, const struct pc_rego_ast_term *head, struct tlist *ref)
+{
+    struct pc_rego_ast_term *r = new_term(p, PC_REGO_AST_REF, cur(p));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->loc = head->loc;
+    r->items = ref->items;
+    r->n = ref->n;
+    return r;
+}
+
+/* The arguments of a call to op, after its '(' (the current token); set(x) is a set term. */
+static struct pc_rego_ast_term *
+parse_call(struct parser *p, const struct pc_rego_token *t, struct pc_rego_ast_term *op)
+{
+    struct tlist args = { 0 };
+    advance(p);
+    if (!tlist_add(p, &args, op)) {
+        return NULL;
+    }
+    while (!at(p, PC_REGO_T_RPAREN)) {
+        struct pc_rego_ast_term *a = parse_in(p, false);
+        if (a == NULL || !tlist_add(p, &args, a)) {
+            return NULL;
+        }
+        if (at(p, PC_REGO_T_COMMA)) {
+            advance(p);
+        } else if (!at(p, PC_REGO_T_RPAREN)) {
+            return expected(p, ", or )");
+        }
+    }
+    advance(p);
+    bool empty_set = op->kind == PC_REGO_AST_VAR && strcmp(op->name, "set") == 0 && args.n == 1;
+    struct pc_rego_ast_term *call = new_term(p, empty_set ? PC_REGO_AST_SET : PC_REGO_AST_CALL, t);
+    if (call == NULL) {
+        return NULL;
+    }
+    call->loc = op->loc;
+    if (!empty_set) {
+        call->items = args.items;
+        call->n = args.n;
+    }
+    return call;
+}
+
+/* One segment after '.' or '[' (the current token), appended to ref. */
+static bool
+parse_segment(struct parser *p, const struct pc_rego_token *t, struct tlist *ref)
+{
+    advance(p);
+    struct pc_rego_ast_term *seg;
+    if (t->type == PC_REGO_T_DOT) {
+        const struct pc_rego_token *name = cur(p);
+        if (name->type != PC_REGO_T_IDENT) {
+            expected(p, "ident");
+            return false;
+        }
+        seg = make_string(p, name, p->src + name->off, name->len);
+    } else {
+        seg = parse_in(p, false);
+        if (seg == NULL) {
+            return false;
+        }
+        if (!at(p, PC_REGO_T_RBRACK)) {
+            expected(p, "]");
+            return false;
+        }
+    }
+    advance(p);
+    return seg != NULL && tlist_add(p, ref, seg);
+}
+
+/*
+ * Reads what follows a term without intervening whitespace: `.name` and `[term]` segments
+ * making a reference, and `(args)` making a call of the term (a var or a reference) so far.
+ */
 static struct pc_rego_ast_term *
 parse_term_finish(struct parser *p, struct pc_rego_ast_term *head)
 {
@@ -374,98 +453,30 @@ parse_term_finish(struct parser *p, struct pc_rego_ast_term *head)
             break;
         }
         if (t->type == PC_REGO_T_LPAREN) {
-            struct pc_rego_ast_term *op = head;
-            if (is_ref) {
-                op = new_term(p, PC_REGO_AST_REF, cur(p));
-                if (op == NULL) {
-                    return NULL;
-                }
-                op->loc = head->loc;
-                op->items = ref.items;
-                op->n = ref.n;
-            } else if (head->kind != PC_REGO_AST_VAR) {
-                return expected(p, "operator or end of term");
+            struct pc_rego_ast_term *op = is_ref ? close_ref(p, head, &ref) : head;
+            if (op == NULL || (!is_ref && head->kind != PC_REGO_AST_VAR)) {
+                return op == NULL ? NULL : expected(p, "operator or end of term");
             }
-            advance(p);
-            struct tlist args = { 0 };
-            if (!tlist_add(p, &args, op)) {
+            head = parse_call(p, t, op);
+            if (head == NULL) {
                 return NULL;
-            }
-            while (!at(p, PC_REGO_T_RPAREN)) {
-                struct pc_rego_ast_term *a = parse_in(p, false);
-                if (a == NULL || !tlist_add(p, &args, a)) {
-                    return NULL;
-                }
-                if (at(p, PC_REGO_T_COMMA)) {
-                    advance(p);
-                } else if (!at(p, PC_REGO_T_RPAREN)) {
-                    return expected(p, ", or )");
-                }
-            }
-            advance(p);
-            if (op->kind == PC_REGO_AST_VAR && strcmp(op->name, "set") == 0 && args.n == 1) {
-                head = new_term(p, PC_REGO_AST_SET, t);
-                if (head == NULL) {
-                    return NULL;
-                }
-                head->loc = op->loc;
-            } else {
-                head = new_term(p, PC_REGO_AST_CALL, t);
-                if (head == NULL) {
-                    return NULL;
-                }
-                head->loc = op->loc;
-                head->items = args.items;
-                head->n = args.n;
             }
             is_ref = false;
-            ref.n = 0;
-            ref.items = NULL;
-            ref.cap = 0;
+            memset(&ref, 0, sizeof(ref));
             continue;
         }
-        if (!is_ref) {
-            if (!tlist_add(p, &ref, head)) {
-                return NULL;
-            }
-            is_ref = true;
+        if (!is_ref && !tlist_add(p, &ref, head)) {
+            return NULL;
         }
-        advance(p);
-        if (t->type == PC_REGO_T_DOT) {
-            const struct pc_rego_token *name = cur(p);
-            if (name->type != PC_REGO_T_IDENT) {
-                return expected(p, "ident");
-            }
-            struct pc_rego_ast_term *seg = make_string(p, name, p->src + name->off, name->len);
-            if (seg == NULL || !tlist_add(p, &ref, seg)) {
-                return NULL;
-            }
-            advance(p);
-        } else {
-            struct pc_rego_ast_term *seg = parse_in(p, false);
-            if (seg == NULL || !tlist_add(p, &ref, seg)) {
-                return NULL;
-            }
-            if (!at(p, PC_REGO_T_RBRACK)) {
-                return expected(p, "]");
-            }
-            advance(p);
+        is_ref = true;
+        if (!parse_segment(p, t, &ref)) {
+            return NULL;
         }
     }
     if (p->failed) {
         return NULL;
     }
-    if (is_ref) {
-        struct pc_rego_ast_term *r = new_term(p, PC_REGO_AST_REF, cur(p));
-        if (r == NULL) {
-            return NULL;
-        }
-        r->loc = head->loc;
-        r->items = ref.items;
-        r->n = ref.n;
-        return r;
-    }
-    return head;
+    return is_ref ? close_ref(p, head, &ref) : head;
 }
 
 /* Parses comma-separated terms up to the closing token `end` (a trailing comma is allowed). */
@@ -893,6 +904,73 @@ template_part(struct parser *p, const struct pc_rego_token *t, const char *src, 
     return comp;
 }
 
+/* The index just past the '}' closing the expression opened at s[i], or 0 when unclosed. */
+static size_t
+template_expr_end(const char *s, size_t i, size_t end)
+{
+    size_t j = i + 1;
+    int depth = 1;
+    while (j < end && depth > 0) {
+        if (s[j] == '{') {
+            depth++;
+        } else if (s[j] == '}') {
+            depth--;
+        } else if (s[j] == '"') {
+            j++;
+            while (j < end && s[j] != '"') {
+                j += s[j] == '\\' ? 2 : 1;
+            }
+        }
+        j++;
+    }
+    return depth == 0 ? j : 0;
+}
+
+/* Decodes the escape at s[i] of a double-quoted template into lit; returns the next index. */
+static size_t
+template_escape(struct parser *p, const char *s, size_t i, size_t end, struct pc_rego_strbuf *lit)
+{
+    char e = s[i + 1];
+    if (e == '{' || e == '}') {
+        pc_rego_strbuf_addc(lit, e);
+        return i + 2;
+    }
+    size_t k = e == 'u' ? (i + 6 <= end ? i + 6 : end) : i + 2;
+    char esc[16];
+    size_t n = k - i;
+    if (n + 2 > sizeof(esc)) {
+        return 0;
+    }
+    esc[0] = '"';
+    memcpy(esc + 1, s + i, n);
+    esc[n + 1] = '"';
+    const struct pc_rego_value *v = pc_rego_json_parse(p->arena, esc, n + 2, NULL);
+    if (v == NULL) {
+        return 0;
+    }
+    pc_rego_strbuf_add(lit, v->u.s, v->len);
+    return k;
+}
+
+/* Appends the literal text gathered so far as a string part, and starts a new one. */
+static bool
+flush_literal(struct parser *p, const struct pc_rego_token *t, struct pc_rego_strbuf *lit,
+              struct tlist *parts)
+{
+    if (lit->len > 0) {
+        struct pc_rego_ast_term *st = make_string(p, t, lit->data, lit->len);
+        if (st == NULL || !tlist_add(p, parts, st)) {
+            return false;
+        }
+        pc_rego_strbuf_init(lit, p->arena);
+    }
+    return true;
+}
+
+/*
+ * $"text {expr} text" or $`raw {expr} text`: literal parts and expression parts, in order.
+ * Double-quoted templates decode JSON escapes; both forms take \{ for a literal brace.
+ */
 static struct pc_rego_ast_term *
 parse_template(struct parser *p)
 {
@@ -903,79 +981,28 @@ parse_template(struct parser *p)
     struct tlist parts = { 0 };
     struct pc_rego_strbuf lit;
     pc_rego_strbuf_init(&lit, p->arena);
-    size_t i = 2;
-    while (i <= end) {
-        char c = i < end ? s[i] : '\0';
-        if (i == end || c == '{') {
-            if (lit.len > 0) {
-                struct pc_rego_ast_term *st = make_string(p, t, lit.data, lit.len);
-                if (st == NULL || !tlist_add(p, &parts, st)) {
-                    return NULL;
-                }
-                pc_rego_strbuf_init(&lit, p->arena);
-            }
-            if (i == end) {
-                break;
-            }
-            size_t j = i + 1;
-            int depth = 1;
-            while (j < end && depth > 0) {
-                if (s[j] == '{') {
-                    depth++;
-                } else if (s[j] == '}') {
-                    depth--;
-                } else if (s[j] == '"') {
-                    j++;
-                    while (j < end && s[j] != '"') {
-                        j += s[j] == '\\' ? 2 : 1;
-                    }
-                }
-                j++;
-            }
-            if (depth != 0) {
+    for (size_t i = 2; i < end;) {
+        if (s[i] == '{') {
+            size_t j = template_expr_end(s, i, end);
+            if (j == 0) {
                 return fail_at(p, t, "expected } to end template string expression");
             }
             struct pc_rego_ast_term *e = template_part(p, t, s + i + 1, j - i - 2);
-            if (e == NULL || !tlist_add(p, &parts, e)) {
+            if (!flush_literal(p, t, &lit, &parts) || e == NULL || !tlist_add(p, &parts, e)) {
                 return NULL;
             }
             i = j;
-            continue;
-        }
-        if (raw && c == '\\' && i + 1 < end && s[i + 1] == '{') {
-            pc_rego_strbuf_addc(&lit, '{');
-            i += 2;
-            continue;
-        }
-        if (!raw && c == '\\' && i + 1 < end) {
-            char e = s[i + 1];
-            if (e == '{' || e == '}') {
-                pc_rego_strbuf_addc(&lit, e);
-                i += 2;
-                continue;
-            }
-            size_t k = i + 2;
-            if (e == 'u') {
-                k = i + 6 <= end ? i + 6 : end;
-            }
-            char esc[16];
-            size_t n = k - i;
-            if (n + 2 > sizeof(esc)) {
+        } else if (s[i] == '\\' && i + 1 < end && (!raw || s[i + 1] == '{')) {
+            i = template_escape(p, s, i, end, &lit);
+            if (i == 0) {
                 return fail_at(p, t, "illegal template-string part");
             }
-            esc[0] = '"';
-            memcpy(esc + 1, s + i, n);
-            esc[n + 1] = '"';
-            const struct pc_rego_value *v = pc_rego_json_parse(p->arena, esc, n + 2, NULL);
-            if (v == NULL) {
-                return fail_at(p, t, "illegal template-string part");
-            }
-            pc_rego_strbuf_add(&lit, v->u.s, v->len);
-            i = k;
-            continue;
+        } else {
+            pc_rego_strbuf_addc(&lit, s[i++]);
         }
-        pc_rego_strbuf_addc(&lit, c);
-        i++;
+    }
+    if (!flush_literal(p, t, &lit, &parts)) {
+        return NULL;
     }
     advance(p);
     struct pc_rego_ast_term *term = new_term(p, PC_REGO_AST_TEMPLATE, t);
