@@ -365,6 +365,7 @@ format_frac(struct pc_rego_strbuf *sb, const struct chunk *c, char sep, int64_t 
     pc_rego_strbuf_add(sb, digits, (size_t)n);
 }
 
+/* One layout element per case: a dispatch over Go's layout elements, kept whole on purpose. */
 static void
 format_std(struct pc_rego_strbuf *sb, const struct chunk *c, char sep, const struct civil *t)
 {
@@ -645,6 +646,7 @@ parse_frac(struct pstate *ps, struct parsed *p, int fixed)
     return true;
 }
 
+/* One layout element per case, as format_std: a dispatch kept whole on purpose. */
 static bool
 parse_std(struct pstate *ps, const struct chunk *c, struct parsed *p)
 {

@@ -763,6 +763,65 @@ eval_expr(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e, const struct 
     return eval_no_with(ev, e, k);
 }
 
+/* A call without generators: its result tested, or unified with (or compared to) its output. */
+static inline int
+inline_call(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e)
+{
+    const struct pc_rego_value *v = NULL;
+    if (e->fn.bi != NULL && (e->fn.bi->flags & PC_REGO_BI_RELATION)) {
+        return 2;
+    }
+    if (e->out != NULL && !(e->out->kind == PC_REGO_TK_VAR || is_det(e->out))) {
+        return 2;
+    }
+    int rc = call_values(ev, e, &v);
+    if (rc != 0) {
+        return rc;
+    }
+    if (e->out == NULL) {
+        return truthy(v) != e->negated;
+    }
+    if (v == NULL) {
+        return e->negated;
+    }
+    if (e->negated) {
+        const struct pc_rego_value *o = NULL;
+        if (e->out->kind == PC_REGO_TK_VAR && ev->slots[e->out->slot] == NULL) {
+            return 0;
+        }
+        rc = pc_rego_eval_det(ev, e->out, &o);
+        return rc != 0 ? rc : !(o != NULL && pc_rego_equal(o, v));
+    }
+    rc = 0;
+    return pc_rego_unify_value(ev, e->out, v, &rc) ? 1 : rc;
+}
+
+/* a = b where one side is determined and the other determined or a plain variable. */
+static inline int
+inline_unify(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e)
+{
+    const struct pc_rego_ir_term *a = e->a;
+    const struct pc_rego_ir_term *b = e->b;
+    const struct pc_rego_value *v = NULL;
+    if (!is_det(b) && is_det(a)) {
+        a = e->b;
+        b = e->a;
+    }
+    if (!is_det(b) || !(is_det(a) || (a->kind == PC_REGO_TK_VAR && !e->negated))) {
+        return 2;
+    }
+    int rc = pc_rego_eval_det(ev, b, &v);
+    if (rc != 0) {
+        return rc;
+    }
+    if (v == NULL) {
+        return e->negated;
+    }
+    rc = 0;
+    bool ok = pc_rego_unify_value(ev, a, v, &rc);
+    return rc != 0 ? rc : ok != e->negated;
+}
+
 /*
  * Tries e without continuations. Returns 1 when it holds (bindings on the trail), 0 when it
  * does not, 2 when it needs the general path, or a negative error.
@@ -785,53 +844,9 @@ eval_inline(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e)
         rc = pc_rego_eval_det(ev, e->a, &v);
         return rc != 0 ? rc : truthy(v) != e->negated;
     case PC_REGO_EK_CALL:
-        if (e->fn.bi != NULL && (e->fn.bi->flags & PC_REGO_BI_RELATION)) {
-            return 2;
-        }
-        if (e->out != NULL && !(e->out->kind == PC_REGO_TK_VAR || is_det(e->out))) {
-            return 2;
-        }
-        rc = call_values(ev, e, &v);
-        if (rc != 0) {
-            return rc;
-        }
-        if (e->out == NULL) {
-            return truthy(v) != e->negated;
-        }
-        if (v == NULL) {
-            return e->negated;
-        }
-        if (e->negated) {
-            const struct pc_rego_value *o = NULL;
-            if (e->out->kind == PC_REGO_TK_VAR && ev->slots[e->out->slot] == NULL) {
-                return 0;
-            }
-            rc = pc_rego_eval_det(ev, e->out, &o);
-            return rc != 0 ? rc : !(o != NULL && pc_rego_equal(o, v));
-        }
-        rc = 0;
-        return pc_rego_unify_value(ev, e->out, v, &rc) ? 1 : rc;
-    case PC_REGO_EK_UNIFY: {
-        const struct pc_rego_ir_term *a = e->a;
-        const struct pc_rego_ir_term *b = e->b;
-        if (!is_det(b) && is_det(a)) {
-            a = e->b;
-            b = e->a;
-        }
-        if (!is_det(b) || !(is_det(a) || (a->kind == PC_REGO_TK_VAR && !e->negated))) {
-            return 2;
-        }
-        rc = pc_rego_eval_det(ev, b, &v);
-        if (rc != 0) {
-            return rc;
-        }
-        if (v == NULL) {
-            return e->negated;
-        }
-        rc = 0;
-        bool ok = pc_rego_unify_value(ev, a, v, &rc);
-        return rc != 0 ? rc : ok != e->negated;
-    }
+        return inline_call(ev, e);
+    case PC_REGO_EK_UNIFY:
+        return inline_unify(ev, e);
     default:
         return 2;
     }
