@@ -1478,6 +1478,24 @@ parse_rule(struct parser *p)
     return r;
 }
 
+/* A package or import path: a name, or a name followed by string segments (a.b["c"]). */
+static bool
+plain_path(const struct pc_rego_ast_term *t)
+{
+    if (t->kind == PC_REGO_AST_VAR) {
+        return true;
+    }
+    if (t->kind != PC_REGO_AST_REF || t->items[0]->kind != PC_REGO_AST_VAR) {
+        return false;
+    }
+    for (uint32_t i = 1; i < t->n; i++) {
+        if (t->items[i]->kind != PC_REGO_AST_SCALAR || t->items[i]->value->kind != PC_REGO_STRING) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool
 parse_import(struct parser *p, struct pc_rego_ast_module *m, uint32_t *cap)
 {
@@ -1500,7 +1518,7 @@ parse_import(struct parser *p, struct pc_rego_ast_module *m, uint32_t *cap)
     if (imp->path == NULL) {
         return false;
     }
-    if (imp->path->kind != PC_REGO_AST_VAR && imp->path->kind != PC_REGO_AST_REF) {
+    if (!plain_path(imp->path)) {
         fail_at(p, h, "unexpected import path");
         return false;
     }
@@ -1568,16 +1586,8 @@ parse_package(struct parser *p, struct pc_rego_ast_module *m)
     if (m->pkg == NULL) {
         return false;
     }
-    if (m->pkg->kind == PC_REGO_AST_REF) {
-        for (uint32_t i = 1; i < m->pkg->n; i++) {
-            const struct pc_rego_ast_term *seg = m->pkg->items[i];
-            if (seg->kind != PC_REGO_AST_SCALAR || seg->value->kind != PC_REGO_STRING) {
-                fail_at(p, h, "unexpected package path: expecting string");
-                return false;
-            }
-        }
-    } else if (m->pkg->kind != PC_REGO_AST_VAR) {
-        fail_at(p, h, "unexpected package path");
+    if (!plain_path(m->pkg)) {
+        fail_at(p, h, "unexpected package path: expecting string");
         return false;
     }
     return true;
