@@ -1,0 +1,1 @@
+package bitsîßÅÂß¤its.or(5, 3).d#eits.and(5, 3), bits.rs(h1, 3)¯Š
