@@ -189,8 +189,8 @@ struct pc_backend {
     size_t n_endpoints;
     uint32_t weight;
     uint32_t connect_timeout_ms;
-    uint32_t pool_max_idle;        /* idle connections kept per endpoint per worker */
-    uint32_t pool_idle_timeout_ms; /* an idle pooled connection older than this is closed */
+    uint32_t pool_max_idle;           /* idle connections kept per endpoint per worker */
+    uint32_t pool_idle_timeout_ms;    /* an idle pooled connection older than this is closed */
     const struct pc_backend_tls *tls; /* NULL: plain TCP */
 };
 
@@ -269,8 +269,8 @@ struct pc_listener {
     enum pc_listener_protocol protocol;
     struct pc_client_limits limits;
     struct pc_client_timeouts timeouts;
-    bool trust_request_id;     /* keep a client's own x-request-id */
-    bool keep_encoded_slashes; /* %2F and %5C in paths are kept instead of refused */
+    bool trust_request_id;             /* keep a client's own x-request-id */
+    bool keep_encoded_slashes;         /* %2F and %5C in paths are kept instead of refused */
     const struct pc_listener_tls *tls; /* HTTPS listeners; NULL for HTTP */
 };
 
@@ -300,7 +300,7 @@ struct pc_proxy_settings {
     const char *log_level;       /* "debug" .. "error" */
     const char *log_format;      /* "text" or "json" */
     uint32_t shutdown_grace_ms;
-    bool watch_files; /* reload when a config file changes */
+    bool watch_files;                /* reload when a config file changes */
     uint32_t tls_ticket_rotation_ms; /* session-ticket keys rotate this often (default 1h) */
     const char *workload_api_socket; /* SPIFFE Workload API: "unix:///path"; NULL when unused */
 };
@@ -318,10 +318,8 @@ struct pc_config {
 
     const char *const *files; /* every file that was read, for the file watcher */
     size_t n_files;
-    /* Every PEM or bundle file a PC_PEM_FILE source names, once each, for the TLS watcher. */
-    const char *const *material_files;
-    size_t n_material_files;
-    /* Every certificate, key and bundle file the TLS settings name, watched for rotation. */
+    /* Every certificate, key and bundle file the TLS settings name (PC_PEM_FILE sources, once
+     * each), watched for rotation. */
     const char *const *material_files;
     size_t n_material_files;
     const char *source;  /* the path given to pc_config_load (the buffer's name for _buffer) */
