@@ -202,6 +202,14 @@ load_policy(const char *const *paths, int npaths, bool tests, struct pc_rego_err
     return pol;
 }
 
+/* print() output of policies, one line each, as opa eval and opa test -v show it. */
+static void
+print_to_stderr(const char *msg, size_t len, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "%.*s\n", (int)len, msg);
+}
+
 static int
 cmd_eval(int argc, char **argv)
 {
@@ -224,6 +232,7 @@ cmd_eval(int argc, char **argv)
     status = 1;
     if (ctx != NULL) {
         pc_rego_ctx_set_strict(ctx, o.strict);
+        pc_rego_ctx_set_print(ctx, print_to_stderr, NULL);
         const struct pc_rego_value *input = o.input != NULL ? read_input(ctx, o.input, &err) : NULL;
         const struct pc_rego_solution *sols = NULL;
         size_t n = 0;
@@ -294,6 +303,9 @@ cmd_test(int argc, char **argv)
     pc_rego_error_clear(&err);
     struct pc_rego_policy *pol = load_policy(paths, npaths, true, &err);
     struct pc_rego_ctx *ctx = pol != NULL ? pc_rego_ctx_create(0) : NULL;
+    if (ctx != NULL && verbose) {
+        pc_rego_ctx_set_print(ctx, print_to_stderr, NULL);
+    }
     if (ctx == NULL) {
         char buf[800];
         fprintf(stderr, "%s\n", pc_rego_error_format(&err, buf, sizeof(buf)));

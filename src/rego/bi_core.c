@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "rego/builtin.h"
+#include "rego/json.h"
 #include "rego/num.h"
 #include "rego/strbuf.h"
 #include "rego/utf8.h"
@@ -1106,12 +1107,34 @@ bi_walk(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
 }
 
 /* print: writes its arguments to stderr, one line per call; always true. */
+/*
+ * print(args...): the compiler hands each argument as the set of its values (empty when
+ * undefined); strings print bare, other values in Rego syntax, separated by spaces.
+ */
 static int
 bi_print(struct pc_rego_bctx *bc, const struct pc_rego_value *const *a,
          const struct pc_rego_value **out)
 {
-    (void)bc;
-    (void)a;
+    struct pc_rego_strbuf sb;
+    pc_rego_strbuf_init(&sb, bc->arena);
+    for (size_t i = 0; a[i] != NULL; i++) {
+        const struct pc_rego_value *v =
+            a[i]->kind == PC_REGO_SET && a[i]->len > 0 ? a[i]->u.items[0] : NULL;
+        if (i > 0) {
+            pc_rego_strbuf_addc(&sb, ' ');
+        }
+        if (v == NULL) {
+            pc_rego_strbuf_adds(&sb, "<undefined>");
+        } else if (v->kind == PC_REGO_STRING) {
+            pc_rego_strbuf_add(&sb, v->u.s, v->len);
+        } else {
+            pc_rego_write_term(&sb, v);
+        }
+    }
+    if (pc_rego_strbuf_failed(&sb)) {
+        return PC_REGO_ENOMEM;
+    }
+    pc_rego_bctx_print(bc, sb.data != NULL ? sb.data : "", sb.len);
     return pc_rego_bi_ret_bool(out, true);
 }
 

@@ -33,7 +33,8 @@ struct pc_rego_bctx {
 
 /*
  * Returns 0 with *out set to the result (arena memory or static) or to NULL for undefined, or
- * a negative code after calling one of the error helpers below.
+ * a negative code after calling one of the error helpers below. args holds the arguments
+ * followed by NULL, which is how variadic builtins count theirs.
  */
 typedef int (*pc_rego_builtin_fn)(struct pc_rego_bctx *bc, const struct pc_rego_value *const *args,
                                   const struct pc_rego_value **out);
@@ -106,6 +107,9 @@ struct pc_rego_regex_cache;
 
 /* The evaluation context's compiled-pattern cache (regex.h). */
 struct pc_rego_regex_cache *pc_rego_bctx_regex(struct pc_rego_bctx *bc);
+
+/* Hands one line of print() output to the context's print hook, if it has one. */
+void pc_rego_bctx_print(struct pc_rego_bctx *bc, const char *msg, size_t len);
 
 /* The evaluation's clock: nanoseconds since the epoch, fixed for one evaluation. */
 int64_t pc_rego_bctx_now_ns(struct pc_rego_bctx *bc);

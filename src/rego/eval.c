@@ -608,11 +608,11 @@ static int
 call_values(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e,
             const struct pc_rego_value **out)
 {
-    const struct pc_rego_value *args[16];
+    const struct pc_rego_value *args[17];
     const struct pc_rego_value **argv = args;
     *out = NULL;
     if (e->nargs > 16) {
-        argv = pc_rego_arena_alloc(ev->arena, e->nargs * sizeof(*argv));
+        argv = pc_rego_arena_alloc(ev->arena, (e->nargs + 1) * sizeof(*argv));
         if (argv == NULL) {
             return oom(ev);
         }
@@ -623,6 +623,7 @@ call_values(struct pc_rego_ctx *ev, const struct pc_rego_ir_expr *e,
             return rc;
         }
     }
+    argv[e->nargs] = NULL; /* variadic builtins find their end here */
     int rc = pc_rego_call(ev, &e->fn, argv, e->nargs, &e->loc, out);
     if (rc != 0) {
         *out = NULL;
@@ -1006,6 +1007,21 @@ struct pc_rego_arena *
 pc_rego_ctx_arena(struct pc_rego_ctx *ctx)
 {
     return ctx->arena;
+}
+
+void
+pc_rego_ctx_set_print(struct pc_rego_ctx *ctx, pc_rego_print_fn fn, void *ud)
+{
+    ctx->print_fn = fn;
+    ctx->print_ud = ud;
+}
+
+void
+pc_rego_bctx_print(struct pc_rego_bctx *bc, const char *msg, size_t len)
+{
+    if (bc->ctx->print_fn != NULL) {
+        bc->ctx->print_fn(msg, len, bc->ctx->print_ud);
+    }
 }
 
 void

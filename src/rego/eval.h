@@ -55,6 +55,8 @@ struct pc_rego_solution_rec {
 struct pc_rego_ctx {
     struct pc_rego_arena *arena;
     bool strict;
+    pc_rego_print_fn print_fn;
+    void *print_ud;
     int64_t fixed_now_ns;
     int64_t now_ns;
     uint64_t step_limit;

@@ -73,6 +73,7 @@ struct lower {
 static struct pc_rego_ir_term *lower_term(struct lower *L, const struct pc_rego_ast_term *t,
                                           struct ebuf *eb);
 static int lower_body(struct lower *L, const struct pc_rego_ast_body *body, struct ebuf *eb);
+static struct pc_rego_ir_term *lower_as_set(struct lower *L, const struct pc_rego_ast_term *x);
 
 static void *
 alloc(struct lower *L, size_t n)
@@ -751,6 +752,15 @@ begin_call(struct lower *L, const struct pc_rego_ast_term *call, struct ebuf *eb
     if (resolve_func(L, call->items[0], &pc->fn) != 0) {
         return L->c->err->code;
     }
+    if (pc->fn.bi != NULL && strcmp(pc->fn.bi->name, "print") == 0) {
+        /* print never fails: each argument goes as the set of its values. */
+        pc->args = alloc(L, (pc->nargs + 1) * sizeof(*pc->args));
+        for (uint32_t i = 0; pc->args != NULL && i < pc->nargs; i++) {
+            pc->args[i] = lower_as_set(L, call->items[i + 1]);
+            pc->args = pc->args[i] != NULL ? pc->args : NULL;
+        }
+        return pc->args != NULL ? 0 : L->c->err->code != 0 ? L->c->err->code : PC_REGO_ENOMEM;
+    }
     pc->args = lower_args(L, call, eb);
     return pc->args != NULL ? 0 : L->c->err->code;
 }
@@ -1000,6 +1010,23 @@ lower_ref(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *eb)
     return ref;
 }
 
+/* {v | v = x}: the values of term x as a set, empty when x is undefined. */
+static struct pc_rego_ir_term *
+lower_as_set(struct lower *L, const struct pc_rego_ast_term *x)
+{
+    struct scope s;
+    struct ebuf body = { 0 };
+    push_scope(L, &s);
+    struct pc_rego_ir_term *v = lower_term(L, x, &body);
+    struct pc_rego_ir_term *c = new_term(L, PC_REGO_TK_SCOMP, &x->loc);
+    if (v != NULL && c != NULL) {
+        c->val = v;
+        c->body = finish_body(L, &body, &x->loc);
+    }
+    pop_scope(L);
+    return v != NULL ? c : NULL;
+}
+
 /* $"a {x} b": internal.template_string([ "a", {v | v = x}, " b" ]), undefined parts empty. */
 static struct pc_rego_ir_term *
 lower_template(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *eb)
@@ -1015,17 +1042,7 @@ lower_template(struct lower *L, const struct pc_rego_ast_term *t, struct ebuf *e
         } else if (p->kind == PC_REGO_AST_SET_COMP) {
             parts[i] = lower_term(L, p, eb); /* the parser's {$t | $t = x with ...} */
         } else {
-            struct scope s;
-            struct ebuf body = { 0 };
-            push_scope(L, &s);
-            struct pc_rego_ir_term *v = lower_term(L, p, &body);
-            struct pc_rego_ir_term *c = new_term(L, PC_REGO_TK_SCOMP, &p->loc);
-            if (v != NULL && c != NULL) {
-                c->val = v;
-                c->body = finish_body(L, &body, &p->loc);
-            }
-            pop_scope(L);
-            parts[i] = v != NULL ? c : NULL;
+            parts[i] = lower_as_set(L, p);
         }
         if (parts[i] == NULL) {
             return NULL;

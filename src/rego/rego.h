@@ -159,6 +159,15 @@ void pc_rego_ctx_set_step_limit(struct pc_rego_ctx *ctx, uint64_t steps);
  */
 void pc_rego_ctx_set_memory_limit(struct pc_rego_ctx *ctx, size_t max_bytes);
 
+/* Receives one line of print() output (msg[0..len), no newline; valid for the call only). */
+typedef void (*pc_rego_print_fn)(const char *msg, size_t len, void *ud);
+
+/*
+ * Sends the policy's print() calls to fn with ud (NULL, the default, discards them). print
+ * never fails a rule: undefined arguments print as <undefined>.
+ */
+void pc_rego_ctx_set_print(struct pc_rego_ctx *ctx, pc_rego_print_fn fn, void *ud);
+
 /* One solution of a query: the named variables' values and each top-level expression's value. */
 struct pc_rego_solution {
     const struct pc_rego_value *const *vars;  /* indexed like pc_rego_query_var */

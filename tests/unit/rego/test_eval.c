@@ -301,6 +301,31 @@ test_eval_reused_context_does_not_allocate(void **state)
     pc_rego_policy_unref(pol);
 }
 
+static char printed[256];
+
+static void
+capture_print(const char *msg, size_t len, void *ud)
+{
+    size_t used = strlen(printed);
+    snprintf(printed + used, sizeof(printed) - used, "%.*s|", (int)len, msg);
+}
+
+/* print never fails a rule; undefined arguments print as <undefined>. */
+static void
+test_eval_print_goes_to_the_hook(void **state)
+{
+    struct pc_rego_error err;
+    struct pc_rego_policy *pol = test_compile1(
+        "package p\nok if { print(\"user\", input.user, [1], input.none); true }\n", &err);
+    assert_non_null(pol);
+    test_eval(pol, "1", NULL); /* creates the shared context */
+    pc_rego_ctx_set_print(test_ctx, capture_print, NULL);
+    assert_string_equal(test_eval(pol, "data.p.ok", "{\"user\": \"bob\"}"), "true");
+    assert_string_equal(printed, "user bob [1] <undefined>|");
+    pc_rego_ctx_set_print(test_ctx, NULL, NULL);
+    pc_rego_policy_unref(pol);
+}
+
 struct worker {
     struct pc_rego_query *q;
     int allowed;
@@ -370,6 +395,7 @@ main(void)
         cmocka_unit_test(test_eval_limits_and_strict_errors),
         cmocka_unit_test(test_eval_reused_context_does_not_allocate),
         cmocka_unit_test(test_eval_policy_shared_across_threads),
+        cmocka_unit_test(test_eval_print_goes_to_the_hook),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     test_done();
