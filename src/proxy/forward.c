@@ -339,7 +339,11 @@ build_request_head(struct pc_exchange *x)
     pos = put_field(buf, pos, "host", 4, host, host_len);
     pos = put_request_fields(buf, pos, x);
     pos = put_forwarded_for(buf, pos, x);
-    pos = put_str(buf, pos, "x-forwarded-proto: http\r\n", 25);
+    if (x->conn->tls != NULL) {
+        pos = put_str(buf, pos, "x-forwarded-proto: https\r\n", 26);
+    } else {
+        pos = put_str(buf, pos, "x-forwarded-proto: http\r\n", 25);
+    }
     if (x->authority != NULL) {
         pos = put_field(buf, pos, "x-forwarded-host", 16, x->authority, x->authority_len);
     }
@@ -1202,7 +1206,7 @@ forward_tunnel_client_eof(struct pc_exchange *x)
 static void
 answer_redirect(struct pc_exchange *x, const struct pc_redirect *r)
 {
-    const char *scheme = r->scheme != NULL ? r->scheme : "http";
+    const char *scheme = r->scheme != NULL ? r->scheme : x->conn->tls != NULL ? "https" : "http";
     const char *host = r->hostname != NULL ? r->hostname : x->host;
     unsigned port = r->port;
     const char *path = x->path;
