@@ -2,9 +2,10 @@
  * Reference resolution: which listeners each HTTPRoute attaches to (parentRefs, allowedRoutes,
  * hostname intersection), whether every backendRef resolves to a ServiceEndpoints port (and,
  * across namespaces, is granted by a ReferenceGrant), and which ClientTrafficPolicy and
- * BackendTrafficPolicy values apply to each target. Every dangling reference, refused
- * attachment and conflicting policy becomes an error at the node that made it. Runs on the
- * control thread, inside a load, after check.c.
+ * BackendTrafficPolicy values apply to each target; TLS references are tls.c's, called from
+ * here once the policies are known. Every dangling reference, refused attachment and
+ * conflicting policy becomes an error at the node that made it. Runs on the control thread,
+ * inside a load, after check.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,10 +34,9 @@ report(struct pc_model *model, const struct pc_yaml_node *node, const char *hint
 
 /* ---- lookups ---- */
 
-/* Suggests the name of a resource of kind in ns close to name; hint receives the text. */
-static const char *
-suggest(const struct pc_model *model, enum pc_resource_kind kind, const char *ns, const char *name,
-        char *hint, size_t size, const char *otherwise)
+const char *
+pc_model_suggest(const struct pc_model *model, enum pc_resource_kind kind, const char *ns,
+                 const char *name, char *hint, size_t size, const char *otherwise)
 {
     const char **names = pc_malloc((model->n_res[kind] + 1) * sizeof(*names));
     const char *near = NULL;
@@ -326,8 +326,8 @@ find_parent(struct pc_model *model, const struct pc_model_resource *route_res,
 
     if (gw == NULL) {
         report(model, p->name.node,
-               suggest(model, PC_RESOURCE_GATEWAY, ns, p->name.s, hint, sizeof(hint),
-                       "declare the Gateway or fix the name (and namespace)"),
+               pc_model_suggest(model, PC_RESOURCE_GATEWAY, ns, p->name.s, hint, sizeof(hint),
+                                "declare the Gateway or fix the name (and namespace)"),
                "Gateway %s/%s not found", ns, p->name.s);
     }
     return gw != NULL ? gw->state : NULL;
@@ -385,8 +385,10 @@ attach_parent(struct pc_model *model, struct pc_model_resource *route_res,
 
 /* ---- backendRefs ---- */
 
-static bool
-is_granted(const struct pc_model *model, const char *from_ns, const char *to_ns, const char *name)
+bool
+pc_model_is_granted(const struct pc_model *model, const char *from_kind, const char *from_ns,
+                    const char *to_group, const char *to_kind, const char *to_ns,
+                    const char *to_name)
 {
     for (size_t i = 0; i < model->n_res[PC_RESOURCE_REFERENCE_GRANT]; i++) {
         const struct pc_model_resource *res = model->res[PC_RESOURCE_REFERENCE_GRANT][i];
@@ -403,16 +405,16 @@ is_granted(const struct pc_model *model, const char *from_ns, const char *to_ns,
             from_ok =
                 from_ok
                 || (from->group.s != NULL && strcmp(from->group.s, PC_RESOURCE_GATEWAY_GROUP) == 0
-                    && from->kind.s != NULL && strcmp(from->kind.s, "HTTPRoute") == 0
+                    && from->kind.s != NULL && strcmp(from->kind.s, from_kind) == 0
                     && from->namespace_.s != NULL && strcmp(from->namespace_.s, from_ns) == 0);
         }
         for (size_t t = 0; from_ok && t < g->to.n; t++) {
             const struct pc_resource_grant_to *to =
                 (const struct pc_resource_grant_to *)g->to.items + t;
 
-            if (to->group.s != NULL && to->group.len == 0 && to->kind.s != NULL
-                && strcmp(to->kind.s, "Service") == 0
-                && (to->name.s == NULL || strcmp(to->name.s, name) == 0)) {
+            if (to->group.s != NULL && strcmp(to->group.s, to_group) == 0 && to->kind.s != NULL
+                && strcmp(to->kind.s, to_kind) == 0
+                && (to->name.s == NULL || strcmp(to->name.s, to_name) == 0)) {
                 return true;
             }
         }
@@ -455,13 +457,14 @@ resolve_backend(struct pc_model *model, const struct pc_model_resource *route_re
         snprintf(ports, sizeof(ports),
                  "add a ServiceEndpoints named \"%s\" in namespace \"%s\" listing its endpoints",
                  b->name.s, ns);
-        report(
-            model, b->name.node,
-            suggest(model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, b->name.s, hint, sizeof(hint), ports),
-            "Service %s/%s has no ServiceEndpoints", ns, b->name.s);
+        report(model, b->name.node,
+               pc_model_suggest(model, PC_RESOURCE_SERVICE_ENDPOINTS, ns, b->name.s, hint,
+                                sizeof(hint), ports),
+               "Service %s/%s has no ServiceEndpoints", ns, b->name.s);
         return;
     }
-    if (strcmp(ns, route_res->ns) != 0 && !is_granted(model, route_res->ns, ns, b->name.s)) {
+    if (strcmp(ns, route_res->ns) != 0
+        && !pc_model_is_granted(model, "HTTPRoute", route_res->ns, "", "Service", ns, b->name.s)) {
         snprintf(
             hint, sizeof(hint),
             "add a ReferenceGrant in namespace \"%s\" that allows HTTPRoutes from namespace \"%s\" to reach Service \"%s\"",
@@ -513,78 +516,129 @@ resolve_route(struct pc_model *model, struct pc_model_resource *res)
 #define LEVEL_GATEWAY 1u
 #define LEVEL_ROUTE   2u
 
+/* Reads a field that is not a plain integer from its sub-object; returns NULL when unset. */
+typedef const struct pc_yaml_node *(*read_field_fn)(const char *obj, int64_t *v);
+
 struct field_desc {
     const char *path;
     size_t obj_offset; /* of the sub-object pointer in the policy spec */
-    size_t val_offset; /* of the value in the sub-object */
-    bool is_slash_mode;
+    size_t val_offset; /* of the value in the sub-object, when read is NULL */
+    read_field_fn read;
     unsigned levels;
 };
+
+static const struct pc_yaml_node *
+read_encoded_slashes(const char *obj, int64_t *v)
+{
+    const struct pc_resource_path_policy *path = (const void *)obj;
+
+    *v = path->encoded_slashes.s != NULL && strcmp(path->encoded_slashes.s, "Keep") == 0;
+    return path->encoded_slashes.node;
+}
+
+static const struct pc_yaml_node *
+read_client_cert_mode(const char *obj, int64_t *v)
+{
+    const struct pc_resource_client_tls *tls = (const void *)obj;
+    const struct pc_resource_client_certificate *cc = tls->client_certificate;
+
+    if (cc == NULL || cc->mode.s == NULL) {
+        return NULL;
+    }
+    *v = strcmp(cc->mode.s, "Optional") == 0 ? PC_CLIENT_CERT_OPTIONAL : PC_CLIENT_CERT_REQUIRE;
+    return cc->mode.node;
+}
+
+/* forwardClientCert folds into PC_MODEL_XFCC_* bits, so one slot holds mode and details. */
+static const struct pc_yaml_node *
+read_xfcc(const char *obj, int64_t *v)
+{
+    static const char *const names[] = { "Subject", "URI", "DNS", "Cert", "Chain" };
+    const struct pc_resource_forward_client_cert *xfcc = (const void *)obj;
+    const struct pc_schema_string *details = xfcc->details.items;
+
+    if (xfcc->mode.s != NULL && strcmp(xfcc->mode.s, "Sanitize") == 0) {
+        *v = PC_MODEL_XFCC_SANITIZE;
+        return xfcc->node;
+    }
+    *v = xfcc->details.node == NULL ? PC_MODEL_XFCC_DEFAULT : 0;
+    for (size_t i = 0; i < xfcc->details.n; i++) {
+        for (size_t b = 0; details[i].s != NULL && b < 5; b++) {
+            *v |= strcmp(details[i].s, names[b]) == 0 ? (int64_t)1 << b : 0;
+        }
+    }
+    return xfcc->node;
+}
 
 static const struct field_desc client_fields[PC_MODEL_CLIENT_COUNT] = {
     [PC_MODEL_CLIENT_MAX_REQUEST_LINE] = { "spec.limits.maxRequestLineBytes",
                                            offsetof(struct pc_resource_client_policy, limits),
                                            offsetof(struct pc_resource_client_limits,
                                                     max_request_line_bytes),
-                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+                                           NULL, LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_CLIENT_MAX_HEADER_BYTES] = { "spec.limits.maxHeaderBytes",
                                            offsetof(struct pc_resource_client_policy, limits),
                                            offsetof(struct pc_resource_client_limits,
                                                     max_header_bytes),
-                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+                                           NULL, LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_CLIENT_MAX_HEADER_COUNT] = { "spec.limits.maxHeaderCount",
                                            offsetof(struct pc_resource_client_policy, limits),
                                            offsetof(struct pc_resource_client_limits,
                                                     max_header_count),
-                                           false, LEVEL_GATEWAY | LEVEL_ROUTE },
+                                           NULL, LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_CLIENT_MAX_BODY] = { "spec.limits.maxBodyBytes",
                                    offsetof(struct pc_resource_client_policy, limits),
-                                   offsetof(struct pc_resource_client_limits, max_body_bytes),
-                                   false, LEVEL_GATEWAY | LEVEL_ROUTE },
+                                   offsetof(struct pc_resource_client_limits, max_body_bytes), NULL,
+                                   LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_CLIENT_REQUEST_HEAD] = { "spec.timeouts.requestHead",
                                        offsetof(struct pc_resource_client_policy, timeouts),
                                        offsetof(struct pc_resource_client_timeouts, request_head),
-                                       false, LEVEL_GATEWAY },
+                                       NULL, LEVEL_GATEWAY },
     [PC_MODEL_CLIENT_BODY_PROGRESS] = { "spec.timeouts.bodyProgress",
                                         offsetof(struct pc_resource_client_policy, timeouts),
                                         offsetof(struct pc_resource_client_timeouts, body_progress),
-                                        false, LEVEL_GATEWAY },
+                                        NULL, LEVEL_GATEWAY },
     [PC_MODEL_CLIENT_IDLE] = { "spec.timeouts.idle",
                                offsetof(struct pc_resource_client_policy, timeouts),
-                               offsetof(struct pc_resource_client_timeouts, idle), false,
+                               offsetof(struct pc_resource_client_timeouts, idle), NULL,
                                LEVEL_GATEWAY },
     [PC_MODEL_CLIENT_TRUST_REQUEST_ID] = { "spec.requestId.trustClient",
                                            offsetof(struct pc_resource_client_policy, request_id),
                                            offsetof(struct pc_resource_request_id, trust_client),
-                                           false, LEVEL_GATEWAY },
+                                           NULL, LEVEL_GATEWAY },
     [PC_MODEL_CLIENT_ENCODED_SLASHES] = { "spec.path.encodedSlashes",
-                                          offsetof(struct pc_resource_client_policy, path),
-                                          offsetof(struct pc_resource_path_policy, encoded_slashes),
-                                          true, LEVEL_GATEWAY },
+                                          offsetof(struct pc_resource_client_policy, path), 0,
+                                          read_encoded_slashes, LEVEL_GATEWAY },
     [PC_MODEL_CLIENT_WEBSOCKET] = { "spec.websocket.enabled",
                                     offsetof(struct pc_resource_client_policy, websocket),
-                                    offsetof(struct pc_resource_websocket, enabled), false,
+                                    offsetof(struct pc_resource_websocket, enabled), NULL,
                                     LEVEL_ROUTE },
+    [PC_MODEL_CLIENT_CERT_MODE] = { "spec.tls.clientCertificate.mode",
+                                    offsetof(struct pc_resource_client_policy, tls), 0,
+                                    read_client_cert_mode, LEVEL_GATEWAY },
+    [PC_MODEL_CLIENT_XFCC] = { "spec.forwardClientCert",
+                               offsetof(struct pc_resource_client_policy, forward_client_cert), 0,
+                               read_xfcc, LEVEL_GATEWAY | LEVEL_ROUTE },
 };
 
 static const struct field_desc backend_fields[PC_MODEL_BACKEND_COUNT] = {
     [PC_MODEL_BACKEND_CONNECT] = { "spec.timeouts.connect",
                                    offsetof(struct pc_resource_backend_policy, timeouts),
-                                   offsetof(struct pc_resource_backend_timeouts, connect), false,
+                                   offsetof(struct pc_resource_backend_timeouts, connect), NULL,
                                    LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_BACKEND_RESPONSE] = { "spec.timeouts.response",
                                     offsetof(struct pc_resource_backend_policy, timeouts),
-                                    offsetof(struct pc_resource_backend_timeouts, response), false,
+                                    offsetof(struct pc_resource_backend_timeouts, response), NULL,
                                     LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_BACKEND_POOL_MAX_IDLE] = { "spec.connectionPool.maxIdlePerEndpoint",
                                          offsetof(struct pc_resource_backend_policy,
                                                   connection_pool),
                                          offsetof(struct pc_resource_pool, max_idle_per_endpoint),
-                                         false, LEVEL_GATEWAY | LEVEL_ROUTE },
+                                         NULL, LEVEL_GATEWAY | LEVEL_ROUTE },
     [PC_MODEL_BACKEND_POOL_IDLE_TIMEOUT] = { "spec.connectionPool.idleTimeout",
                                              offsetof(struct pc_resource_backend_policy,
                                                       connection_pool),
-                                             offsetof(struct pc_resource_pool, idle_timeout), false,
+                                             offsetof(struct pc_resource_pool, idle_timeout), NULL,
                                              LEVEL_GATEWAY | LEVEL_ROUTE },
 };
 
@@ -597,12 +651,8 @@ get_field(const void *spec, const struct field_desc *d, int64_t *v)
     if (obj == NULL) {
         return NULL;
     }
-    if (d->is_slash_mode) {
-        const struct pc_schema_string *s =
-            (const struct pc_schema_string *)(const void *)(obj + d->val_offset);
-
-        *v = s->s != NULL && strcmp(s->s, "Keep") == 0;
-        return s->node;
+    if (d->read != NULL) {
+        return d->read(obj, v);
     }
     *v = ((const struct pc_schema_int *)(const void *)(obj + d->val_offset))->v;
     return ((const struct pc_schema_int *)(const void *)(obj + d->val_offset))->node;
@@ -671,8 +721,8 @@ resolve_client_target(struct pc_model *model, const struct pc_model_resource *po
     check_target_group(model, t, PC_RESOURCE_GATEWAY_GROUP);
     if (target == NULL) {
         report(model, t->name.node,
-               suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
-                       "policies target resources in their own namespace"),
+               pc_model_suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
+                                "policies target resources in their own namespace"),
                "%s %s/%s not found", t->kind.s, policy->ns, t->name.s);
         return;
     }
@@ -729,8 +779,8 @@ resolve_backend_target(struct pc_model *model, const struct pc_model_resource *p
     check_target_group(model, t, is_route ? PC_RESOURCE_GATEWAY_GROUP : "");
     if (target == NULL) {
         report(model, t->name.node,
-               suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
-                       "policies target resources in their own namespace"),
+               pc_model_suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
+                                "policies target resources in their own namespace"),
                is_route ? "HTTPRoute %s/%s not found" : "Service %s/%s has no ServiceEndpoints",
                policy->ns, t->name.s);
         return;
@@ -809,6 +859,13 @@ settle_listener(struct pc_model_listener *l, const struct pc_model_gateway *gw)
     l->timeouts.idle_ms = (uint32_t)pick(s, g, PC_MODEL_CLIENT_IDLE, PC_CONFIG_DEFAULT_IDLE_MS);
     l->trust_request_id = pick(s, g, PC_MODEL_CLIENT_TRUST_REQUEST_ID, 0) != 0;
     l->keep_encoded_slashes = pick(s, g, PC_MODEL_CLIENT_ENCODED_SLASHES, 0) != 0;
+    /* GEP-91: once frontendValidation names CAs, a valid client certificate is required. */
+    l->client_mode = PC_CLIENT_CERT_NONE;
+    if (l->has_frontend_validation) {
+        l->client_mode =
+            (enum pc_client_cert_mode)pick(s, g, PC_MODEL_CLIENT_CERT_MODE, PC_CLIENT_CERT_REQUIRE);
+    }
+    l->xfcc = (uint32_t)pick(s, g, PC_MODEL_CLIENT_XFCC, PC_MODEL_XFCC_DEFAULT);
 }
 
 static int64_t
@@ -980,7 +1037,11 @@ pc_model_resolve(struct pc_model *model)
         }
     }
     resolve_policies(model);
+    if (pc_model_resolve_tls(model) != 0) {
+        return PC_ENOMEM;
+    }
     settle_listeners(model);
+    pc_model_check_client_modes(model);
     for (size_t i = 0; i < model->n_res[PC_RESOURCE_HTTPROUTE]; i++) {
         const struct pc_model_resource *res = model->res[PC_RESOURCE_HTTPROUTE][i];
 

@@ -2,7 +2,8 @@
  * Checks each resource can make on its own, after schema decoding: the Gateway API rules that a
  * CRD expresses in CEL (listener names unique, filter combinations, path values, ReplacePrefixMatch
  * only after a single PathPrefix match...), regular expressions that must compile, and listener
- * conflicts between Gateways. References to other resources are attach.c's. Runs on the control
+ * conflicts between Gateways. TLS material and TLS settings have their own checks (material.c,
+ * tls.c), run from here; references to other resources are attach.c's. Runs on the control
  * thread, inside a load.
  */
 #include <stdarg.h>
@@ -261,10 +262,12 @@ check_listener_conflicts(struct pc_model *model)
             continue;
         }
         if (strcasecmp(p->listener->src->protocol.s, q->listener->src->protocol.s) != 0) {
-            report(model, q->listener->src->protocol.node, "use another port for one of them",
-                   "protocol %s differs from %s of listener \"%s\" on the same port",
-                   q->listener->src->protocol.s, p->listener->src->protocol.s,
-                   p->listener->src->name.s);
+            report(model, q->listener->src->protocol.node,
+                   "a port serves HTTP or HTTPS, not both: use another port for one of them",
+                   "listener \"%s\" (%s) and listener \"%s\" (%s) of Gateway %s share %s:%lld",
+                   q->listener->src->name.s, q->listener->src->protocol.s, p->listener->src->name.s,
+                   p->listener->src->protocol.s, p->listener->gateway->id, p->addr,
+                   (long long)p->port);
         } else if (strcmp(p->hostname, q->hostname) == 0) {
             report_conflict(model, p, q);
         }
@@ -805,7 +808,7 @@ has_spec(const struct pc_model_resource *res)
 int
 pc_model_check_resources(struct pc_model *model)
 {
-    int rc = 0;
+    int rc = pc_model_check_material(model);
 
     for (size_t i = 0; rc == 0 && i < model->n_res[PC_RESOURCE_GATEWAY]; i++) {
         struct pc_model_resource *res = model->res[PC_RESOURCE_GATEWAY][i];
@@ -828,5 +831,5 @@ pc_model_check_resources(struct pc_model *model)
     for (size_t i = 0; rc == 0 && i < model->n_res[PC_RESOURCE_NAMESPACE]; i++) {
         check_namespace(model, model->res[PC_RESOURCE_NAMESPACE][i]);
     }
-    return rc;
+    return rc == 0 ? pc_model_check_tls(model) : rc;
 }

@@ -2,11 +2,12 @@
  * Compilation of a validated model into the snapshot the workers read.
  *
  * Listeners are grouped by bind address and port into pc_port entries; every HTTPRoute rule is
- * compiled once per listener it is served on (its limits depend on the listener), with its
- * filters, resolved backends and effective timeouts, and each port gets its route table. All of
- * it is copied into the snapshot's own arena: nothing points back into the load arena, which
- * the loader frees as soon as this returns. Runs on the control thread; the snapshot is read-only
- * from the moment it is returned.
+ * compiled once per listener it is served on (its limits and client certificate forwarding depend
+ * on the listener), with its filters, resolved backends (and their TLS) and effective timeouts,
+ * HTTPS listeners get their certificates and client bundles, and each port gets its route table.
+ * All of it is copied into the snapshot's own arena: nothing points back into the load arena,
+ * which the loader frees as soon as this returns. Runs on the control thread; the snapshot is
+ * read-only from the moment it is returned.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct compiler {
     struct pc_model *model;
     struct pc_arena *arena; /* the snapshot's */
     struct pc_config *cfg;
+    struct pc_model_tls_compiler tls;
     const struct pc_route_rule **rules; /* heap vector, copied into the arena at the end */
     size_t n_rules;
     size_t cap_rules;
@@ -230,7 +232,8 @@ pick_backend_value(const struct pc_model_route *route, const struct pc_model_ser
 
 static int
 compile_backend(struct compiler *c, const struct pc_model_resource *route_res,
-                const struct pc_resource_backend_ref *b, struct pc_backend *out)
+                const struct pc_model_listener *l, const struct pc_resource_backend_ref *b,
+                struct pc_backend *out)
 {
     const char *ns = b->namespace_.s != NULL ? b->namespace_.s : route_res->ns;
     const struct pc_model_resource *se =
@@ -250,7 +253,8 @@ compile_backend(struct compiler *c, const struct pc_model_resource *route_res,
                                                       PC_CONFIG_DEFAULT_POOL_MAX_IDLE);
     out->pool_idle_timeout_ms = (uint32_t)pick_backend_value(
         route, svc, PC_MODEL_BACKEND_POOL_IDLE_TIMEOUT, PC_CONFIG_DEFAULT_POOL_IDLE_TIMEOUT_MS);
-    if (out->name == NULL) {
+    if (out->name == NULL
+        || pc_model_compile_backend_tls(&c->tls, se, port, l->gateway, &out->tls) != 0) {
         return PC_ENOMEM;
     }
     return compile_endpoints(c->arena, port, out);
@@ -258,7 +262,8 @@ compile_backend(struct compiler *c, const struct pc_model_resource *route_res,
 
 static int
 compile_backends(struct compiler *c, const struct pc_model_resource *route_res,
-                 const struct pc_resource_rule *rule, struct pc_route_rule *out)
+                 const struct pc_model_listener *l, const struct pc_resource_rule *rule,
+                 struct pc_route_rule *out)
 {
     const struct pc_resource_backend_ref *bs = rule->backend_refs.items;
     struct pc_backend *backends =
@@ -268,7 +273,7 @@ compile_backends(struct compiler *c, const struct pc_model_resource *route_res,
         return PC_ENOMEM;
     }
     for (size_t i = 0; i < rule->backend_refs.n; i++) {
-        int rc = compile_backend(c, route_res, &bs[i], &backends[i]);
+        int rc = compile_backend(c, route_res, l, &bs[i], &backends[i]);
 
         if (rc != 0) {
             return rc;
@@ -328,6 +333,17 @@ narrow_limits(const struct pc_model_route *route, struct pc_client_limits *limit
     }
 }
 
+static void
+decode_xfcc(uint32_t bits, struct pc_xfcc *out)
+{
+    out->mode = (bits & PC_MODEL_XFCC_SANITIZE) ? PC_XFCC_SANITIZE : PC_XFCC_SANITIZE_SET;
+    out->subject = (bits & PC_MODEL_XFCC_SUBJECT) != 0;
+    out->uri = (bits & PC_MODEL_XFCC_URI) != 0;
+    out->dns = (bits & PC_MODEL_XFCC_DNS) != 0;
+    out->cert = (bits & PC_MODEL_XFCC_CERT) != 0;
+    out->chain = (bits & PC_MODEL_XFCC_CHAIN) != 0;
+}
+
 static int
 push_rule(struct compiler *c, struct pc_route_rule *rule)
 {
@@ -367,10 +383,15 @@ compile_rule(struct compiler *c, const struct pc_model_resource *route_res,
     narrow_limits(state, &rule->limits);
     rule->allow_websocket = state->client_policy[PC_MODEL_CLIENT_WEBSOCKET].owner != NULL
                             && state->client_policy[PC_MODEL_CLIENT_WEBSOCKET].v != 0;
+    /* The route's own forwardClientCert, else its listener's (or Gateway's), else the default. */
+    decode_xfcc(state->client_policy[PC_MODEL_CLIENT_XFCC].owner != NULL
+                    ? (uint32_t)state->client_policy[PC_MODEL_CLIENT_XFCC].v
+                    : l->xfcc,
+                &rule->xfcc);
 
     if (rule->route_name == NULL || rule->rule_name == NULL
         || compile_filters(c->arena, src, rule) != 0
-        || compile_backends(c, route_res, src, rule) != 0 || push_rule(c, rule) != 0) {
+        || compile_backends(c, route_res, l, src, rule) != 0 || push_rule(c, rule) != 0) {
         return NULL;
     }
     return rule;
@@ -533,7 +554,10 @@ compile_listener(struct compiler *c, const struct pc_model_listener *l, struct p
     if (copy_opt(c->arena, &l->src->hostname, &out->hostname) != 0) {
         return PC_ENOMEM;
     }
-    out->protocol = PC_PROTO_HTTP;
+    out->protocol = l->is_https ? PC_PROTO_HTTPS : PC_PROTO_HTTP;
+    if (l->is_https && pc_model_compile_listener_tls(&c->tls, l, &out->tls) != 0) {
+        return PC_ENOMEM;
+    }
     out->limits = l->limits;
     out->timeouts = l->timeouts;
     out->trust_request_id = l->trust_request_id;
@@ -668,6 +692,8 @@ compile_port(struct compiler *c, const struct bind *binds, size_t n, struct pc_p
     }
     port->listeners = listeners;
     port->n_listeners = n;
+    /* Validation refused ports mixing HTTP and HTTPS, so the first listener speaks for all. */
+    port->is_tls = listeners[0].protocol == PC_PROTO_HTTPS;
 
     rc = pc_route_table_build(c->arena, specs, n, &port->routes, &err);
     if (rc != 0 && rc != PC_ENOMEM) {
@@ -753,7 +779,25 @@ compile_proxy(struct compiler *c)
             : PC_CONFIG_DEFAULT_SHUTDOWN_GRACE_MS;
     p->watch_files = spec == NULL || spec->watch == NULL || spec->watch->enabled.node == NULL
                      || spec->watch->enabled.v != 0;
+    p->tls_ticket_rotation_ms =
+        spec != NULL && spec->tls != NULL && spec->tls->session_ticket_rotation.node != NULL
+            ? (uint32_t)spec->tls->session_ticket_rotation.v
+            : PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS;
     return 0;
+}
+
+/* The Workload API address is kept only when some compiled source streams from it. */
+static int
+compile_workload_socket(struct compiler *c)
+{
+    const char *socket = c->model->workload_api_socket;
+
+    c->cfg->proxy.workload_api_socket = NULL;
+    if (!c->tls.uses_workload_api || socket == NULL) {
+        return 0;
+    }
+    c->cfg->proxy.workload_api_socket = pc_arena_strdup(c->arena, socket);
+    return c->cfg->proxy.workload_api_socket != NULL ? 0 : PC_ENOMEM;
 }
 
 /* ---- the snapshot ---- */
@@ -763,10 +807,17 @@ copy_lists(struct compiler *c, const char *const *files, size_t n_files)
 {
     const char **names = pc_arena_calloc(c->arena, n_files + 1, sizeof(*names));
     const struct pc_route_rule **rules = pc_arena_calloc(c->arena, c->n_rules + 1, sizeof(*rules));
+    const char **material = pc_arena_calloc(c->arena, c->tls.n_files + 1, sizeof(*material));
 
-    if (names == NULL || rules == NULL) {
+    if (names == NULL || rules == NULL || material == NULL) {
         return PC_ENOMEM;
     }
+    /* The material paths are snapshot strings already; only the vector moves to the arena. */
+    if (c->tls.n_files > 0) {
+        memcpy(material, c->tls.files, c->tls.n_files * sizeof(*material));
+    }
+    c->cfg->material_files = material;
+    c->cfg->n_material_files = c->tls.n_files;
     for (size_t i = 0; i < n_files; i++) {
         names[i] = pc_arena_strdup(c->arena, files[i]);
         if (names[i] == NULL) {
@@ -799,10 +850,15 @@ pc_model_compile(struct pc_model *model, const char *const *files, size_t n_file
     }
     c.cfg->arena = c.arena;
     atomic_init(&c.cfg->refs, 1);
+    c.tls.model = model;
+    c.tls.arena = c.arena;
 
     rc = compile_proxy(&c);
     if (rc == 0) {
         rc = compile_ports(&c);
+    }
+    if (rc == 0) {
+        rc = compile_workload_socket(&c);
     }
     if (rc == 0) {
         rc = copy_lists(&c, files, n_files);
@@ -811,12 +867,14 @@ pc_model_compile(struct pc_model *model, const char *const *files, size_t n_file
         goto fail_destroy;
     }
     pc_free(c.rules);
+    pc_free(c.tls.files);
     return c.cfg;
 
 fail_destroy:
     pc_arena_destroy(c.arena);
 fail:
     pc_free(c.rules);
+    pc_free(c.tls.files);
     if (rc == PC_ENOMEM) {
         pc_diag_add(model->diag, "", 0, 0, "", NULL,
                     "out of memory while compiling the configuration");

@@ -272,7 +272,8 @@ load_file(struct loader *ld, const char *path)
     rc = add_bytes(ld, path, buf, (size_t)st.st_size);
 
 out_free:
-    pc_free(buf);
+    /* The file may hold a Secret's private key. */
+    pc_free_secret(buf, (size_t)st.st_size + 1);
 out_close:
     close(fd);
     return rc;

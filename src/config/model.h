@@ -1,8 +1,9 @@
 /*
  * The validated model: every decoded resource of one load, indexed by kind, namespace and name,
  * plus what validation worked out about them (which listeners each route attaches to with which
- * hostnames, and which policy values apply where). It is the hand-off between the loader, the
- * checks (check.c, attach.c) and the compiler (compile.c).
+ * hostnames, which policy values apply where, which certificates and trust bundles each listener
+ * and backend uses). It is the hand-off between the loader, the checks (check.c, attach.c,
+ * material.c, tls.c) and the compiler (compile.c, with material.c and tls.c for TLS).
  *
  * Everything lives in the load arena and dies with it; the compiled snapshot copies what it
  * keeps. Control thread only.
@@ -31,8 +32,19 @@ enum pc_model_client_field {
     PC_MODEL_CLIENT_TRUST_REQUEST_ID,
     PC_MODEL_CLIENT_ENCODED_SLASHES, /* 1: Keep */
     PC_MODEL_CLIENT_WEBSOCKET,
+    PC_MODEL_CLIENT_CERT_MODE, /* enum pc_client_cert_mode */
+    PC_MODEL_CLIENT_XFCC,      /* PC_MODEL_XFCC_* bits */
     PC_MODEL_CLIENT_COUNT,
 };
+
+/* spec.forwardClientCert as one policy value: the details to send, or mode Sanitize. */
+#define PC_MODEL_XFCC_SUBJECT  0x01
+#define PC_MODEL_XFCC_URI      0x02
+#define PC_MODEL_XFCC_DNS      0x04
+#define PC_MODEL_XFCC_CERT     0x08
+#define PC_MODEL_XFCC_CHAIN    0x10
+#define PC_MODEL_XFCC_SANITIZE 0x20 /* remove the header and set none */
+#define PC_MODEL_XFCC_DEFAULT  (PC_MODEL_XFCC_SUBJECT | PC_MODEL_XFCC_URI | PC_MODEL_XFCC_DNS)
 
 /* BackendTrafficPolicy fields. */
 enum pc_model_backend_field {
@@ -78,6 +90,15 @@ struct pc_model_listener {
     struct pc_client_timeouts timeouts;
     bool trust_request_id;
     bool keep_encoded_slashes;
+    enum pc_client_cert_mode client_mode; /* NONE without tls.frontendValidation */
+    uint32_t xfcc;                        /* PC_MODEL_XFCC_* for routes that set none */
+    /* TLS, filled by pc_model_check_tls and pc_model_resolve_tls. */
+    bool is_https;
+    bool has_frontend_validation;
+    const struct pc_model_resource **certificates; /* resolved certificateRefs, in order */
+    size_t n_certificates;
+    const struct pc_model_resource **client_bundles; /* resolved caCertificateRefs */
+    size_t n_client_bundles;
 };
 
 struct pc_model_gateway {
@@ -85,6 +106,8 @@ struct pc_model_gateway {
     size_t n_listeners;
     struct pc_model_slot
         client_policy[PC_MODEL_CLIENT_COUNT]; /* policies naming the whole Gateway */
+    /* spec.backendTLS.clientCertificateRef, resolved; NULL: none. */
+    const struct pc_model_resource *client_certificate;
 };
 
 /* A route attached to one listener, with the route hostnames that intersect the listener's. */
@@ -102,8 +125,66 @@ struct pc_model_route {
     struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
 };
 
+/* A BackendTLSPolicy targeting a ServiceEndpoints, or one of its ports by name. */
+struct pc_model_tls_target {
+    const char *section; /* the port's name; NULL: every port */
+    const struct pc_model_resource *policy;
+    const struct pc_yaml_node *node; /* the targetRef, for conflict messages */
+};
+
 struct pc_model_service {
     struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
+    struct pc_model_tls_target *tls_targets;
+    size_t n_tls_targets;
+    size_t cap_tls_targets;
+};
+
+/*
+ * What a Secret, ConfigMap, CertificateFiles, WorkloadIdentity or TrustBundle provides, worked
+ * out by pc_model_check_material. Sources point into the load arena (decoded Secret bytes,
+ * absolute paths).
+ */
+struct pc_model_material {
+    bool is_usable;       /* checked without error, so references to it may resolve */
+    bool has_certificate; /* chain and key are set */
+    bool has_bundle;      /* bundle is set */
+    struct pc_pem_source chain;
+    struct pc_pem_source key;
+    const char *spiffe_id; /* WorkloadIdentity: the SVID to pick; NULL: the agent's first */
+    struct pc_trust_bundle bundle;
+    /* Snapshot copies, made on first use by the compiler and shared by every user. */
+    const struct pc_tls_certificate *compiled_certificate;
+    const struct pc_trust_bundle *compiled_bundle;
+};
+
+/* A BackendTLSPolicy's resolved trust bundles, and its compilations per Gateway. */
+struct pc_model_backend_tls {
+    const struct pc_model_resource **bundles;
+    size_t n_bundles;
+
+    struct pc_model_backend_tls_copy {
+        const struct pc_model_resource *gateway; /* whose client certificate it presents */
+        const struct pc_backend_tls *tls;        /* snapshot arena */
+    } * compiled;
+
+    size_t n_compiled;
+    size_t cap_compiled;
+};
+
+/* How a material reference is used, which decides the kinds it may name. */
+enum pc_model_material_use {
+    PC_MODEL_USE_CERTIFICATE = 0, /* Secret, CertificateFiles, WorkloadIdentity */
+    PC_MODEL_USE_BUNDLE,          /* ConfigMap, TrustBundle */
+};
+
+/* The compiler's TLS state: the snapshot arena and what the snapshot must list. */
+struct pc_model_tls_compiler {
+    struct pc_model *model;
+    struct pc_arena *arena; /* the snapshot's */
+    const char **files;     /* heap vector of snapshot strings: material files, deduplicated */
+    size_t n_files;
+    size_t cap_files;
+    bool uses_workload_api; /* a compiled source comes from the Workload API */
 };
 
 struct pc_model {
@@ -116,6 +197,10 @@ struct pc_model {
     size_t index_mask;
     size_t n_indexed;
     bool skip_references; /* a file failed to parse: reference errors would mislead */
+    /* The SPIFFE Workload API address: ProxyConfig's, else SPIFFE_ENDPOINT_SOCKET; or NULL. */
+    const char *workload_api_socket;
+    bool is_socket_from_env;
+    bool is_socket_refused; /* the ProxyConfig's address was reported bad: say nothing more */
 };
 
 /* Prepares an empty model over arena (borrowed) reporting to diag (borrowed). */
@@ -156,5 +241,85 @@ struct pc_config *pc_model_compile(struct pc_model *model, const char *const *fi
 
 /* The hostname rules shared by the checks and the compiler. */
 bool pc_model_hostname_intersects(const char *a, const char *b);
+
+/*
+ * Writes into hint (size bytes) "did you mean ...?" naming the resource of kind in ns whose name
+ * is closest to name, or otherwise when none is close (attach.c). Returns hint.
+ */
+const char *pc_model_suggest(const struct pc_model *model, enum pc_resource_kind kind,
+                             const char *ns, const char *name, char *hint, size_t size,
+                             const char *otherwise);
+
+/*
+ * Whether a ReferenceGrant in to_ns lets resources of from_kind (group gateway.networking.k8s.io)
+ * in from_ns refer to the to_group/to_kind resource named to_name (attach.c).
+ */
+bool pc_model_is_granted(const struct pc_model *model, const char *from_kind, const char *from_ns,
+                         const char *to_group, const char *to_kind, const char *to_ns,
+                         const char *to_name);
+
+/*
+ * Checks every Secret, ConfigMap, CertificateFiles, WorkloadIdentity and TrustBundle on its own
+ * and gives each its struct pc_model_material (material.c): base64 and PEM shapes, files that
+ * must exist and be readable (relative paths made absolute from the declaring file's
+ * directory), trust domains, the Workload API address. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_check_material(struct pc_model *model);
+
+/*
+ * Resolves ref, made by owner, to the material resource it names for use, reporting a kind the
+ * use does not allow, a missing resource, a cross-namespace reference no ReferenceGrant allows,
+ * or material that cannot serve the use (a Secret that is not kubernetes.io/tls, a ConfigMap
+ * without ca.crt). Returns the resource, or NULL (also, silently, for material whose own errors
+ * were reported already).
+ */
+const struct pc_model_resource *pc_model_resolve_material(struct pc_model *model,
+                                                          const struct pc_model_resource *owner,
+                                                          const struct pc_resource_object_ref *ref,
+                                                          enum pc_model_material_use use);
+
+/*
+ * Copies a resolved certificate or trust bundle into the snapshot arena, once per resource (later
+ * calls return the same copy), and records its files in tc. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_certificate(struct pc_model_tls_compiler *tc,
+                                 const struct pc_model_resource *res,
+                                 const struct pc_tls_certificate **out);
+int pc_model_compile_bundle(struct pc_model_tls_compiler *tc, const struct pc_model_resource *res,
+                            const struct pc_trust_bundle **out);
+
+/*
+ * The TLS checks of listeners, ClientTrafficPolicy TLS fields and BackendTLSPolicies that need
+ * no other resource (tls.c); runs after the Gateways were checked. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_check_tls(struct pc_model *model);
+
+/*
+ * Resolves certificateRefs, frontendValidation and backendTLS references of Gateways, and
+ * attaches BackendTLSPolicies to ServiceEndpoints ports (tls.c). Returns 0 or PC_ENOMEM.
+ */
+int pc_model_resolve_tls(struct pc_model *model);
+
+/* Reports client certificate modes set for listeners that ask for no certificate (tls.c). */
+void pc_model_check_client_modes(struct pc_model *model);
+
+/*
+ * Compiles listener l's TLS into the snapshot arena (tls.c); l must be HTTPS. Returns 0 or
+ * PC_ENOMEM.
+ */
+int pc_model_compile_listener_tls(struct pc_model_tls_compiler *tc,
+                                  const struct pc_model_listener *l,
+                                  const struct pc_listener_tls **out);
+
+/*
+ * The TLS of a backend on port of ServiceEndpoints se, for a route served by Gateway gw (whose
+ * backendTLS certificate it presents): *out is NULL when no BackendTLSPolicy applies, else a
+ * snapshot copy shared by every backend with the same policy and Gateway. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_backend_tls(struct pc_model_tls_compiler *tc,
+                                 const struct pc_model_resource *se,
+                                 const struct pc_resource_service_port *port,
+                                 const struct pc_model_resource *gw,
+                                 const struct pc_backend_tls **out);
 
 #endif

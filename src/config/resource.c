@@ -139,19 +139,20 @@ static bool
 check_protocol(const char *s, size_t len, struct pc_schema_msg *msg)
 {
     /* Core protocol names are case-insensitive in the specification. */
-    if (strcasecmp(s, "HTTP") == 0) {
+    if (strcasecmp(s, "HTTP") == 0 || strcasecmp(s, "HTTPS") == 0) {
         return true;
     }
-    if (strcasecmp(s, "HTTPS") == 0 || strcasecmp(s, "TLS") == 0) {
+    if (strcasecmp(s, "TLS") == 0) {
         snprintf(msg->problem, sizeof(msg->problem), "protocol %s is not supported", s);
-        snprintf(msg->hint, sizeof(msg->hint),
-                 "TLS listeners are not supported yet; use protocol HTTP");
+        snprintf(
+            msg->hint, sizeof(msg->hint),
+            "TLS passthrough is not supported; use protocol HTTPS to terminate TLS at the gateway");
     } else if (strcasecmp(s, "TCP") == 0 || strcasecmp(s, "UDP") == 0) {
         snprintf(msg->problem, sizeof(msg->problem), "protocol %s is not supported", s);
-        snprintf(msg->hint, sizeof(msg->hint), "only HTTP listeners are supported");
+        snprintf(msg->hint, sizeof(msg->hint), "only HTTP and HTTPS listeners are supported");
     } else {
         snprintf(msg->problem, sizeof(msg->problem), "unknown protocol \"%.64s\"", s);
-        snprintf(msg->hint, sizeof(msg->hint), "use HTTP");
+        snprintf(msg->hint, sizeof(msg->hint), "use HTTP or HTTPS");
     }
     return false;
 }
@@ -176,6 +177,142 @@ check_app_protocol(const char *s, size_t len, struct pc_schema_msg *msg)
     snprintf(msg->problem, sizeof(msg->problem), "appProtocol \"%.64s\" is not supported", s);
     snprintf(msg->hint, sizeof(msg->hint),
              "backends are spoken to in HTTP/1.1 without TLS: use \"http\" or leave it out");
+    return false;
+}
+
+static bool
+check_data_key(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool ok = len > 0 && len <= 253;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = s[i];
+
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+             || c == '_' || c == '.';
+    }
+    if (ok) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a valid data key", s);
+    snprintf(msg->hint, sizeof(msg->hint), "use letters, digits, '-', '_' and '.'");
+    return false;
+}
+
+/* Paths reach open(2), which would stop at an embedded NUL and read another file. */
+static bool
+check_file_path(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    if (strlen(s) == len) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "a path must not hold NUL characters");
+    return false;
+}
+
+static bool
+check_trust_domain(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *problem = pc_value_trust_domain_problem(s, len);
+
+    if (problem == NULL) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "trust domain \"%.64s\" is not valid: %s", s,
+             problem);
+    snprintf(
+        msg->hint, sizeof(msg->hint),
+        "a trust domain is lower-case letters, digits, '.', '-' and '_', such as \"example.org\", without scheme, port or user");
+    return false;
+}
+
+static bool
+check_spiffe_id(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *problem = pc_value_spiffe_id_problem(s, len);
+
+    if (problem == NULL) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "SPIFFE ID \"%.128s\" is not valid: %s", s,
+             problem);
+    snprintf(
+        msg->hint, sizeof(msg->hint),
+        "write spiffe://<trust domain>/<path>, with path segments of letters, digits, '.', '-' and '_'");
+    return false;
+}
+
+/* RFC 3986 section 3.1 scheme, ':', then printable characters. */
+static bool
+is_absolute_uri(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
+        return false;
+    }
+    while (i < len && s[i] != ':') {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+'
+              || c == '-' || c == '.')) {
+            return false;
+        }
+        i++;
+    }
+    if (i + 1 >= len) {
+        return false;
+    }
+    for (i++; i < len; i++) {
+        if (s[i] <= ' ' || s[i] > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A URI subject alternative name: SPIFFE IDs get the SPIFFE rules, other URIs only RFC 3986's. */
+static bool
+check_san_uri(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    if (len >= 7 && strncasecmp(s, "spiffe:", 7) == 0) {
+        return check_spiffe_id(s, len, msg);
+    }
+    if (is_absolute_uri(s, len)) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not an absolute URI", s);
+    snprintf(msg->hint, sizeof(msg->hint),
+             "write a scheme and what follows it, such as spiffe://example.org/ns/default/sa/api");
+    return false;
+}
+
+static bool
+check_workload_socket(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *problem = pc_value_workload_socket_problem(s, len);
+
+    if (problem == NULL) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a Workload API address: %s", s,
+             problem);
+    snprintf(msg->hint, sizeof(msg->hint), "write unix:///path/to/agent.sock or tcp://IP:port");
+    return false;
+}
+
+static bool
+check_xfcc_detail(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    static const char *const details[] = { "Subject", "URI", "DNS", "Cert", "Chain" };
+
+    for (size_t i = 0; i < sizeof(details) / sizeof(details[0]); i++) {
+        if (strcmp(s, details[i]) == 0) {
+            return true;
+        }
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "unknown detail \"%.64s\"", s);
+    snprintf(msg->hint, sizeof(msg->hint), "allowed: Subject, URI, DNS, Cert, Chain");
     return false;
 }
 
@@ -205,6 +342,13 @@ static const char *const btp_kinds[] = { "HTTPRoute", "Service", NULL };
 static const char *const slash_modes[] = { "Reject", "Keep", NULL };
 static const char *const log_levels[] = { "debug", "info", "notice", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
+static const char *const tls_modes[] = { "Terminate", "Passthrough", NULL };
+static const char *const client_cert_modes[] = { "Require", "Optional", NULL };
+static const char *const xfcc_modes[] = { "SanitizeSet", "Sanitize", NULL };
+static const char *const bundle_formats[] = { "PEM", "SPIFFE", NULL };
+static const char *const service_kinds[] = { "Service", NULL };
+static const char *const well_known_cas[] = { "System", NULL };
+static const char *const san_types[] = { "Hostname", "URI", NULL };
 
 /* ---- shared ---- */
 
@@ -251,7 +395,62 @@ static const struct pc_schema_field allowed_fields[] = {
 };
 SCHEMA(allowed_schema, struct pc_resource_allowed_routes, allowed_fields);
 
-static const char tls_hint[] = "TLS listeners are not supported yet; use protocol HTTP";
+/* A certificateRef (SecretObjectReference): a Secret unless group and kind say otherwise. */
+static const struct pc_schema_field secret_ref_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, group), .def_str = "" },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, kind), .def_str = "Secret" },
+    { "namespace", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, namespace_),
+      .check = check_dns_label },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_object_ref, name),
+      .check = check_subdomain },
+};
+SCHEMA(secret_ref_schema, struct pc_resource_object_ref, secret_ref_fields);
+
+/* A caCertificateRef (ObjectReference): a ConfigMap unless group and kind say otherwise. */
+static const struct pc_schema_field ca_ref_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, group), .def_str = "" },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, kind),
+      .def_str = "ConfigMap" },
+    { "namespace", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, namespace_),
+      .check = check_dns_label },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_object_ref, name),
+      .check = check_subdomain },
+};
+SCHEMA(ca_ref_schema, struct pc_resource_object_ref, ca_ref_fields);
+
+/* The same, local to the referring resource's namespace (LocalObjectReference). */
+static const struct pc_schema_field local_ca_ref_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, group), .def_str = "" },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, kind),
+      .def_str = "ConfigMap" },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_object_ref, name),
+      .check = check_subdomain },
+};
+SCHEMA(local_ca_ref_schema, struct pc_resource_object_ref, local_ca_ref_fields);
+
+static const struct pc_schema_field frontend_validation_fields[] = {
+    { "caCertificateRefs", PC_SCHEMA_LIST, REQ,
+      AT(struct pc_resource_frontend_validation, ca_certificate_refs), .min = 1, .max = 8,
+      .sub = &ca_ref_schema },
+    { "mode", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint =
+          "set it in a ClientTrafficPolicy targeting the Gateway or listener: spec.tls.clientCertificate.mode, Require or Optional" },
+};
+SCHEMA(frontend_validation_schema, struct pc_resource_frontend_validation,
+       frontend_validation_fields);
+
+static const struct pc_schema_field listener_tls_fields[] = {
+    { "mode", PC_SCHEMA_STRING, 0, AT(struct pc_resource_listener_tls, mode), .values = tls_modes,
+      .def_str = "Terminate" },
+    { "certificateRefs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_listener_tls, certificate_refs),
+      .min = 0, .max = 64, .sub = &secret_ref_schema },
+    { "frontendValidation", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_listener_tls, frontend_validation),
+      .sub = &frontend_validation_schema },
+    { "options", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "remove it; listeners speak TLS 1.2 and 1.3 with AEAD ciphers only" },
+};
+SCHEMA(listener_tls_schema, struct pc_resource_listener_tls, listener_tls_fields);
 
 static const struct pc_schema_field listener_fields[] = {
     { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_listener, name),
@@ -261,7 +460,8 @@ static const struct pc_schema_field listener_fields[] = {
     { "port", PC_SCHEMA_INT, REQ, AT(struct pc_resource_listener, port), .min = 1, .max = 65535 },
     { "protocol", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_listener, protocol),
       .check = check_protocol },
-    { "tls", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = tls_hint },
+    { "tls", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_listener, tls),
+      .sub = &listener_tls_schema },
     { "allowedRoutes", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_listener, allowed_routes),
       .sub = &allowed_schema },
 };
@@ -274,6 +474,14 @@ static const struct pc_schema_field address_fields[] = {
 };
 SCHEMA(address_schema, struct pc_resource_address, address_fields);
 
+static const struct pc_schema_field gateway_backend_tls_fields[] = {
+    { "clientCertificateRef", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_gateway_backend_tls, client_certificate_ref),
+      .sub = &secret_ref_schema },
+};
+SCHEMA(gateway_backend_tls_schema, struct pc_resource_gateway_backend_tls,
+       gateway_backend_tls_fields);
+
 static const struct pc_schema_field gateway_fields[] = {
     { "gatewayClassName", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_gateway, class_name),
       STRLEN(253) },
@@ -281,7 +489,11 @@ static const struct pc_schema_field gateway_fields[] = {
       .max = 16, .sub = &address_schema },
     { "listeners", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_gateway, listeners), .min = 1,
       .max = 64, .sub = &listener_schema },
-    { "tls", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = tls_hint },
+    { "backendTLS", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_gateway, backend_tls),
+      .sub = &gateway_backend_tls_schema },
+    { "tls", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint =
+          "give each listener its tls, and the gateway's client certificate towards backends in spec.backendTLS.clientCertificateRef" },
     { "infrastructure", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = "remove it" },
     { "allowedListeners", PC_SCHEMA_UNSUPPORTED, 0, 0,
       .hint = "ListenerSets are not supported; declare listeners in the Gateway" },
@@ -547,6 +759,27 @@ static const struct pc_schema_field websocket_fields[] = {
 };
 SCHEMA(websocket_schema, struct pc_resource_websocket, websocket_fields);
 
+static const struct pc_schema_field client_certificate_fields[] = {
+    { "mode", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_client_certificate, mode),
+      .values = client_cert_modes },
+};
+SCHEMA(client_certificate_schema, struct pc_resource_client_certificate, client_certificate_fields);
+
+static const struct pc_schema_field client_tls_fields[] = {
+    { "clientCertificate", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_client_tls, client_certificate), .sub = &client_certificate_schema },
+};
+SCHEMA(client_tls_schema, struct pc_resource_client_tls, client_tls_fields);
+
+static const struct pc_schema_field forward_client_cert_fields[] = {
+    { "mode", PC_SCHEMA_STRING, 0, AT(struct pc_resource_forward_client_cert, mode),
+      .values = xfcc_modes, .def_str = "SanitizeSet" },
+    { "details", PC_SCHEMA_LIST, 0, AT(struct pc_resource_forward_client_cert, details), .min = 0,
+      .max = 5, .check = check_xfcc_detail },
+};
+SCHEMA(forward_client_cert_schema, struct pc_resource_forward_client_cert,
+       forward_client_cert_fields);
+
 static const struct pc_schema_field client_policy_fields[] = {
     { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_client_policy, target_refs),
       .min = 1, .max = 16, .sub = &ctp_target_schema },
@@ -560,6 +793,11 @@ static const struct pc_schema_field client_policy_fields[] = {
       .sub = &path_policy_schema },
     { "websocket", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, websocket),
       .sub = &websocket_schema },
+    { "tls", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_client_policy, tls),
+      .sub = &client_tls_schema },
+    { "forwardClientCert", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_client_policy, forward_client_cert),
+      .sub = &forward_client_cert_schema },
 };
 SCHEMA(client_policy_schema, struct pc_resource_client_policy, client_policy_fields);
 
@@ -630,6 +868,18 @@ static const struct pc_schema_field watch_fields[] = {
 };
 SCHEMA(watch_schema, struct pc_resource_watch, watch_fields);
 
+static const struct pc_schema_field proxy_tls_fields[] = {
+    { "sessionTicketRotation", PC_SCHEMA_DURATION, 0,
+      AT(struct pc_resource_proxy_tls, session_ticket_rotation), .min = 60000, .max = ONE_DAY },
+};
+SCHEMA(proxy_tls_schema, struct pc_resource_proxy_tls, proxy_tls_fields);
+
+static const struct pc_schema_field spiffe_fields[] = {
+    { "workloadAPISocket", PC_SCHEMA_STRING, 0, AT(struct pc_resource_spiffe, workload_api_socket),
+      .min = 1, .max = 4096, .check = check_workload_socket },
+};
+SCHEMA(spiffe_schema, struct pc_resource_spiffe, spiffe_fields);
+
 static const struct pc_schema_field proxy_config_fields[] = {
     { "admin", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, admin),
       .sub = &admin_schema },
@@ -640,8 +890,86 @@ static const struct pc_schema_field proxy_config_fields[] = {
       .sub = &shutdown_schema },
     { "watch", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, watch),
       .sub = &watch_schema },
+    { "tls", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, tls),
+      .sub = &proxy_tls_schema },
+    { "spiffe", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, spiffe),
+      .sub = &spiffe_schema },
 };
 SCHEMA(proxy_config_schema, struct pc_resource_proxy_config, proxy_config_fields);
+
+/* ---- certificate and trust material ---- */
+
+static const struct pc_schema_field certificate_files_fields[] = {
+    { "certificate", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_certificate_files, certificate),
+      STRLEN(4096), .check = check_file_path },
+    { "privateKey", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_certificate_files, private_key),
+      STRLEN(4096), .check = check_file_path },
+};
+SCHEMA(certificate_files_schema, struct pc_resource_certificate_files, certificate_files_fields);
+
+static const struct pc_schema_field workload_identity_fields[] = {
+    { "spiffeID", PC_SCHEMA_STRING, 0, AT(struct pc_resource_workload_identity, spiffe_id),
+      .check = check_spiffe_id },
+};
+SCHEMA(workload_identity_schema, struct pc_resource_workload_identity, workload_identity_fields);
+
+static const struct pc_schema_field trust_bundle_fields[] = {
+    { "trustDomain", PC_SCHEMA_STRING, 0, AT(struct pc_resource_trust_bundle, trust_domain),
+      .check = check_trust_domain },
+    { "format", PC_SCHEMA_STRING, 0, AT(struct pc_resource_trust_bundle, format),
+      .values = bundle_formats, .def_str = "PEM" },
+    { "file", PC_SCHEMA_STRING, 0, AT(struct pc_resource_trust_bundle, file), STRLEN(4096),
+      .check = check_file_path },
+    { "pem", PC_SCHEMA_STRING, 0, AT(struct pc_resource_trust_bundle, pem), STRLEN(4 * ONE_MIB) },
+    { "workloadAPI", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_trust_bundle, workload_api) },
+};
+SCHEMA(trust_bundle_schema, struct pc_resource_trust_bundle, trust_bundle_fields);
+
+/* ---- BackendTLSPolicy ---- */
+
+static const struct pc_schema_field btls_target_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_target_ref, group), .def_str = "" },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, kind),
+      .values = service_kinds },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_target_ref, name), STRLEN(253) },
+    { "sectionName", PC_SCHEMA_STRING, 0, AT(struct pc_resource_target_ref, section_name),
+      .check = check_subdomain },
+};
+SCHEMA(btls_target_schema, struct pc_resource_target_ref, btls_target_fields);
+
+static const struct pc_schema_field san_fields[] = {
+    { "type", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_subject_alt_name, type),
+      .values = san_types },
+    { "hostname", PC_SCHEMA_STRING, 0, AT(struct pc_resource_subject_alt_name, hostname),
+      .check = check_wild_hostname },
+    { "uri", PC_SCHEMA_STRING, 0, AT(struct pc_resource_subject_alt_name, uri), STRLEN(253),
+      .check = check_san_uri },
+};
+SCHEMA(san_schema, struct pc_resource_subject_alt_name, san_fields);
+
+static const struct pc_schema_field tls_validation_fields[] = {
+    { "caCertificateRefs", PC_SCHEMA_LIST, 0,
+      AT(struct pc_resource_tls_validation, ca_certificate_refs), .min = 0, .max = 8,
+      .sub = &local_ca_ref_schema },
+    { "wellKnownCACertificates", PC_SCHEMA_STRING, 0,
+      AT(struct pc_resource_tls_validation, well_known_ca_certificates), .values = well_known_cas },
+    { "hostname", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_tls_validation, hostname),
+      .check = check_precise_hostname },
+    { "subjectAltNames", PC_SCHEMA_LIST, 0,
+      AT(struct pc_resource_tls_validation, subject_alt_names), .min = 0, .max = 5,
+      .sub = &san_schema },
+};
+SCHEMA(tls_validation_schema, struct pc_resource_tls_validation, tls_validation_fields);
+
+static const struct pc_schema_field backend_tls_policy_fields[] = {
+    { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_backend_tls_policy, target_refs),
+      .min = 1, .max = 16, .sub = &btls_target_schema },
+    { "validation", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_backend_tls_policy, validation),
+      .sub = &tls_validation_schema },
+    { "options", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "remove it; upstream connections speak TLS 1.2 and 1.3 with AEAD ciphers only" },
+};
+SCHEMA(backend_tls_policy_schema, struct pc_resource_backend_tls_policy, backend_tls_policy_fields);
 
 /* ---- documents ---- */
 
@@ -680,6 +1008,37 @@ static const struct pc_schema_field service_doc[] = { DOC_FIELDS(&service_schema
 static const struct pc_schema_field ctp_doc[] = { DOC_FIELDS(&client_policy_schema, REQ) };
 static const struct pc_schema_field btp_doc[] = { DOC_FIELDS(&backend_policy_schema, REQ) };
 static const struct pc_schema_field proxy_doc[] = { DOC_FIELDS(&proxy_config_schema, 0) };
+static const struct pc_schema_field certificate_files_doc[] = { DOC_FIELDS(
+    &certificate_files_schema, REQ) };
+static const struct pc_schema_field workload_identity_doc[] = { DOC_FIELDS(
+    &workload_identity_schema, 0) };
+static const struct pc_schema_field trust_bundle_doc[] = { DOC_FIELDS(&trust_bundle_schema, REQ) };
+static const struct pc_schema_field btls_doc[] = { DOC_FIELDS(&backend_tls_policy_schema, REQ) };
+
+/* Secret and ConfigMap carry their data next to metadata; a Secret's values are secret. */
+static const struct pc_schema_field secret_doc[] = {
+    { "apiVersion", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, api_version) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, kind) },
+    { "metadata", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_doc, metadata),
+      .sub = &meta_schema },
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_doc, type), STRLEN(253),
+      .def_str = "Opaque" },
+    { "data", PC_SCHEMA_MAP, PC_SCHEMA_SECRET, AT(struct pc_resource_doc, data),
+      .key_check = check_data_key },
+    { "stringData", PC_SCHEMA_MAP, PC_SCHEMA_SECRET, AT(struct pc_resource_doc, string_data),
+      .key_check = check_data_key },
+    { "immutable", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_doc, immutable) },
+};
+
+static const struct pc_schema_field config_map_doc[] = {
+    { "apiVersion", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, api_version) },
+    { "kind", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, kind) },
+    { "metadata", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_doc, metadata),
+      .sub = &meta_schema },
+    { "data", PC_SCHEMA_MAP, 0, AT(struct pc_resource_doc, data), .key_check = check_data_key },
+    { "binaryData", PC_SCHEMA_UNSUPPORTED, 0, 0, .hint = "put the PEM text under data" },
+    { "immutable", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_doc, immutable) },
+};
 
 SCHEMA(gateway_doc_schema, struct pc_resource_doc, gateway_doc);
 SCHEMA(httproute_doc_schema, struct pc_resource_doc, httproute_doc);
@@ -689,6 +1048,12 @@ SCHEMA(service_doc_schema, struct pc_resource_doc, service_doc);
 SCHEMA(ctp_doc_schema, struct pc_resource_doc, ctp_doc);
 SCHEMA(btp_doc_schema, struct pc_resource_doc, btp_doc);
 SCHEMA(proxy_doc_schema, struct pc_resource_doc, proxy_doc);
+SCHEMA(certificate_files_doc_schema, struct pc_resource_doc, certificate_files_doc);
+SCHEMA(workload_identity_doc_schema, struct pc_resource_doc, workload_identity_doc);
+SCHEMA(trust_bundle_doc_schema, struct pc_resource_doc, trust_bundle_doc);
+SCHEMA(btls_doc_schema, struct pc_resource_doc, btls_doc);
+SCHEMA(secret_doc_schema, struct pc_resource_doc, secret_doc);
+SCHEMA(config_map_doc_schema, struct pc_resource_doc, config_map_doc);
 
 static const struct pc_schema_field header_doc[] = {
     { "apiVersion", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_doc, api_version) },
@@ -723,6 +1088,19 @@ static const struct pc_resource_type types[] = {
       &btp_doc_schema },
     { PC_RESOURCE_PROXY_CONFIG, PC_RESOURCE_OWN_GROUP "/v1alpha1", "ProxyConfig", false,
       &proxy_doc_schema },
+    { PC_RESOURCE_SECRET, "v1", "Secret", true, &secret_doc_schema },
+    { PC_RESOURCE_CONFIG_MAP, "v1", "ConfigMap", true, &config_map_doc_schema },
+    { PC_RESOURCE_CERTIFICATE_FILES, PC_RESOURCE_OWN_GROUP "/v1alpha1", "CertificateFiles", true,
+      &certificate_files_doc_schema },
+    { PC_RESOURCE_WORKLOAD_IDENTITY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "WorkloadIdentity", true,
+      &workload_identity_doc_schema },
+    { PC_RESOURCE_TRUST_BUNDLE, PC_RESOURCE_OWN_GROUP "/v1alpha1", "TrustBundle", true,
+      &trust_bundle_doc_schema },
+    /* v1 first: it is the version a hint for a wrong apiVersion names. */
+    { PC_RESOURCE_BACKEND_TLS_POLICY, PC_RESOURCE_GATEWAY_GROUP "/v1", "BackendTLSPolicy", true,
+      &btls_doc_schema },
+    { PC_RESOURCE_BACKEND_TLS_POLICY, PC_RESOURCE_GATEWAY_GROUP "/v1alpha3", "BackendTLSPolicy",
+      true, &btls_doc_schema },
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
@@ -730,6 +1108,8 @@ static const struct pc_resource_type types[] = {
 static const char *const kind_names[] = {
     "Gateway",          "HTTPRoute",           "ReferenceGrant",       "Namespace",
     "ServiceEndpoints", "ClientTrafficPolicy", "BackendTrafficPolicy", "ProxyConfig",
+    "Secret",           "ConfigMap",           "CertificateFiles",     "WorkloadIdentity",
+    "TrustBundle",      "BackendTLSPolicy",
 };
 
 const struct pc_resource_type *
@@ -759,17 +1139,55 @@ pc_resource_api_version_of(const char *kind)
     return NULL;
 }
 
+/* The API group of an apiVersion: "gateway.networking.k8s.io/v1" -> its length up to '/'. */
+static size_t
+measure_group(const char *api_version)
+{
+    const char *slash = strchr(api_version, '/');
+
+    return slash != NULL ? (size_t)(slash - api_version) : 0;
+}
+
+static bool
+is_listed(size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(types[j].name, types[i].name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 pc_resource_list_kinds(char *buf, size_t size)
 {
+    static const char *const groups[] = { PC_RESOURCE_GATEWAY_GROUP, "", PC_RESOURCE_OWN_GROUP };
     size_t pos = 0;
 
+    /* Kinds grouped by API group: the list stays readable as kinds are added. */
     buf[0] = '\0';
-    for (size_t i = 0; i < N_TYPES && pos < size; i++) {
-        int n = snprintf(buf + pos, size - pos, "%s%s (%s)", i > 0 ? ", " : "", types[i].name,
-                         types[i].api_version);
+    for (size_t g = 0; g < 3 && pos < size; g++) {
+        size_t group_len = strlen(groups[g]);
+        size_t listed = 0;
 
-        pos += n > 0 ? (size_t)n : 0;
+        for (size_t i = 0; i < N_TYPES && pos < size; i++) {
+            int n;
+
+            if (measure_group(types[i].api_version) != group_len
+                || strncmp(types[i].api_version, groups[g], group_len) != 0 || is_listed(i)) {
+                continue;
+            }
+            n = snprintf(buf + pos, size - pos, "%s%s", listed > 0 ? ", " : (g > 0 ? "; " : ""),
+                         types[i].name);
+            pos += n > 0 ? (size_t)n : 0;
+            listed++;
+        }
+        if (pos < size) {
+            int n = snprintf(buf + pos, size - pos, " (%s)", g == 1 ? "v1" : groups[g]);
+
+            pos += n > 0 ? (size_t)n : 0;
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 /*
  * The resource kinds portcullis reads, as decoded structs, and the schema tables that describe
- * them: Gateway API Gateway, HTTPRoute and ReferenceGrant, core Namespace, and the
- * portcullis.dev/v1alpha1 kinds ServiceEndpoints, ClientTrafficPolicy, BackendTrafficPolicy and
- * ProxyConfig.
+ * them: Gateway API Gateway, HTTPRoute, ReferenceGrant and BackendTLSPolicy, core Namespace,
+ * Secret and ConfigMap, and the portcullis.dev/v1alpha1 kinds ServiceEndpoints,
+ * ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity and
+ * TrustBundle.
  *
  * Every struct starts with the node of its mapping. A field that was absent has a NULL node (and
  * the default from the schema, if any); an object that was absent is a NULL pointer. The
@@ -25,6 +26,12 @@ enum pc_resource_kind {
     PC_RESOURCE_CLIENT_POLICY,
     PC_RESOURCE_BACKEND_POLICY,
     PC_RESOURCE_PROXY_CONFIG,
+    PC_RESOURCE_SECRET,
+    PC_RESOURCE_CONFIG_MAP,
+    PC_RESOURCE_CERTIFICATE_FILES,
+    PC_RESOURCE_WORKLOAD_IDENTITY,
+    PC_RESOURCE_TRUST_BUNDLE,
+    PC_RESOURCE_BACKEND_TLS_POLICY,
     PC_RESOURCE_COUNT,
 };
 
@@ -56,6 +63,11 @@ struct pc_resource_doc {
     struct pc_resource_meta *metadata;
     void *spec;
     const struct pc_yaml_node *status;
+    /* Secret and ConfigMap only: they hold their data beside metadata, with no spec. */
+    struct pc_schema_string type;     /* Secret; default "Opaque" */
+    struct pc_schema_map data;        /* Secret: base64 values (secret); ConfigMap: text */
+    struct pc_schema_map string_data; /* Secret: text values (secret) */
+    struct pc_schema_int immutable;
 };
 
 /* ---- shared ---- */
@@ -93,12 +105,34 @@ struct pc_resource_allowed_routes {
     struct pc_schema_list kinds; /* of struct pc_resource_route_kind */
 };
 
+/* SecretObjectReference, ObjectReference and LocalObjectReference (no namespace). */
+struct pc_resource_object_ref {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string group;
+    struct pc_schema_string kind;
+    struct pc_schema_string namespace_; /* absent: the referring resource's namespace */
+    struct pc_schema_string name;
+};
+
+struct pc_resource_frontend_validation {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list ca_certificate_refs; /* of struct pc_resource_object_ref */
+};
+
+struct pc_resource_listener_tls {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string mode;           /* Terminate (default) or Passthrough */
+    struct pc_schema_list certificate_refs; /* of struct pc_resource_object_ref */
+    struct pc_resource_frontend_validation *frontend_validation;
+};
+
 struct pc_resource_listener {
     const struct pc_yaml_node *node;
     struct pc_schema_string name;
     struct pc_schema_string hostname;
     struct pc_schema_int port;
     struct pc_schema_string protocol;
+    struct pc_resource_listener_tls *tls;
     struct pc_resource_allowed_routes *allowed_routes;
 };
 
@@ -108,11 +142,17 @@ struct pc_resource_address {
     struct pc_schema_string value;
 };
 
+struct pc_resource_gateway_backend_tls {
+    const struct pc_yaml_node *node;
+    struct pc_resource_object_ref *client_certificate_ref;
+};
+
 struct pc_resource_gateway {
     const struct pc_yaml_node *node;
     struct pc_schema_string class_name;
     struct pc_schema_list addresses; /* of struct pc_resource_address */
     struct pc_schema_list listeners; /* of struct pc_resource_listener */
+    struct pc_resource_gateway_backend_tls *backend_tls;
 };
 
 /* ---- HTTPRoute ---- */
@@ -306,6 +346,22 @@ struct pc_resource_websocket {
     struct pc_schema_int enabled;
 };
 
+struct pc_resource_client_certificate {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string mode; /* Require or Optional */
+};
+
+struct pc_resource_client_tls {
+    const struct pc_yaml_node *node;
+    struct pc_resource_client_certificate *client_certificate;
+};
+
+struct pc_resource_forward_client_cert {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string mode;  /* SanitizeSet (default) or Sanitize */
+    struct pc_schema_list details; /* of struct pc_schema_string: Subject, URI, DNS, Cert, Chain */
+};
+
 struct pc_resource_client_policy {
     const struct pc_yaml_node *node;
     struct pc_schema_list target_refs; /* of struct pc_resource_target_ref */
@@ -314,6 +370,8 @@ struct pc_resource_client_policy {
     struct pc_resource_request_id *request_id;
     struct pc_resource_path_policy *path;
     struct pc_resource_websocket *websocket;
+    struct pc_resource_client_tls *tls;
+    struct pc_resource_forward_client_cert *forward_client_cert;
 };
 
 struct pc_resource_backend_timeouts {
@@ -366,6 +424,16 @@ struct pc_resource_watch {
     struct pc_schema_int enabled;
 };
 
+struct pc_resource_proxy_tls {
+    const struct pc_yaml_node *node;
+    struct pc_schema_int session_ticket_rotation; /* ms */
+};
+
+struct pc_resource_spiffe {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string workload_api_socket;
+};
+
 struct pc_resource_proxy_config {
     const struct pc_yaml_node *node;
     struct pc_resource_admin *admin;
@@ -373,6 +441,53 @@ struct pc_resource_proxy_config {
     struct pc_resource_log *log;
     struct pc_resource_shutdown *shutdown;
     struct pc_resource_watch *watch;
+    struct pc_resource_proxy_tls *tls;
+    struct pc_resource_spiffe *spiffe;
+};
+
+/* ---- certificate and trust material ---- */
+
+struct pc_resource_certificate_files {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string certificate; /* PEM chain, leaf first */
+    struct pc_schema_string private_key;
+};
+
+struct pc_resource_workload_identity {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string spiffe_id; /* absent: the first SVID the agent sends */
+};
+
+struct pc_resource_trust_bundle {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string trust_domain;
+    struct pc_schema_string format; /* PEM (default) or SPIFFE */
+    struct pc_schema_string file;
+    struct pc_schema_string pem;
+    struct pc_schema_int workload_api;
+};
+
+/* ---- BackendTLSPolicy ---- */
+
+struct pc_resource_subject_alt_name {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string type; /* Hostname or URI */
+    struct pc_schema_string hostname;
+    struct pc_schema_string uri;
+};
+
+struct pc_resource_tls_validation {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list ca_certificate_refs; /* of struct pc_resource_object_ref, local */
+    struct pc_schema_string well_known_ca_certificates; /* System */
+    struct pc_schema_string hostname;
+    struct pc_schema_list subject_alt_names; /* of struct pc_resource_subject_alt_name */
+};
+
+struct pc_resource_backend_tls_policy {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list target_refs; /* of struct pc_resource_target_ref */
+    struct pc_resource_tls_validation *validation;
 };
 
 /*
@@ -385,7 +500,8 @@ const struct pc_resource_type *pc_resource_lookup(const char *api_version, const
 /* Returns the (first) apiVersion that serves kind, or NULL for an unknown kind. */
 const char *pc_resource_api_version_of(const char *kind);
 
-/* Writes "Gateway (gateway.networking.k8s.io/v1), HTTPRoute (...), ..." into buf. */
+/* Writes the kinds grouped by API group, "Gateway, HTTPRoute, ... (gateway.networking.k8s.io);
+ * Namespace, ... (v1); ...", into buf. */
 void pc_resource_list_kinds(char *buf, size_t size);
 
 /* Every kind name, for suggestions; *n receives the count. */

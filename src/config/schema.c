@@ -64,7 +64,7 @@ pc_schema_format_ms(uint64_t ms, char *buf, size_t size)
 
 static bool
 expect_scalar(struct pc_schema_ctx *ctx, const struct pc_yaml_node *v, enum pc_yaml_type type,
-              const char *what)
+              const char *what, unsigned flags)
 {
     char hint[128];
 
@@ -72,7 +72,9 @@ expect_scalar(struct pc_schema_ctx *ctx, const struct pc_yaml_node *v, enum pc_y
         return true;
     }
     hint[0] = '\0';
-    if (v->kind == PC_YAML_SCALAR && type == PC_YAML_STR) {
+    if (v->kind == PC_YAML_SCALAR && type == PC_YAML_STR && (flags & PC_SCHEMA_SECRET)) {
+        snprintf(hint, sizeof(hint), "quote it");
+    } else if (v->kind == PC_YAML_SCALAR && type == PC_YAML_STR) {
         snprintf(hint, sizeof(hint), "quote it: \"%.64s\"", v->text);
     } else if (v->kind == PC_YAML_SCALAR && v->type == PC_YAML_STR && type == PC_YAML_INT
                && strspn(v->text, "0123456789") == v->len && v->len > 0) {
@@ -130,7 +132,7 @@ decode_string(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
 {
     struct pc_schema_msg msg = { { 0 }, { 0 } };
 
-    if (!expect_scalar(ctx, v, PC_YAML_STR, "a string")) {
+    if (!expect_scalar(ctx, v, PC_YAML_STR, "a string", f->flags)) {
         return;
     }
     if (f->max > 0 && ((int64_t)v->len < f->min || (int64_t)v->len > f->max)) {
@@ -204,7 +206,7 @@ decode_int(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
 {
     int64_t value;
 
-    if (!expect_scalar(ctx, v, PC_YAML_INT, "an integer")) {
+    if (!expect_scalar(ctx, v, PC_YAML_INT, "an integer", f->flags)) {
         return;
     }
     if (v->text[0] == '0' && (v->text[1] == 'x' || v->text[1] == 'o')) {
@@ -223,7 +225,7 @@ decode_int(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
 static void
 decode_bool(struct pc_schema_ctx *ctx, const struct pc_yaml_node *v, struct pc_schema_int *out)
 {
-    if (expect_scalar(ctx, v, PC_YAML_BOOL, "a boolean (true or false)")) {
+    if (expect_scalar(ctx, v, PC_YAML_BOOL, "a boolean (true or false)", 0)) {
         *out = (struct pc_schema_int){ v->text[0] == 't' || v->text[0] == 'T', v };
     }
 }
@@ -234,7 +236,7 @@ decode_duration(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
 {
     uint64_t ms;
 
-    if (!expect_scalar(ctx, v, PC_YAML_STR, "a duration string")) {
+    if (!expect_scalar(ctx, v, PC_YAML_STR, "a duration string", f->flags)) {
         return;
     }
     if (pc_value_duration(v->text, v->len, &ms) != 0) {
@@ -265,7 +267,7 @@ decode_quantity(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         fail(ctx, v, hint, "invalid quantity \"%.32s\"", v->text);
         return;
     }
-    if (!expect_scalar(ctx, v, PC_YAML_STR, "an integer or a quantity string")) {
+    if (!expect_scalar(ctx, v, PC_YAML_STR, "an integer or a quantity string", f->flags)) {
         return;
     }
     rc = pc_value_quantity(v->text, v->len, &bytes);
@@ -326,7 +328,9 @@ decode_list(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
         if (f->sub != NULL) {
             decode_into(ctx, f->sub, item, items + i * elem);
         } else {
-            struct pc_schema_field scalar = { .type = PC_SCHEMA_STRING, .check = f->check };
+            struct pc_schema_field scalar = { .type = PC_SCHEMA_STRING,
+                                              .flags = f->flags & PC_SCHEMA_SECRET,
+                                              .check = f->check };
 
             decode_string(ctx, &scalar, item,
                           (struct pc_schema_string *)(void *)(items + i * elem));
@@ -339,7 +343,10 @@ static void
 decode_map(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const struct pc_yaml_node *v,
            struct pc_schema_map *out)
 {
-    struct pc_schema_field value_field = { .type = PC_SCHEMA_STRING, .check = f->check };
+    /* A secret map (a Secret's data) keeps its values secret; its keys are names, not values. */
+    struct pc_schema_field value_field = { .type = PC_SCHEMA_STRING,
+                                           .flags = f->flags & PC_SCHEMA_SECRET,
+                                           .check = f->check };
     struct pc_schema_msg msg = { { 0 }, { 0 } };
 
     if (v->kind != PC_YAML_MAP) {
@@ -349,6 +356,8 @@ decode_map(struct pc_schema_ctx *ctx, const struct pc_schema_field *f, const str
     if (!check_count(ctx, f, v, v->n_pairs)) {
         return;
     }
+    /* A key repeated in the document (reported by the parser) decodes its map again: start over. */
+    out->n = 0;
     out->keys = pc_arena_calloc(ctx->arena, v->n_pairs + 1, sizeof(*out->keys));
     out->values = pc_arena_calloc(ctx->arena, v->n_pairs + 1, sizeof(*out->values));
     if (out->keys == NULL || out->values == NULL) {

@@ -65,7 +65,7 @@ enum pc_schema_type {
 };
 
 #define PC_SCHEMA_REQUIRED  0x1u /* absent or null is an error */
-#define PC_SCHEMA_SECRET    0x2u /* never echo the value in a message */
+#define PC_SCHEMA_SECRET    0x2u /* never echo the value (of a map or list: its items) */
 #define PC_SCHEMA_DEFAULTED 0x4u /* absent takes def_int (ints, bools, durations) */
 
 /* What a check found wrong, when it returns false. Both are plain text; hint may stay empty. */

@@ -1,5 +1,7 @@
 /*
- * Scalar syntax checks and parsers for configuration values. Each function reads a borrowed
+ * Scalar syntax checks and parsers for configuration values, and the shape checks of the TLS
+ * material a configuration carries inline (base64, PEM armor, SPIFFE names), which stop short of
+ * decoding any certificate: src/tls does that. Each function reads a borrowed
  * (pointer, length) slice, so values need not be NUL-terminated, and none allocates or keeps
  * state: any thread.
  */
@@ -10,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 
@@ -526,6 +529,419 @@ pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, sock
     }
     pc_value_format_addr(addr, name, name_size);
     return 0;
+}
+
+/* ---- base64 and PEM ---- */
+
+static int
+decode_base64_char(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (is_digit(c)) {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    return c == '/' ? 63 : -1;
+}
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Writes the bytes of the last, padded quantum of n characters (2 or 3) held in acc. */
+static size_t
+flush_padded(uint32_t acc, size_t n, unsigned char *out)
+{
+    if (n == 2) {
+        if (out != NULL) {
+            out[0] = (unsigned char)(acc >> 4);
+        }
+        return 1;
+    }
+    if (out != NULL) {
+        out[0] = (unsigned char)(acc >> 10);
+        out[1] = (unsigned char)(acc >> 2);
+    }
+    return 2;
+}
+
+int
+pc_value_base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_len,
+                       size_t *bad_at)
+{
+    uint32_t acc = 0;
+    size_t n = 0;   /* characters of the current four-character quantum */
+    size_t pad = 0; /* '=' seen; only more '=' may complete the quantum */
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        int v = decode_base64_char(s[i]);
+
+        if (is_space(s[i])) {
+            continue;
+        }
+        if (pad > 0 || s[i] == '=') {
+            /* Padding completes a quantum of two or three characters, and ends the text. */
+            if (s[i] != '=' || n < 2 || n + pad == 4) {
+                *bad_at = i;
+                return PC_EINVAL;
+            }
+            pad++;
+            continue;
+        }
+        if (v < 0) {
+            *bad_at = i;
+            return PC_EINVAL;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        if (++n == 4) {
+            if (out != NULL) {
+                out[o] = (unsigned char)(acc >> 16);
+                out[o + 1] = (unsigned char)(acc >> 8);
+                out[o + 2] = (unsigned char)acc;
+            }
+            o += 3;
+            n = 0;
+            acc = 0;
+        }
+    }
+    if ((pad > 0 && n + pad != 4) || (pad == 0 && n != 0)) {
+        *bad_at = len;
+        return PC_EINVAL;
+    }
+    if (pad > 0) {
+        o += flush_padded(acc, n, out != NULL ? out + o : NULL);
+    }
+    *out_len = o;
+    return 0;
+}
+
+/* One PEM block: its label and base64 body, as slices of the text. */
+struct pem_block {
+    const char *label;
+    size_t label_len;
+    const char *body;
+    size_t body_len;
+};
+
+static bool
+is_label(const struct pem_block *b, const char *label)
+{
+    return b->label_len == strlen(label) && memcmp(b->label, label, b->label_len) == 0;
+}
+
+/* Returns the end of the line starting at p (its '\n', or end). */
+static const char *
+find_eol(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+    return nl != NULL ? nl : end;
+}
+
+/* Returns the start of the line after the one starting at p, or end. */
+static const char *
+next_line(const char *p, const char *end)
+{
+    const char *eol = find_eol(p, end);
+
+    return eol < end ? eol + 1 : end;
+}
+
+/* Reads "-----<word> LABEL-----" at p up to eol; returns false when the line is not one. */
+static bool
+read_armor(const char *p, const char *eol, const char *word, const char **label, size_t *len)
+{
+    size_t w = strlen(word);
+    const char *close;
+
+    while (eol > p && is_space(eol[-1])) {
+        eol--;
+    }
+    if ((size_t)(eol - p) < 10 + w || memcmp(p, "-----", 5) != 0 || memcmp(p + 5, word, w) != 0
+        || memcmp(eol - 5, "-----", 5) != 0) {
+        return false;
+    }
+    *label = p + 5 + w;
+    close = eol - 5;
+    *len = (size_t)(close - *label);
+    return true;
+}
+
+/*
+ * Reads the block whose BEGIN line starts at *p; on success *p moves past its END line. Returns
+ * NULL or what is wrong with the block.
+ */
+static const char *
+read_block(const char **p, const char *end, struct pem_block *b)
+{
+    const char *eol = find_eol(*p, end);
+    const char *line;
+    const char *end_label;
+    size_t end_len;
+    size_t decoded;
+    size_t bad;
+
+    if (!read_armor(*p, eol, "BEGIN ", &b->label, &b->label_len)) {
+        return "it has a malformed BEGIN line";
+    }
+    b->body = next_line(*p, end);
+    for (line = b->body; line < end; line = next_line(line, end)) {
+        const char *line_end = find_eol(line, end);
+
+        if (memchr(line, ':', (size_t)(line_end - line)) != NULL) {
+            return "it has PEM headers, as legacy encrypted keys do; only unencrypted PEM is supported";
+        }
+        if (read_armor(line, line_end, "END ", &end_label, &end_len)) {
+            b->body_len = (size_t)(line - b->body);
+            if (end_len != b->label_len || memcmp(end_label, b->label, end_len) != 0) {
+                return "it has an END line whose label differs from its BEGIN line";
+            }
+            if (pc_value_base64_decode(b->body, b->body_len, NULL, &decoded, &bad) != 0
+                || decoded == 0) {
+                return "it has a PEM block whose body is not base64";
+            }
+            *p = next_line(line, end);
+            return NULL;
+        }
+    }
+    return "it has a BEGIN line without its END line";
+}
+
+/* Says what is wrong with a block of a certificate chain or bundle, or NULL. */
+static const char *
+judge_certificate_block(const struct pem_block *b)
+{
+    static const char key_suffix[] = "PRIVATE KEY";
+    size_t n = sizeof(key_suffix) - 1;
+
+    if (is_label(b, "CERTIFICATE")) {
+        return NULL;
+    }
+    if (b->label_len >= n && memcmp(b->label + b->label_len - n, key_suffix, n) == 0) {
+        return "it holds a private key, which must not travel with the certificates";
+    }
+    return "it holds a PEM block other than CERTIFICATE";
+}
+
+/* Says what is wrong with a block of a private key, or NULL; counts key blocks in *keys. */
+static const char *
+judge_key_block(const struct pem_block *b, size_t *keys)
+{
+    if (is_label(b, "PRIVATE KEY") || is_label(b, "RSA PRIVATE KEY")
+        || is_label(b, "EC PRIVATE KEY")) {
+        (*keys)++;
+        return *keys > 1 ? "it holds more than one private key" : NULL;
+    }
+    if (is_label(b, "ENCRYPTED PRIVATE KEY")) {
+        return "it is an encrypted private key, which cannot be used without its passphrase";
+    }
+    /* `openssl ecparam -genkey` writes the curve's parameters before the key. */
+    if (is_label(b, "EC PARAMETERS")) {
+        return NULL;
+    }
+    return "it holds a PEM block that is not a private key";
+}
+
+const char *
+pc_value_pem_problem(const char *s, size_t len, enum pc_value_pem_kind kind)
+{
+    const char *p = s;
+    const char *end = s + len;
+    size_t blocks = 0;
+    size_t keys = 0;
+
+    /* RFC 7468 section 5.2: text outside the blocks is explanatory and ignored. */
+    while (p < end) {
+        struct pem_block b;
+        const char *problem;
+
+        if ((size_t)(end - p) < 11 || memcmp(p, "-----BEGIN ", 11) != 0) {
+            p = next_line(p, end);
+            continue;
+        }
+        problem = read_block(&p, end, &b);
+        if (problem == NULL) {
+            problem = kind == PC_VALUE_PEM_CERTIFICATES ? judge_certificate_block(&b)
+                                                        : judge_key_block(&b, &keys);
+        }
+        if (problem != NULL) {
+            return problem;
+        }
+        blocks++;
+    }
+    if (kind == PC_VALUE_PEM_CERTIFICATES && blocks == 0) {
+        return "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    }
+    if (kind == PC_VALUE_PEM_PRIVATE_KEY && keys == 0) {
+        return "it holds no PEM private key (-----BEGIN PRIVATE KEY-----)";
+    }
+    return NULL;
+}
+
+/* ---- SPIFFE ---- */
+
+enum trust_domain_fault {
+    TD_OK = 0,
+    TD_EMPTY,
+    TD_TOO_LONG,
+    TD_SCHEME,
+    TD_PORT,
+    TD_USER,
+    TD_PATH,
+    TD_UPPER,
+    TD_CHARACTER,
+};
+
+static enum trust_domain_fault
+judge_trust_domain(const char *s, size_t len)
+{
+    if (len == 0) {
+        return TD_EMPTY;
+    }
+    if (len > 255) {
+        return TD_TOO_LONG;
+    }
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            return TD_SCHEME;
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (is_lower_alnum(c) || c == '.' || c == '-' || c == '_') {
+            continue;
+        }
+        if (c == ':') {
+            return TD_PORT;
+        }
+        if (c == '@') {
+            return TD_USER;
+        }
+        if (c == '/') {
+            return TD_PATH;
+        }
+        return c >= 'A' && c <= 'Z' ? TD_UPPER : TD_CHARACTER;
+    }
+    return TD_OK;
+}
+
+const char *
+pc_value_trust_domain_problem(const char *s, size_t len)
+{
+    static const char *const problems[] = {
+        [TD_OK] = NULL,
+        [TD_EMPTY] = "it is empty",
+        [TD_TOO_LONG] = "it is longer than 255 bytes",
+        [TD_SCHEME] = "it includes a scheme",
+        [TD_PORT] = "it includes a port",
+        [TD_USER] = "it includes user information",
+        [TD_PATH] = "it includes a path",
+        [TD_UPPER] = "it has upper-case letters",
+        [TD_CHARACTER] = "it has a character other than a-z, 0-9, '.', '-' and '_'",
+    };
+
+    return problems[judge_trust_domain(s, len)];
+}
+
+static bool
+is_path_segment_char(char c)
+{
+    return is_alnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+/* Checks the path of a SPIFFE ID, s[0..len) starting with '/'. */
+static const char *
+judge_spiffe_path(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start = ++i; /* past the '/' */
+
+        while (i < len && s[i] != '/') {
+            if (!is_path_segment_char(s[i])) {
+                return "its path has a character other than letters, digits, '.', '-' and '_'";
+            }
+            i++;
+        }
+        if (i == start) {
+            return "its path has an empty segment (a doubled or trailing '/')";
+        }
+        if ((i - start == 1 && s[start] == '.')
+            || (i - start == 2 && s[start] == '.' && s[start + 1] == '.')) {
+            return "its path has a \".\" or \"..\" segment";
+        }
+    }
+    return NULL;
+}
+
+const char *
+pc_value_spiffe_id_problem(const char *s, size_t len)
+{
+    static const char *const domain_problems[] = {
+        [TD_OK] = NULL,
+        [TD_EMPTY] = "it has no trust domain",
+        [TD_TOO_LONG] = "its trust domain is longer than 255 bytes",
+        [TD_SCHEME] = "its trust domain includes a scheme",
+        [TD_PORT] = "its trust domain includes a port",
+        [TD_USER] = "its trust domain includes user information",
+        [TD_PATH] = "its trust domain includes a path",
+        [TD_UPPER] = "its trust domain has upper-case letters",
+        [TD_CHARACTER] = "its trust domain has a character other than a-z, 0-9, '.', '-' and '_'",
+    };
+    const char *slash;
+    size_t domain_len;
+
+    if (len > 2048) {
+        return "it is longer than 2048 bytes";
+    }
+    if (len < 9 || strncasecmp(s, "spiffe://", 9) != 0) {
+        return "it does not start with spiffe://";
+    }
+    if (memcmp(s, "spiffe://", 9) != 0) {
+        return "its scheme is not in lower case";
+    }
+    if (memchr(s, '?', len) != NULL || memchr(s, '#', len) != NULL) {
+        return "it has a query or a fragment";
+    }
+    slash = memchr(s + 9, '/', len - 9);
+    domain_len = slash != NULL ? (size_t)(slash - (s + 9)) : len - 9;
+    if (judge_trust_domain(s + 9, domain_len) != TD_OK) {
+        return domain_problems[judge_trust_domain(s + 9, domain_len)];
+    }
+    return slash != NULL ? judge_spiffe_path(slash, (size_t)(s + len - slash)) : NULL;
+}
+
+const char *
+pc_value_workload_socket_problem(const char *s, size_t len)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char name[64];
+
+    if (memchr(s, '?', len) != NULL || memchr(s, '#', len) != NULL) {
+        return "it has a query or a fragment";
+    }
+    if (len >= 7 && memcmp(s, "unix://", 7) == 0) {
+        return len > 8 && s[7] == '/' ? NULL : "a unix address needs an absolute path";
+    }
+    if (len >= 6 && memcmp(s, "tcp://", 6) == 0) {
+        return pc_value_endpoint(s + 6, len - 6, &addr, &addr_len, name, sizeof(name)) == 0
+                   ? NULL
+                   : "a tcp address needs an IP address and a port";
+    }
+    return "it is neither a unix:// nor a tcp:// address";
 }
 
 /* ---- suggestions ---- */

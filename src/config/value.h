@@ -1,7 +1,8 @@
 /*
  * Syntax of the scalar values the configuration uses: Gateway API durations (GEP-2257),
  * Kubernetes quantities and timestamps, hostnames, names, header names and values, path values,
- * IP addresses and "IP:port" endpoints; plus the edit distance behind "did you mean" hints.
+ * IP addresses and "IP:port" endpoints, base64 and the shape of PEM text, SPIFFE IDs, trust
+ * domains and Workload API addresses; plus the edit distance behind "did you mean" hints.
  *
  * Pure functions over borrowed strings; no allocation. Used by the schema checks and the
  * validator on the control thread, but safe anywhere.
@@ -80,6 +81,50 @@ int pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, 
 
 /* Formats addr as "1.2.3.4:80" or "[::1]:80" into name (at least 64 bytes). */
 void pc_value_format_addr(const struct sockaddr_storage *addr, char *name, size_t size);
+
+/*
+ * Decodes standard base64 (RFC 4648 section 4, with '=' padding) from s[0..len) into out, which
+ * must hold at least len / 4 * 3 + 3 bytes, or is NULL to only validate. ASCII whitespace between
+ * characters is skipped, as base64 tools wrap their output. Returns 0 with the decoded length in
+ * *out_len; PC_EINVAL with *bad_at set to the offset of the first byte that is wrong (len when the
+ * text ends too soon).
+ */
+int pc_value_base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_len,
+                           size_t *bad_at);
+
+enum pc_value_pem_kind {
+    PC_VALUE_PEM_CERTIFICATES = 0, /* one or more CERTIFICATE blocks */
+    PC_VALUE_PEM_PRIVATE_KEY,      /* exactly one unencrypted private key block */
+};
+
+/*
+ * Checks that s[0..len) has the shape of PEM text (RFC 7468) holding what kind asks for, without
+ * decoding any certificate or key. Returns NULL when it does, else a static sentence saying what
+ * is wrong; the sentence never quotes s, so it is safe for secrets.
+ */
+const char *pc_value_pem_problem(const char *s, size_t len, enum pc_value_pem_kind kind);
+
+/*
+ * SPIFFE trust domain name (SPIFFE-ID specification, section 2.1): 1-255 bytes of lower-case
+ * letters, digits, '.', '-' and '_'. Returns NULL when valid, else a static sentence saying why
+ * not ("it has upper-case letters").
+ */
+const char *pc_value_trust_domain_problem(const char *s, size_t len);
+
+/*
+ * SPIFFE ID (SPIFFE-ID specification, section 2): "spiffe://" in lower case, a trust domain, then
+ * an optional path of '/'-separated segments of letters, digits, '.', '-' and '_', none empty,
+ * "." or "..", with no query, fragment, port or user information, 2048 bytes at most. Returns
+ * NULL when valid, else a static sentence saying why not.
+ */
+const char *pc_value_spiffe_id_problem(const char *s, size_t len);
+
+/*
+ * SPIFFE Workload API address (SPIFFE Workload Endpoint specification, section 4):
+ * "unix:///absolute/path" or "tcp://IP:port" with an IP literal. Returns NULL when valid, else a
+ * static sentence saying why not.
+ */
+const char *pc_value_workload_socket_problem(const char *s, size_t len);
 
 /*
  * Returns the candidate closest to word by edit distance when it is close enough to be a likely

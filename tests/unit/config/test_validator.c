@@ -271,6 +271,20 @@ test_duplicate_key(void **state)
                  "remove one of them");
 }
 
+/* The repeated mapping is decoded twice; the second must replace the first, not add to it. */
+static void
+test_duplicate_map_key_decodes_once(void **state)
+{
+    expect_error("apiVersion: v1\n"
+                 "kind: ConfigMap\n"
+                 "metadata: {name: c}\n"
+                 "data: {a: b, c: d, e: f}\n"
+                 "data: {g: h}\n" BASE,
+                 "t.yaml:5:1: error: data: duplicate key; it is also set at line 4; remove one of "
+                 "them");
+    assert_int_equal(diag.n_errors, 1);
+}
+
 static void
 test_anchors_and_aliases_refused(void **state)
 {
@@ -296,16 +310,14 @@ test_unknown_kind_suggests(void **state)
 static void
 test_unknown_kind_lists_kinds(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: ConfigMap\n"
+    expect_error("apiVersion: apps/v1\n"
+                 "kind: Deployment\n"
                  "metadata: {name: x}\n" BASE,
-                 "t.yaml:2:7: error: kind: unknown kind \"ConfigMap\"; known kinds: Gateway "
-                 "(gateway.networking.k8s.io/v1), HTTPRoute (gateway.networking.k8s.io/v1), "
-                 "ReferenceGrant (gateway.networking.k8s.io/v1beta1), ReferenceGrant "
-                 "(gateway.networking.k8s.io/v1), Namespace (v1), ServiceEndpoints "
-                 "(portcullis.dev/v1alpha1), ClientTrafficPolicy (portcullis.dev/v1alpha1), "
-                 "BackendTrafficPolicy (portcullis.dev/v1alpha1), ProxyConfig "
-                 "(portcullis.dev/v1alpha1)");
+                 "t.yaml:2:7: error: kind: unknown kind \"Deployment\"; known kinds: Gateway, "
+                 "HTTPRoute, ReferenceGrant, BackendTLSPolicy (gateway.networking.k8s.io); "
+                 "Namespace, Secret, ConfigMap (v1); ServiceEndpoints, ClientTrafficPolicy, "
+                 "BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity, "
+                 "TrustBundle (portcullis.dev)");
 }
 
 static void
@@ -446,7 +458,7 @@ test_policy_target_missing(void **state)
 /* ---- listeners ---- */
 
 static void
-test_tls_listener_refused(void **state)
+test_tls_passthrough_listener_refused(void **state)
 {
     expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
                  "kind: Gateway\n"
@@ -454,14 +466,13 @@ test_tls_listener_refused(void **state)
                  "spec:\n"
                  "  gatewayClassName: pc\n"
                  "  listeners:\n"
-                 "  - name: https\n"
+                 "  - name: tls\n"
                  "    port: 8443\n"
-                 "    protocol: HTTPS\n"
-                 "    tls: {mode: Terminate}\n" BASE,
-                 "t.yaml:9:15: error: spec.listeners[0].protocol: protocol HTTPS is not "
-                 "supported; TLS listeners are not supported yet; use protocol HTTP");
-    assert_true(has_error("t.yaml:10:5: error: spec.listeners[0].tls: not supported; TLS "
-                          "listeners are not supported yet; use protocol HTTP"));
+                 "    protocol: TLS\n"
+                 "    tls: {mode: Passthrough}\n" BASE,
+                 "t.yaml:9:15: error: spec.listeners[0].protocol: protocol TLS is not "
+                 "supported; TLS passthrough is not supported; use protocol HTTPS to terminate "
+                 "TLS at the gateway");
 }
 
 static void
@@ -1483,6 +1494,7 @@ main(void)
         T(test_invalid_quantity),
         T(test_yaml_syntax_error_has_libyaml_location),
         T(test_duplicate_key),
+        T(test_duplicate_map_key_decodes_once),
         T(test_anchors_and_aliases_refused),
         T(test_unknown_kind_suggests),
         T(test_unknown_kind_lists_kinds),
@@ -1497,7 +1509,7 @@ main(void)
         T(test_backend_ref_without_port),
         T(test_cross_namespace_backend_needs_grant),
         T(test_policy_target_missing),
-        T(test_tls_listener_refused),
+        T(test_tls_passthrough_listener_refused),
         T(test_listener_name_repeated),
         T(test_listeners_conflict_on_address_port_hostname),
         T(test_listeners_share_port_with_distinct_hostnames),

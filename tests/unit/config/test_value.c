@@ -1,7 +1,8 @@
 /*
  * Unit tests for the configuration value syntax: GEP-2257 durations, Kubernetes quantities and
- * timestamps, hostnames and names, header names and values, endpoints, and the suggestions
- * behind "did you mean".
+ * timestamps, hostnames and names, header names and values, endpoints, base64, the shape of PEM
+ * text, SPIFFE trust domains, IDs and Workload API addresses, and the suggestions behind "did
+ * you mean".
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -188,6 +189,127 @@ test_suggestions(void **state)
     assert_null(pc_value_suggest("zzzz", fields, 4));
 }
 
+static int
+decode64(const char *s, char *out, size_t *bad)
+{
+    size_t n = 0;
+    int rc = pc_value_base64_decode(s, strlen(s), (unsigned char *)out, &n, bad);
+
+    if (rc == 0) {
+        out[n] = '\0';
+    }
+    return rc == 0 ? (int)n : rc;
+}
+
+static void
+test_base64(void **state)
+{
+    char out[64];
+    size_t bad = 0;
+
+    assert_int_equal(decode64("aGVsbG8=", out, &bad), 5);
+    assert_string_equal(out, "hello");
+    assert_int_equal(decode64("aGVs\nbG8h", out, &bad), 6);
+    assert_string_equal(out, "hello!");
+    assert_int_equal(decode64("aA==", out, &bad), 1);
+    assert_int_equal(decode64("", out, &bad), 0);
+    assert_int_equal(decode64("aGVsbG8", out, &bad), PC_EINVAL); /* padding missing */
+    assert_int_equal(bad, 7);
+    assert_int_equal(decode64("aGV!bG8=", out, &bad), PC_EINVAL);
+    assert_int_equal(bad, 3);
+    assert_int_equal(decode64("a===", out, &bad), PC_EINVAL);
+    assert_int_equal(bad, 1);
+    assert_int_equal(decode64("aA==aA==", out, &bad), PC_EINVAL); /* data after padding */
+    assert_int_equal(bad, 4);
+    assert_int_equal(decode64("aGVsbA===", out, &bad), PC_EINVAL);
+}
+
+static const char *
+pem(const char *s, enum pc_value_pem_kind kind)
+{
+    return pc_value_pem_problem(s, strlen(s), kind);
+}
+
+static void
+test_pem_shapes(void **state)
+{
+    static const char cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    static const char two[] = "subject=CN=a\n-----BEGIN CERTIFICATE-----\r\nMIIB\r\n-----END "
+                              "CERTIFICATE-----\r\n-----BEGIN CERTIFICATE-----\nMIIC\n"
+                              "-----END CERTIFICATE-----";
+    static const char key[] = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC "
+                              "PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC "
+                              "PRIVATE KEY-----\n";
+
+    assert_null(pem(cert, PC_VALUE_PEM_CERTIFICATES));
+    assert_null(pem(two, PC_VALUE_PEM_CERTIFICATES));
+    assert_null(pem(key, PC_VALUE_PEM_PRIVATE_KEY));
+    assert_non_null(pem("", PC_VALUE_PEM_CERTIFICATES));
+    assert_non_null(pem(cert, PC_VALUE_PEM_PRIVATE_KEY));
+    assert_non_null(pem("-----BEGIN CERTIFICATE-----\nMIIB\n", PC_VALUE_PEM_CERTIFICATES));
+    assert_non_null(pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END X509 CRL-----\n",
+                        PC_VALUE_PEM_CERTIFICATES));
+    assert_non_null(
+        pem("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", PC_VALUE_PEM_CERTIFICATES));
+    assert_non_null(pem("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIB\n"
+                        "-----END RSA PRIVATE KEY-----\n",
+                        PC_VALUE_PEM_PRIVATE_KEY));
+    assert_non_null(pem("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+                        "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+                        PC_VALUE_PEM_PRIVATE_KEY));
+}
+
+static void
+test_spiffe_names(void **state)
+{
+    static const char *const good_ids[] = {
+        "spiffe://example.org",
+        "spiffe://example.org/ns/default/sa/api",
+        "spiffe://a_b-c.d/x.y-z_0",
+    };
+    static const char *const bad_ids[] = {
+        "spiffe://",
+        "spiffe://example.org/",
+        "spiffe://example.org//a",
+        "Spiffe://example.org",
+        "https://example.org/a",
+        "spiffe://EXAMPLE.org",
+        "spiffe://example.org/a/./b",
+        "spiffe://example.org/a#f",
+        "spiffe://u@example.org",
+    };
+    char long_domain[300];
+
+    for (size_t i = 0; i < sizeof(good_ids) / sizeof(good_ids[0]); i++) {
+        assert_null(pc_value_spiffe_id_problem(good_ids[i], strlen(good_ids[i])));
+    }
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        assert_non_null(pc_value_spiffe_id_problem(bad_ids[i], strlen(bad_ids[i])));
+    }
+    assert_null(pc_value_trust_domain_problem("example.org", 11));
+    assert_null(pc_value_trust_domain_problem("my_domain-1.local", 17));
+    assert_string_equal(pc_value_trust_domain_problem("", 0), "it is empty");
+    assert_string_equal(pc_value_trust_domain_problem("a b", 3),
+                        "it has a character other than a-z, 0-9, '.', '-' and '_'");
+    memset(long_domain, 'a', sizeof(long_domain));
+    assert_string_equal(pc_value_trust_domain_problem(long_domain, 256),
+                        "it is longer than 255 bytes");
+    assert_null(pc_value_trust_domain_problem(long_domain, 255));
+}
+
+static void
+test_workload_sockets(void **state)
+{
+    assert_null(pc_value_workload_socket_problem("unix:///run/spire/agent.sock", 28));
+    assert_null(pc_value_workload_socket_problem("tcp://127.0.0.1:8081", 20));
+    assert_null(pc_value_workload_socket_problem("tcp://[::1]:8081", 16));
+    assert_non_null(pc_value_workload_socket_problem("unix://agent.sock", 17));
+    assert_non_null(pc_value_workload_socket_problem("unix:///", 8));
+    assert_non_null(pc_value_workload_socket_problem("tcp://agent:8081", 16));
+    assert_non_null(pc_value_workload_socket_problem("/run/agent.sock", 15));
+    assert_non_null(pc_value_workload_socket_problem("unix:///a?b", 11));
+}
+
 int
 main(void)
 {
@@ -202,6 +324,10 @@ main(void)
         cmocka_unit_test(test_path_chars),
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_pem_shapes),
+        cmocka_unit_test(test_spiffe_names),
+        cmocka_unit_test(test_workload_sockets),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
