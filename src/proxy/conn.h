@@ -119,6 +119,7 @@ struct pc_conn {
     struct pc_tls_stream *tls;              /* HTTPS ports; NULL for plain HTTP */
     const struct pc_listener *sni_listener; /* the listener TLS chose by SNI */
     struct pc_peer_identity *peer_identity; /* the verified client certificate, or NULL */
+    struct pc_arena *arena;                 /* what lives as long as the connection, or NULL */
     struct pc_h1_parser parser;
     struct pc_server *server;
     struct listener *listener;

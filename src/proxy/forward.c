@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
+#include "tls/peer.h"
 #include "tls/stream.h"
 #include "tls/tls.h"
 #include "upstream/pool.h"
@@ -111,6 +112,7 @@ is_dropped_request_header(const struct pc_header_pair *h)
         { "x-rewrite-url", 13 },
         { "forwarded", 9 },
         { "x-real-ip", 9 },
+        { "x-forwarded-client-cert", 23 },
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -292,6 +294,28 @@ put_framing(char *buf, size_t pos, const struct pc_exchange *x)
     return pos;
 }
 
+/*
+ * x-forwarded-client-cert for this request: the client's own was dropped with the other
+ * identity headers; under SanitizeSet, one describing the certificate this connection verified
+ * takes its place. Returns arena memory, or NULL for none.
+ */
+static const char *
+client_cert_element(struct pc_exchange *x, size_t *len)
+{
+    const struct pc_xfcc *xfcc = &x->match.rule->xfcc;
+    unsigned details = 0;
+
+    if (xfcc->mode != PC_XFCC_SANITIZE_SET || x->conn->peer_identity == NULL) {
+        return NULL;
+    }
+    details |= xfcc->subject ? PC_PEER_XFCC_SUBJECT : 0;
+    details |= xfcc->uri ? PC_PEER_XFCC_URI : 0;
+    details |= xfcc->dns ? PC_PEER_XFCC_DNS : 0;
+    details |= xfcc->cert ? PC_PEER_XFCC_CERT : 0;
+    details |= xfcc->chain ? PC_PEER_XFCC_CHAIN : 0;
+    return pc_peer_xfcc_format(x->conn->peer_identity, details, NULL, x->arena, len);
+}
+
 static int
 build_request_head(struct pc_exchange *x)
 {
@@ -301,6 +325,8 @@ build_request_head(struct pc_exchange *x)
     size_t path_len = x->path_len;
     const char *host = x->authority;
     size_t host_len = x->authority_len;
+    size_t xfcc_len = 0;
+    const char *xfcc;
     size_t cap;
     size_t pos;
     char *buf;
@@ -321,8 +347,9 @@ build_request_head(struct pc_exchange *x)
         host_len = strlen(host);
     }
 
+    xfcc = client_cert_element(x, &xfcc_len);
     cap = 320 + req->method_len + path_len + x->query_len + host_len + 2 * req->header_bytes
-          + x->authority_len + modifier_bytes(&rule->request_headers);
+          + x->authority_len + modifier_bytes(&rule->request_headers) + xfcc_len;
     buf = pc_arena_alloc(x->arena, cap);
     if (buf == NULL) {
         return PC_ENOMEM;
@@ -348,6 +375,9 @@ build_request_head(struct pc_exchange *x)
         pos = put_field(buf, pos, "x-forwarded-host", 16, x->authority, x->authority_len);
     }
     pos = put_field(buf, pos, "x-request-id", 12, x->request_id, strlen(x->request_id));
+    if (xfcc != NULL) {
+        pos = put_field(buf, pos, "x-forwarded-client-cert", 23, xfcc, xfcc_len);
+    }
     pos = put_framing(buf, pos, x);
     if (x->wants_tunnel) {
         const struct pc_header_pair *up = pc_h1_header_find(req, "upgrade", 7);
@@ -652,7 +682,7 @@ upstream_tls_failed(struct pc_exchange *x)
     const char *reason = pc_tls_stream_error(x->up->tls);
 
     pc_metrics_add(server_metrics(x->server), PC_M_UPSTREAM_TLS_FAILURES, 1);
-    if (pc_tls_is_peer_refusal(reason) && pc_log_limit_allow(&upstream_refusal_limit)) {
+    if (pc_tls_stream_peer_refused(x->up->tls) && pc_log_limit_allow(&upstream_refusal_limit)) {
         /* An upstream presenting the wrong identity is an operator's problem, not a client's. */
         pc_log(PC_LOG_WARN, "tls", "upstream_certificate_refused",
                "endpoint=%s policy=%s reason=%s detail=\"%s\"", x->endpoint->name,
@@ -694,8 +724,7 @@ start_upstream_tls(struct pc_exchange *x, struct pc_upconn *up)
     if (up->tls == NULL) {
         return PC_ENOMEM;
     }
-    if (pc_tls_stream_init(up->tls, ctx, false, bt->hostname, server_bufs(x->server)) != 0
-        || pc_tls_client_expect(up->tls->ssl, bt) != 0) {
+    if (pc_tls_stream_init(up->tls, ctx, false, bt->hostname, server_bufs(x->server)) != 0) {
         pc_tls_stream_free(up->tls);
         pc_free(up->tls);
         up->tls = NULL;

@@ -31,6 +31,7 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
+#include "tls/peer.h"
 #include "tls/stream.h"
 #include "tls/tls.h"
 #include "upstream/pool.h"
@@ -418,6 +419,9 @@ conn_close(struct pc_conn *conn)
         pc_free(conn->tls);
         conn->tls = NULL;
     }
+    conn->peer_identity = NULL;
+    pc_arena_destroy(conn->arena);
+    conn->arena = NULL;
 
     if (conn->prev != NULL) {
         conn->prev->next = conn->next;
@@ -541,7 +545,7 @@ tls_failed(struct pc_conn *conn)
     const char *reason = pc_tls_stream_error(conn->tls);
 
     pc_metrics_tls_failure(conn->server->metrics, reason);
-    if (pc_tls_is_peer_refusal(reason)) {
+    if (pc_tls_stream_peer_refused(conn->tls)) {
         /* A client certificate refused: an operator wants to know who and why, but a client
          * retrying in a loop must not flood the log. */
         if (pc_log_limit_allow(&refusal_limit)) {
@@ -562,10 +566,30 @@ tls_established(struct pc_conn *conn)
 {
     SSL *ssl = conn->tls->ssl;
 
+    X509 *leaf = SSL_get0_peer_certificate(ssl);
+
     conn->sni_listener = pc_tls_sni_listener(ssl);
     pc_metrics_add(conn->server->metrics, PC_M_TLS_HANDSHAKES, 1);
     if (SSL_session_reused(ssl)) {
         pc_metrics_add(conn->server->metrics, PC_M_TLS_RESUMED, 1);
+    }
+    if (leaf == NULL) {
+        return;
+    }
+    /* The verified client: what policies, the access log and XFCC will read about it. */
+    conn->arena = pc_arena_create(2048);
+    conn->peer_identity =
+        conn->arena != NULL
+            ? pc_peer_identity_new(leaf, SSL_get0_verified_chain(ssl), NULL, conn->arena)
+            : NULL;
+    if (conn->peer_identity == NULL) {
+        pc_metrics_add(conn->server->metrics, PC_M_OUT_OF_MEMORY, 1);
+        conn_close(conn);
+        return;
+    }
+    if (pc_tls_peer_is_svid(ssl) && conn->peer_identity->n_uris == 1) {
+        /* Verification accepted exactly one URI SAN, a SPIFFE ID: this is the workload. */
+        conn->peer_identity->spiffe_id = conn->peer_identity->uris[0];
     }
 }
 
@@ -636,6 +660,10 @@ conn_pump(struct pc_conn *conn)
             goto out;
         }
         tls_established(conn);
+        if (conn->is_closing) {
+            conn->is_pumping = false;
+            return;
+        }
     }
     while (!conn->is_closing && conn->in == NULL && !pump_one(conn)) {
     }

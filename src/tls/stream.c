@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "tls/tls.h"
 
 static BIO_METHOD *out_method;
 static pthread_once_t out_method_once = PTHREAD_ONCE_INIT;
@@ -158,8 +159,13 @@ fail(struct pc_tls_stream *ts, int ssl_error)
         ERR_error_string_n(e, ts->detail, sizeof(ts->detail));
     }
 
+    const char *refusal = ts->ssl != NULL ? pc_tls_refusal(ts->ssl) : NULL;
+
     if (ts->is_out_of_memory) {
         ts->error = "out_of_memory";
+    } else if (refusal != NULL && ts->error == NULL) {
+        ts->error = refusal;
+        ts->is_peer_refused = true;
     } else if (ts->error == NULL) {
         switch (ERR_GET_REASON(e)) {
         case SSL_R_NO_SHARED_CIPHER:
@@ -179,6 +185,7 @@ fail(struct pc_tls_stream *ts, int ssl_error)
             break;
         case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
             ts->error = "no_client_certificate";
+            ts->is_peer_refused = true;
             break;
         case SSL_R_NO_APPLICATION_PROTOCOL:
             ts->error = "no_application_protocol";
@@ -293,10 +300,9 @@ pc_tls_stream_detail(const struct pc_tls_stream *ts)
 }
 
 bool
-pc_tls_is_peer_refusal(const char *reason)
+pc_tls_stream_peer_refused(const struct pc_tls_stream *ts)
 {
-    return strcmp(reason, "certificate_verify_failed") == 0
-           || strcmp(reason, "no_client_certificate") == 0 || strncmp(reason, "cert_", 5) == 0;
+    return ts->is_peer_refused;
 }
 
 const char *

@@ -41,6 +41,7 @@ struct pc_tls_stream {
     uint32_t n_out;
     bool is_handshake_done;
     bool is_out_of_memory;
+    bool is_peer_refused;
     const char *error;
     char detail[128];
 };
@@ -100,9 +101,9 @@ const char *pc_tls_stream_error(const struct pc_tls_stream *ts);
  * verification error); never NULL. */
 const char *pc_tls_stream_detail(const struct pc_tls_stream *ts);
 
-/* Whether a failure reason means the peer's certificate was refused (as opposed to a protocol
- * or cipher mismatch): those are logged, rate-limited, for the operator. */
-bool pc_tls_is_peer_refusal(const char *reason);
+/* Whether the session failed because the peer's certificate was refused or missing (as
+ * opposed to a protocol or cipher mismatch): those are logged, rate-limited, for the operator. */
+bool pc_tls_stream_peer_refused(const struct pc_tls_stream *ts);
 
 /* The ALPN protocol agreed, or NULL. */
 const char *pc_tls_stream_alpn(const struct pc_tls_stream *ts, size_t *len);

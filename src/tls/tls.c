@@ -23,6 +23,8 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "tls/bundle.h"
+#include "tls/verify.h"
 
 /* RFC 9325 section 4.2: ECDHE key exchange with AEAD ciphers only. */
 #define TLS12_CIPHERS                                                                              \
@@ -42,6 +44,7 @@ struct listener_ctx {
     const struct pc_listener *listener;
     struct cert_ctx *certs;
     size_t n_certs;
+    struct peer_auth *auth; /* NULL: clients are not asked for certificates */
 };
 
 struct port_ctx {
@@ -53,6 +56,7 @@ struct port_ctx {
 struct backend_ctx {
     const struct pc_backend_tls *tls;
     SSL_CTX *ctx;
+    struct peer_auth *auth;
 };
 
 struct pc_tls_set {
@@ -64,13 +68,18 @@ struct pc_tls_set {
     size_t n_backends;
 };
 
+/* Per-session data: the listener SNI chose, its verification, and why a peer was refused. */
 static int listener_index = -1;
+static int auth_index = -1;
+static int refusal_index = -1;
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
 static void
 make_index(void)
 {
     listener_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    auth_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    refusal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 /* --- loading PEM material --- */
@@ -338,6 +347,7 @@ on_servername(SSL *ssl, int *alert, void *arg)
     /* SSL_set_SSL_CTX moves the certificate, not the verify mode: set the listener's. */
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(c->ctx), SSL_CTX_get_verify_callback(c->ctx));
     SSL_set_ex_data(ssl, listener_index, (void *)l->listener);
+    SSL_set_ex_data(ssl, auth_index, l->auth);
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -425,64 +435,127 @@ out:
     return rc;
 }
 
-/* Adds every certificate of a PEM bundle to store. */
-static int
-add_bundle(X509_STORE *store, const struct pc_trust_bundle *b, struct pc_err *err)
-{
-    BIO *bio = open_source(&b->source, err);
-    X509 *x;
-    int n = 0;
+/* --- verification --- */
 
-    if (bio == NULL) {
-        return PC_EIO;
+/*
+ * How one listener verifies clients, or one BackendTLSPolicy verifies its upstream: the bundle
+ * set and the policy handed to pc_verify_peer. Lives as long as the TLS set.
+ */
+struct peer_auth {
+    struct pc_bundle_set *bundles;
+    struct pc_verify_policy policy;
+    const char **dns_names;
+    const char **uris;
+};
+
+static int
+add_bundle(struct pc_bundle_builder *b, const struct pc_trust_bundle *tb, struct pc_err *err)
+{
+    const struct pc_pem_source *src = &tb->source;
+    bool is_spiffe = tb->format == PC_BUNDLE_SPIFFE;
+
+    switch (src->origin) {
+    case PC_PEM_FILE:
+        return is_spiffe ? pc_bundle_builder_add_spiffe_file(b, tb->trust_domain, src->path, err)
+                         : pc_bundle_builder_add_pem_file(b, tb->trust_domain, src->path, err);
+    case PC_PEM_INLINE:
+        return is_spiffe
+                   ? pc_bundle_builder_add_spiffe(b, tb->trust_domain, src->data, src->len, err)
+                   : pc_bundle_builder_add_pem(b, tb->trust_domain, src->data, src->len, err);
+    case PC_PEM_WORKLOAD_API:
+        break;
     }
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        X509_STORE_add_cert(store, x);
-        X509_free(x);
-        n++;
+    return pc_err_set(err, PC_ENOTSUP, "%s: no bundle from the Workload API yet", tb->name);
+}
+
+static void
+free_auth(struct peer_auth *auth)
+{
+    if (auth == NULL) {
+        return;
     }
-    ERR_clear_error();
-    BIO_free(bio);
-    if (n == 0) {
-        return pc_err_set(err, PC_EINVAL, "%s: no PEM certificate in the bundle", b->name);
+    pc_bundle_set_unref(auth->bundles);
+    pc_free(auth->dns_names);
+    pc_free(auth->uris);
+    pc_free(auth);
+}
+
+static struct peer_auth *
+build_auth(const struct pc_trust_bundle *bundles, size_t n, bool use_system_roots,
+           enum pc_verify_usage usage, struct pc_err *err)
+{
+    struct peer_auth *auth = pc_calloc(1, sizeof(*auth));
+    struct pc_bundle_builder *b = pc_bundle_builder_create();
+    int rc = auth != NULL && b != NULL ? 0 : PC_ENOMEM;
+
+    if (rc == 0 && use_system_roots) {
+        rc = pc_bundle_builder_add_system_roots(b, err);
     }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = add_bundle(b, &bundles[i], err);
+        if (bundles[i].trust_domain != NULL) {
+            /* A bundle naming a trust domain means clients prove who they are with SVIDs. */
+            auth->policy.mode = PC_VERIFY_SPIFFE;
+        }
+    }
+    if (rc != 0) {
+        pc_bundle_builder_free(b);
+        free_auth(auth);
+        return NULL;
+    }
+    auth->bundles = pc_bundle_builder_finish(b, err);
+    if (auth->bundles == NULL) {
+        free_auth(auth);
+        return NULL;
+    }
+    auth->policy.usage = usage;
+    return auth;
+}
+
+/* OpenSSL's whole-chain verification, replaced by ours. Returns 1 to accept, 0 to refuse. */
+static int
+on_verify(X509_STORE_CTX *ctx, void *arg)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const struct peer_auth *auth = arg;
+    struct pc_verify_result result;
+
+    if (pc_verify_peer(ctx, auth->bundles, &auth->policy, &result) == 0) {
+        return 1;
+    }
+    /* The reason is a static string: keep it on the session for the connection's log line. */
+    SSL_set_ex_data(ssl, refusal_index, (void *)result.reason);
     return 0;
 }
 
-/* TODO: client chains are verified against plain CA bundles only; a listener whose bundles name
- * SPIFFE trust domains is refused at build time until X.509-SVID validation is wired in. */
-static int
-configure_client_auth(SSL_CTX *ctx, const struct pc_listener_tls *tls, struct pc_err *err)
+const char *
+pc_tls_refusal(SSL *ssl)
 {
-    X509_STORE *store;
+    return refusal_index >= 0 ? SSL_get_ex_data(ssl, refusal_index) : NULL;
+}
+
+bool
+pc_tls_peer_is_svid(SSL *ssl)
+{
+    const struct peer_auth *auth = SSL_get_ex_data(ssl, auth_index);
+
+    return auth != NULL && auth->policy.mode == PC_VERIFY_SPIFFE;
+}
+
+static void
+apply_client_verify(SSL_CTX *ctx, const struct pc_listener_tls *tls, struct peer_auth *auth)
+{
     int mode = SSL_VERIFY_PEER;
 
     if (tls->client_mode == PC_CLIENT_CERT_NONE) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-        return 0;
+        return;
     }
-    store = X509_STORE_new();
-    if (store == NULL) {
-        return PC_ENOMEM;
-    }
-    for (size_t i = 0; i < tls->n_client_bundles; i++) {
-        const struct pc_trust_bundle *b = &tls->client_bundles[i];
-        int rc = b->trust_domain != NULL
-                     ? pc_err_set(err, PC_ENOTSUP, "%s: SPIFFE bundles not wired in", b->name)
-                     : add_bundle(store, b, err);
-
-        if (rc != 0) {
-            X509_STORE_free(store);
-            return rc;
-        }
-    }
-    X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
-    SSL_CTX_set_cert_store(ctx, store);
     if (tls->client_mode == PC_CLIENT_CERT_REQUIRE) {
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     }
     SSL_CTX_set_verify(ctx, mode, NULL);
-    return 0;
+    SSL_CTX_set_cert_verify_callback(ctx, on_verify, auth);
 }
 
 static int
@@ -506,6 +579,13 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_err *err)
             return PC_ENOMEM;
         }
         pc->n_listeners++;
+        if (l->tls->client_mode != PC_CLIENT_CERT_NONE) {
+            lc->auth = build_auth(l->tls->client_bundles, l->tls->n_client_bundles, false,
+                                  PC_VERIFY_PEER_CLIENT, err);
+            if (lc->auth == NULL) {
+                return PC_EINVAL;
+            }
+        }
         for (size_t k = 0; k < l->tls->n_certificates; k++) {
             int rc = build_cert_ctx(&lc->certs[k], &l->tls->certificates[k], pc, err);
 
@@ -513,10 +593,7 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_err *err)
             if (rc != 0) {
                 return rc;
             }
-            rc = configure_client_auth(lc->certs[k].ctx, l->tls, err);
-            if (rc != 0) {
-                return rc;
-            }
+            apply_client_verify(lc->certs[k].ctx, l->tls, lc->auth);
         }
     }
     return pc->n_listeners > 0 ? 0 : pc_err_set(err, PC_EINVAL, "%s: no certificate", port->name);
@@ -524,75 +601,76 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_err *err)
 
 /* --- client contexts --- */
 
+/* The names an upstream must present: its DNS and URI SANs as listed, or else its hostname
+ * (Gateway API: subjectAltNames, when given, replace the hostname for verification). */
+static int
+expect_names(struct peer_auth *auth, const struct pc_backend_tls *tls)
+{
+    size_t n = tls->n_subject_alt_names;
+
+    auth->dns_names = pc_calloc(n + 1, sizeof(char *));
+    auth->uris = pc_calloc(n + 1, sizeof(char *));
+    if (auth->dns_names == NULL || auth->uris == NULL) {
+        return PC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct pc_subject_alt_name *san = &tls->subject_alt_names[i];
+
+        if (san->type == PC_SAN_DNS) {
+            auth->dns_names[auth->policy.n_dns_names++] = san->value;
+        } else {
+            auth->uris[auth->policy.n_uris++] = san->value;
+        }
+    }
+    if (n == 0) {
+        auth->dns_names[auth->policy.n_dns_names++] = tls->hostname;
+    }
+    auth->policy.dns_names = auth->dns_names;
+    auth->policy.uris = auth->uris;
+    return 0;
+}
+
+static int
+use_client_certificate(SSL_CTX *ctx, const struct pc_backend_tls *tls, struct pc_err *err)
+{
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    EVP_PKEY *key = NULL;
+    int rc;
+
+    rc = load_certificate(tls->client_certificate, &leaf, &chain, &key, err);
+    if (rc == 0
+        && (SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1
+            || SSL_CTX_set1_chain(ctx, chain) != 1)) {
+        rc = pc_err_set(err, PC_EINVAL, "%s: the client certificate cannot be used", tls->policy);
+    }
+    free_certificate(leaf, chain, key);
+    return rc;
+}
+
 static int
 build_backend(struct backend_ctx *bc, const struct pc_backend_tls *tls, struct pc_err *err)
 {
     static const unsigned char http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-    X509_STORE *store;
-    int rc;
 
     bc->tls = tls;
     bc->ctx = SSL_CTX_new(TLS_client_method());
     if (bc->ctx == NULL || apply_common(bc->ctx) != 0) {
         return pc_err_set(err, PC_ENOMEM, "%s: cannot create a TLS context", tls->policy);
     }
-    store = SSL_CTX_get_cert_store(bc->ctx);
-    if (tls->use_system_roots && SSL_CTX_set_default_verify_paths(bc->ctx) != 1) {
-        return pc_err_set(err, PC_EIO, "%s: cannot load the system roots", tls->policy);
+    bc->auth =
+        build_auth(tls->bundles, tls->n_bundles, tls->use_system_roots, PC_VERIFY_PEER_SERVER, err);
+    if (bc->auth == NULL) {
+        return PC_EINVAL;
     }
-    for (size_t i = 0; i < tls->n_bundles; i++) {
-        rc = tls->bundles[i].trust_domain != NULL
-                 ? pc_err_set(err, PC_ENOTSUP, "%s: SPIFFE bundles not wired in", tls->policy)
-                 : add_bundle(store, &tls->bundles[i], err);
-        if (rc != 0) {
-            return rc;
-        }
+    if (expect_names(bc->auth, tls) != 0) {
+        return pc_err_set(err, PC_ENOMEM, "out of memory");
     }
-    X509_STORE_set_purpose(store, X509_PURPOSE_SSL_SERVER);
     SSL_CTX_set_verify(bc->ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_cert_verify_callback(bc->ctx, on_verify, bc->auth);
     SSL_CTX_set_alpn_protos(bc->ctx, http11, sizeof(http11));
     if (tls->client_certificate != NULL) {
-        X509 *leaf = NULL;
-        STACK_OF(X509) *chain = NULL;
-        EVP_PKEY *key = NULL;
-
-        rc = load_certificate(tls->client_certificate, &leaf, &chain, &key, err);
-        if (rc == 0
-            && (SSL_CTX_use_certificate(bc->ctx, leaf) != 1
-                || SSL_CTX_use_PrivateKey(bc->ctx, key) != 1
-                || SSL_CTX_set1_chain(bc->ctx, chain) != 1)) {
-            rc = pc_err_set(err, PC_EINVAL, "%s: the client certificate cannot be used",
-                            tls->policy);
-        }
-        free_certificate(leaf, chain, key);
-        return rc;
-    }
-    return 0;
-}
-
-/* TODO: URI SANs (SPIFFE IDs) of upstreams are not verified yet; a policy naming one is refused
- * here, so such an upstream answers 502 rather than being trusted unverified. */
-int
-pc_tls_client_expect(SSL *ssl, const struct pc_backend_tls *tls)
-{
-    bool has_name = false;
-
-    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    for (size_t i = 0; i < tls->n_subject_alt_names; i++) {
-        const struct pc_subject_alt_name *san = &tls->subject_alt_names[i];
-        int ok;
-
-        if (san->type != PC_SAN_DNS) {
-            return PC_ENOTSUP;
-        }
-        ok = has_name ? SSL_add1_host(ssl, san->value) : SSL_set1_host(ssl, san->value);
-        if (ok != 1) {
-            return PC_ENOMEM;
-        }
-        has_name = true;
-    }
-    if (!has_name && SSL_set1_host(ssl, tls->hostname) != 1) {
-        return PC_ENOMEM;
+        return use_client_certificate(bc->ctx, tls, err);
     }
     return 0;
 }
@@ -614,11 +692,13 @@ free_set(struct pc_tls_set *set)
                 pc_free(lc->certs[c].names);
             }
             pc_free(lc->certs);
+            free_auth(lc->auth);
         }
         pc_free(set->ports[p].listeners);
     }
     for (size_t b = 0; b < set->n_backends; b++) {
         SSL_CTX_free(set->backends[b].ctx);
+        free_auth(set->backends[b].auth);
     }
     pc_free(set->ports);
     pc_free(set->backends);

@@ -47,12 +47,13 @@ SSL_CTX *pc_tls_set_server_ctx(const struct pc_tls_set *set, const char *port_na
 /* The client context for a backend's TLS, or NULL. Borrowed from the set. */
 SSL_CTX *pc_tls_set_backend_ctx(const struct pc_tls_set *set, const struct pc_backend_tls *tls);
 
-/*
- * Sets what an upstream session must verify: the DNS names among tls's subject_alt_names, or
- * its hostname when none is listed. Returns 0, PC_ENOMEM, or PC_ENOTSUP for a name kind the
- * verifier does not handle.
- */
-int pc_tls_client_expect(SSL *ssl, const struct pc_backend_tls *tls);
+
+/* Why the peer's certificate was refused during this session's handshake ("unknown_ca",
+ * "expired", "svid_multiple_uri_sans", ...), or NULL when it was not. */
+const char *pc_tls_refusal(SSL *ssl);
+
+/* Whether this server session verified its client as an X.509-SVID. */
+bool pc_tls_peer_is_svid(SSL *ssl);
 
 /* After a server handshake: the listener SNI chose, or NULL when none was chosen. */
 const struct pc_listener *pc_tls_sni_listener(SSL *ssl);
