@@ -16,7 +16,10 @@ can tell backends apart.
   /hold?ms=N          waits N ms before reading the request body, then echoes
   /close              closes the connection without answering
   /truncate           promises 100 bytes, sends 10, closes
-  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames) when the
+  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames)
+
+With --tls-cert and --tls-key it serves HTTPS instead, and with --client-ca it requires client
+certificates from that CA; /echo then also reports the SHA-256 of the client's certificate. when the
                       request asks for an upgrade; a plain echo otherwise
   /count              JSON {"served": n, "completed": m}: how many request heads this origin
                       has read, and how many requests it read whole (head and body), not
@@ -30,6 +33,7 @@ import base64
 import hashlib
 import json
 import socketserver
+import ssl
 import threading
 import time
 import urllib.parse
@@ -180,6 +184,10 @@ class Handler(socketserver.StreamRequestHandler):
             "body_len": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
         }
+        peer = getattr(self.connection, "getpeercert", None)
+        if peer is not None:
+            der = self.connection.getpeercert(binary_form=True)
+            doc["client_cert_sha256"] = hashlib.sha256(der).hexdigest() if der else None
         self.send(200, json.dumps(doc).encode(), [("content-type", "application/json")])
 
     def stream(self, path, size, interval_ms):
@@ -270,15 +278,36 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 512
+    tls = None  # an ssl.SSLContext when serving HTTPS
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            # The handshake runs in the request's own thread, so a slow or failing client
+            # does not hold up the others; a failed one just ends this connection.
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--name", default="origin")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
+    parser.add_argument("--tls-key", help="and this PEM key")
+    parser.add_argument("--client-ca", help="require client certificates issued by this CA")
     args = parser.parse_args()
     Handler.name = args.name
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        server.tls = ctx
     print("PORT %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
