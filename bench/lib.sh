@@ -18,6 +18,8 @@
 #   PC_BIN       the portcullis binary
 #   POOL_SIZE    idle upstream connections each proxy may keep to the origin
 # and call raise_fd_limit (which sets FD_LIMIT) and init_run (which sets RUN_DIR).
+# With TLS=1 (set after make_tls_material and start_origin: the origin stays plain HTTP),
+# portcullis and nginx listen with TLS on the same ECDSA P-256 certificate and probes speak HTTPS.
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
@@ -45,6 +47,21 @@ declare -A PROXY_PID=()
 declare -A PROXY_LOG=()
 ORIGIN_PORT=""
 ORIGIN_PID=""
+TLS=0
+
+# The URL scheme clients use towards the proxies.
+scheme() {
+    if [ "$TLS" -eq 1 ]; then echo https; else echo http; fi
+}
+
+# make_tls_material: an ECDSA P-256 certificate for 127.0.0.1 and localhost, in $RUN_DIR/tls.
+make_tls_material() {
+    mkdir -p "$RUN_DIR/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$RUN_DIR/tls/key.pem" -out "$RUN_DIR/tls/cert.pem" -days 30 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        >"$RUN_DIR/tls/openssl.log" 2>&1 || die "openssl could not make the test certificate"
+}
 
 say() {
     printf '%s\n' "$*" >&2
@@ -249,10 +266,16 @@ print(s.getsockname()[1])'
 
 # probe PORT: one GET / on a fresh connection; prints "STATUS BODY-LENGTH BODY" or "- 0 error".
 probe() {
-    /usr/bin/python3 - "$1" <<'EOF'
-import http.client, sys
+    /usr/bin/python3 - "$1" "$TLS" <<'EOF'
+import http.client, ssl, sys
 try:
-    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=3)
+    if sys.argv[2] == "1":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=3, context=ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=3)
     c.request("GET", "/", headers={"Host": "127.0.0.1"})
     r = c.getresponse()
     body = r.read()
@@ -368,6 +391,28 @@ start_origin() {
 
 # --- portcullis ---
 
+# The protocol lines of the benchmark listener, and its certificate when TLS=1.
+portcullis_listener_tls() {
+    if [ "$TLS" -ne 1 ]; then
+        echo "      protocol: HTTP"
+        return
+    fi
+    cat <<EOF
+      protocol: HTTPS
+      tls:
+        certificateRefs:
+          - {group: portcullis.dev, kind: CertificateFiles, name: bench}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: CertificateFiles
+metadata:
+  name: bench
+spec:
+  certificate: $RUN_DIR/tls/cert.pem
+  privateKey: $RUN_DIR/tls/key.pem
+EOF
+}
+
 write_portcullis_config() {
     local port=$1 admin_port
     admin_port="$(free_port)"
@@ -385,7 +430,7 @@ spec:
   listeners:
     - name: http
       port: $port
-      protocol: HTTP
+$(portcullis_listener_tls)
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: ServiceEndpoints
@@ -465,6 +510,19 @@ start_portcullis() {
 
 # --- nginx as a proxy ---
 
+# nginx's TLS settings when TLS=1: the same certificate, TLS 1.2 and 1.3, tickets on (its
+# default, as portcullis's), no session cache (portcullis keeps none either).
+nginx_tls_lines() {
+    [ "$TLS" -eq 1 ] || return 0
+    cat <<EOF
+        ssl_certificate $RUN_DIR/tls/cert.pem;
+        ssl_certificate_key $RUN_DIR/tls/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+        ssl_session_cache none;
+EOF
+}
+
 write_nginx_config() {
     local port=$1 dir="$RUN_DIR/nginx"
     mkdir -p "$dir/logs"
@@ -494,7 +552,8 @@ http {
         keepalive_timeout ${IDLE_TIMEOUT_S}s;
     }
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096$([ "$TLS" -eq 1 ] && echo " ssl");
+$(nginx_tls_lines)
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;

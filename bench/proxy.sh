@@ -44,6 +44,8 @@ PROXIES=(portcullis nginx haproxy)
 PC_BIN="$REPO_DIR/build/portcullis"
 PROXY_CPUS=""
 LOAD_CPUS=""
+WRK_ARGS=()
+WANT_TLS=0
 
 usage() {
     cat <<EOF
@@ -58,6 +60,9 @@ usage: bench/proxy.sh [options]
       --proxies "A B C"      subset to run, in this order (default "${PROXIES[*]}")
       --proxy-cpus LIST      taskset CPUs of the proxies (default 1)
       --load-cpus LIST       taskset CPUs of the origin and wrk (default 0)
+      --tls                  clients speak TLS to the proxies (portcullis and nginx only)
+      --close                one request per connection (wrk sends Connection: close): with
+                             --tls, every request is a full TLS handshake
       --keep                 keep the run directory (configurations, logs, wrk output)
 EOF
 }
@@ -75,6 +80,8 @@ parse_args() {
         --proxy-cpus) PROXY_CPUS=$2; shift 2 ;;
         --load-cpus) LOAD_CPUS=$2; shift 2 ;;
         --keep) KEEP_RUN_DIR=1; shift ;;
+        --tls) WANT_TLS=1; shift ;;
+        --close) WRK_ARGS=(-H "Connection: close"); shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
         esac
@@ -96,7 +103,8 @@ run_wrk() {
     [ "$threads" -le "$CONNECTIONS" ] || threads=$CONNECTIONS
     run_tracked "$out" taskset -c "$LOAD_CPUS" timeout -k 5 $((seconds + 30)) \
         wrk -t "$threads" -c "$CONNECTIONS" -d "${seconds}s" --timeout 2s --latency \
-        -s "$BENCH_DIR/wrk_report.lua" "http://127.0.0.1:$port/"
+        ${WRK_ARGS[@]+"${WRK_ARGS[@]}"} -s "$BENCH_DIR/wrk_report.lua" \
+        "$(scheme)://127.0.0.1:$port/"
 }
 
 # field NAME LINE: the value of NAME=value in wrk_report.lua's RESULT line.
@@ -204,6 +212,15 @@ main() {
     raise_fd_limit $((2 * CONNECTIONS + 100))
     init_run
     declare -gA DEAD=()
+    if [ "$WANT_TLS" -eq 1 ]; then
+        make_tls_material
+        local p kept=()
+        for p in "${PROXIES[@]}"; do
+            [ "$p" = haproxy ] || kept+=("$p")
+        done
+        PROXIES=("${kept[@]}")
+        say "TLS: portcullis and nginx on the same ECDSA P-256 certificate"
+    fi
 
     print_environment
     say "(a busy machine makes req/s and p99 noisy; CPU per request is the steadier figure)"
@@ -214,6 +231,7 @@ main() {
         || say "note: $WORKERS workers share $(cpu_count "$PROXY_CPUS") proxy CPU(s)"
 
     start_origin
+    [ "$WANT_TLS" -eq 0 ] || TLS=1
     local name run
     for name in "${PROXIES[@]}"; do
         start_proxy "$name"
