@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,7 +52,8 @@ def probe_bin():
            + PROBE_SOURCES + pkgs.stdout.split())
     build = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
-    return path
+    yield path
+    shutil.rmtree(out, ignore_errors=True)
 
 
 # ---- certificates ----
@@ -238,7 +240,8 @@ class Probe:
         return [e for e in self.out.seen if e["event"] == "failure"]
 
     def log(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         with open(self.stderr_path) as f:
             return f.read()
 
@@ -247,21 +250,27 @@ class Probe:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
+        self.stderr.close()
         text = self.log()
         for marker in SANITIZER_MARKERS:
             assert marker not in text, text
         assert self.proc.returncode == 0, text
+        os.unlink(self.stderr_path)
 
 
 @pytest.fixture
 def pki():
-    return Pki()
+    p = Pki()
+    yield p
+    shutil.rmtree(p.dir, ignore_errors=True)
 
 
 @pytest.fixture
 def endpoint():
+    # Not pytest's tmp_path: a socket path must fit in 108 bytes.
     d = tempfile.mkdtemp(prefix="workload-sock-")
-    return os.path.join(d, "agent.sock")
+    yield os.path.join(d, "agent.sock")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
