@@ -11,7 +11,7 @@
 # Libraries come from Debian and are found with pkg-config; llhttp is compiled from the
 # sources that Debian's node-llhttp package ships.
 
-PKGS        := libuv openssl yaml-0.1 jansson libcurl libpcre2-8
+PKGS        := libuv openssl yaml-0.1 jansson libcurl libpcre2-8 libnghttp2 libprotobuf-c
 LLHTTP_SRC  ?= /usr/share/llhttp
 LLHTTP_INC  ?= /usr/share/include/llhttp
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -80,6 +80,16 @@ $(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
 	@rm -f $@
 	@echo "  AR      $@"
 	$(Q)ar rcs $@ $^
+
+# The revision the binary reports: main.o is rebuilt whenever it changes.
+$(BUILD)/revision: FORCE
+	@mkdir -p $(dir $@)
+	@echo "$(VERSION) $(GIT_REV)" | cmp -s - $@ || echo "$(VERSION) $(GIT_REV)" > $@
+
+$(BUILD)/obj/src/cli/main.o: $(BUILD)/revision
+
+.PHONY: FORCE
+FORCE:
 
 $(BIN): $(BUILD)/obj/src/cli/main.o $(LIB)
 	@echo "  LINK    $@"
