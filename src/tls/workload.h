@@ -30,12 +30,12 @@
 #include "core/err.h"
 
 /* Bounds on one response; a response beyond any of them is refused as a bad response. */
-#define PC_WORKLOAD_MAX_MSG_BYTES (4u << 20) /* one gRPC message, before decoding */
-#define PC_WORKLOAD_MAX_SVIDS     64         /* SVIDs in one X509SVIDResponse */
-#define PC_WORKLOAD_MAX_BUNDLES   256        /* trust domains in one response */
-#define PC_WORKLOAD_MAX_CRLS      256        /* revocation lists in one response */
-#define PC_WORKLOAD_MAX_CERTS     256        /* certificates in one chain or bundle */
-#define PC_WORKLOAD_MAX_ID_BYTES  2048       /* a SPIFFE ID or a hint */
+#define PC_WORKLOAD_MAX_MSG_BYTES  (4u << 20) /* one gRPC message, before decoding */
+#define PC_WORKLOAD_MAX_SVIDS      64         /* SVIDs in one X509SVIDResponse */
+#define PC_WORKLOAD_MAX_BUNDLES    256        /* trust domains in one response */
+#define PC_WORKLOAD_MAX_CRLS       256        /* revocation lists in one response */
+#define PC_WORKLOAD_MAX_CERTS      256        /* certificates in one chain or bundle */
+#define PC_WORKLOAD_MAX_HINT_BYTES 2048       /* a hint (SPIFFE IDs: 2048, SPIFFE-ID.md) */
 
 /*
  * The layouts below are public because the owner reads every field of them on each rotation and

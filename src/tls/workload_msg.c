@@ -24,13 +24,11 @@
 #include <openssl/x509v3.h>
 
 #include "core/alloc.h"
+#include "tls/spiffe.h"
 #include "tls/workload.h"
 #include "tls/workload.pb-c.h"
 
 #define SPIFFE_SCHEME "spiffe://"
-
-/* SPIFFE-ID.md section 2.3: a trust domain is a URI host, at most 255 bytes. */
-#define TRUST_DOMAIN_MAX_BYTES 255
 
 struct svids_block {
     struct pc_workload_svids update;
@@ -95,24 +93,6 @@ unpack_failed(const struct pb_alloc_state *state, const char **detail)
     return fail(detail, "malformed_message", PC_EPARSE);
 }
 
-/* SPIFFE-ID.md section 2.1: a trust domain is lowercase letters, digits, '.', '-' and '_'. */
-static bool
-is_trust_domain(const char *s, size_t len)
-{
-    if (len == 0 || len > TRUST_DOMAIN_MAX_BYTES) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'
-              || c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /*
  * Bundles are keyed "by the SPIFFE ID of the trust domain" (spiffe://example.org); some
  * endpoints send the bare name. Updates carry the bare name, as the bundle builder takes it.
@@ -123,36 +103,6 @@ bare_trust_domain(const char *key)
     size_t n = strlen(SPIFFE_SCHEME);
 
     return strncmp(key, SPIFFE_SCHEME, n) == 0 ? key + n : key;
-}
-
-/*
- * The shape of a SPIFFE ID: the scheme, a valid trust domain, then nothing or a path of
- * printable ASCII. The full path grammar is left to the verifier that checks peers; this
- * one only has to be the URI SAN of our own leaf, which check_leaf compares byte for byte.
- */
-static bool
-is_spiffe_id(const char *id)
-{
-    size_t scheme_len = strlen(SPIFFE_SCHEME);
-    size_t len = strlen(id);
-
-    if (len > PC_WORKLOAD_MAX_ID_BYTES || strncmp(id, SPIFFE_SCHEME, scheme_len) != 0) {
-        return false;
-    }
-
-    const char *td = id + scheme_len;
-    const char *slash = strchr(td, '/');
-    size_t td_len = slash != NULL ? (size_t)(slash - td) : strlen(td);
-
-    if (!is_trust_domain(td, td_len)) {
-        return false;
-    }
-    for (const char *p = td + td_len; *p != '\0'; p++) {
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* A hint is free text for operators, but it reaches logs: no control characters. */
@@ -166,7 +116,7 @@ is_printable_hint(const char *s)
             return false;
         }
     }
-    return n <= PC_WORKLOAD_MAX_ID_BYTES;
+    return n <= PC_WORKLOAD_MAX_HINT_BYTES;
 }
 
 static struct pc_workload_der
@@ -266,10 +216,13 @@ out:
 static int
 check_svid(const X509SVID *svid, const char **detail)
 {
+    struct pc_spiffe_id id;
+
     if (svid->spiffe_id[0] == '\0') {
         return fail(detail, "missing_spiffe_id", PC_EPARSE);
     }
-    if (!is_spiffe_id(svid->spiffe_id)) {
+    /* The full SPIFFE-ID.md section 2 grammar (2048 bytes at most), as peers' IDs are held to. */
+    if (pc_spiffe_id_parse(svid->spiffe_id, strlen(svid->spiffe_id), &id, NULL) != 0) {
         return fail(detail, "bad_spiffe_id", PC_EPARSE);
     }
     if (!is_printable_hint(svid->hint)) {
@@ -298,7 +251,7 @@ check_bundle(const char *trust_domain, ProtobufCBinaryData certs, const char **d
 {
     const char *name = bare_trust_domain(trust_domain);
 
-    if (!is_trust_domain(name, strlen(name))) {
+    if (pc_spiffe_trust_domain_validate(name, strlen(name), NULL) != 0) {
         return fail(detail, "bad_trust_domain", PC_EPARSE);
     }
     if (certs.len == 0) {

@@ -34,8 +34,8 @@ import workload_server  # noqa: E402  (for its proto loader, used by the metadat
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 PROBE_SOURCES = ["tests/spiffe/workload_probe.c", "src/tls/workload.c", "src/tls/workload_msg.c",
-                 "src/tls/workload.pb-c.c", "src/core/alloc.c", "src/core/err.c",
-                 "src/core/log.c"]
+                 "src/tls/workload.pb-c.c", "src/tls/spiffe.c", "src/core/alloc.c",
+                 "src/core/arena.c", "src/core/err.c", "src/core/log.c"]
 MAX_BACKOFF_MS = 800
 
 
