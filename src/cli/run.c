@@ -32,7 +32,9 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/server.h"
+#include "tls/material.h"
 #include "tls/tls.h"
+#include "tls/workload.h"
 
 #define LISTEN_BACKLOG     4096
 #define RELOAD_DEBOUNCE_MS 150
@@ -48,6 +50,9 @@ struct run {
     struct pc_config *cfg;
     struct pc_tls_set *tls; /* contexts for cfg and the material as last read */
     struct pc_tls_watch *tls_watch;
+    struct pc_tls_material *material; /* what the SPIFFE Workload API streamed */
+    struct pc_workload *workload;     /* its client, while the configuration uses it */
+    char *workload_socket;
     struct pc_metrics *metrics;
     struct pc_access_log *access_log;
     struct pc_server_shared shared;
@@ -68,6 +73,7 @@ struct run {
     uint64_t generation;
     bool is_draining;
     bool is_ready;
+    bool is_serving; /* workers started: not before TLS material is there */
 };
 
 /* What a worker gets at start and on each update: a snapshot reference and its sockets. */
@@ -252,6 +258,9 @@ apply_log_settings(const struct pc_proxy_settings *proxy)
 
 static void warn_restart_settings(const struct pc_config *old, const struct pc_config *cfg);
 static void watch_files(struct run *run);
+static void replace_config(struct run *run, struct pc_config *cfg);
+static int try_serve(struct run *run);
+static void sync_workload(struct run *run);
 
 static void
 reload(struct run *run, const char *trigger)
@@ -280,7 +289,12 @@ reload(struct run *run, const char *trigger)
         return;
     }
     pc_diag_free(&diag);
-    tls = pc_tls_set_build(cfg, NULL, &err);
+    if (!run->is_serving) {
+        replace_config(run, cfg);
+        try_serve(run);
+        return;
+    }
+    tls = pc_tls_set_build(cfg, run->material, &err);
     if (tls == NULL) {
         pc_log(PC_LOG_ERROR, "config", "reload_refused", "reason=tls detail=\"%s\"", err.msg);
         pc_config_unref(cfg);
@@ -309,6 +323,7 @@ reload(struct run *run, const char *trigger)
     run->tls = tls;
     pc_tls_watch_free(run->tls_watch);
     run->tls_watch = pc_tls_watch_create(cfg);
+    sync_workload(run);
     run->digest = digest_files(cfg);
     watch_files(run);
     pc_metrics_reload(run->metrics, 1);
@@ -398,27 +413,12 @@ watch_files(struct run *run)
 
 /* --- TLS material and tickets --- */
 
-/*
- * A certificate, key or bundle file changed (a rotation): new contexts for the same
- * configuration go to the workers. Connections keep the context they started with, so nothing
- * in flight is cut; an unusable new file is refused and the old material keeps serving.
- */
+/* Hands new contexts for the current configuration to every worker. */
 static void
-on_material_timer(uv_timer_t *timer)
+publish_tls(struct run *run, struct pc_tls_set *tls)
 {
-    struct run *run = timer->data;
     struct worker_msg *msgs[MAX_WORKERS] = { 0 };
-    struct pc_err err = { 0 };
-    struct pc_tls_set *tls;
 
-    if (run->is_draining || !pc_tls_watch_changed(run->tls_watch)) {
-        return;
-    }
-    tls = pc_tls_set_build(run->cfg, NULL, &err);
-    if (tls == NULL) {
-        pc_log(PC_LOG_ERROR, "tls", "rotation_refused", "detail=\"%s\"", err.msg);
-        return;
-    }
     if (build_msgs(run, run->cfg, tls, run->cfg, msgs) != 0) {
         pc_tls_set_unref(tls);
         return;
@@ -430,8 +430,98 @@ on_material_timer(uv_timer_t *timer)
     }
     pc_tls_set_unref(run->tls);
     run->tls = tls;
-    pc_log(PC_LOG_NOTICE, "tls", "material_reloaded", "generation=%llu",
+}
+
+/*
+ * Material changed (a file rotated, the Workload API sent an update): new contexts for the same
+ * configuration go to the workers. Connections keep the context they started with, so nothing
+ * in flight is cut; unusable new material is refused and the old keeps serving.
+ */
+static void
+rebuild_tls(struct run *run, const char *trigger)
+{
+    struct pc_err err = { 0 };
+    struct pc_tls_set *tls;
+
+    if (run->is_draining) {
+        return;
+    }
+    if (!run->is_serving) {
+        try_serve(run);
+        return;
+    }
+    tls = pc_tls_set_build(run->cfg, run->material, &err);
+    if (tls == NULL) {
+        pc_log(PC_LOG_ERROR, "tls", "rotation_refused", "trigger=%s detail=\"%s\"", trigger,
+               err.msg);
+        return;
+    }
+    publish_tls(run, tls);
+    pc_log(PC_LOG_NOTICE, "tls", "material_reloaded", "trigger=%s generation=%llu", trigger,
            (unsigned long long)run->cfg->generation);
+}
+
+static void
+on_material_timer(uv_timer_t *timer)
+{
+    struct run *run = timer->data;
+
+    if (pc_tls_watch_changed(run->tls_watch)) {
+        rebuild_tls(run, "file_changed");
+    }
+}
+
+/* --- the SPIFFE Workload API --- */
+
+/* The client logs what it receives and why it fails; here the material only changes hands. */
+static void
+on_workload_svids(void *owner, struct pc_workload_svids *update)
+{
+    struct run *run = owner;
+
+    pc_tls_material_set_svids(run->material, update);
+    rebuild_tls(run, "workload_api");
+}
+
+static void
+on_workload_bundles(void *owner, struct pc_workload_bundles *update)
+{
+    struct run *run = owner;
+
+    pc_tls_material_set_bundles(run->material, update);
+    rebuild_tls(run, "workload_api");
+}
+
+/* Starts, restarts or stops the Workload API client to match the configuration. */
+static void
+sync_workload(struct run *run)
+{
+    const char *want = run->cfg->proxy.workload_api_socket;
+    struct pc_workload_cfg wc = {
+        .endpoint = want,
+        .on_svids = on_workload_svids,
+        .on_bundles = on_workload_bundles,
+        .owner = run,
+    };
+    struct pc_err err = { 0 };
+
+    if (want != NULL && run->workload_socket != NULL && strcmp(want, run->workload_socket) == 0) {
+        return;
+    }
+    pc_workload_stop(run->workload);
+    run->workload = NULL;
+    pc_free(run->workload_socket);
+    run->workload_socket = NULL;
+    if (want == NULL || run->is_draining) {
+        return;
+    }
+    run->workload = pc_workload_start(run->loop, &wc, &err);
+    if (run->workload == NULL) {
+        pc_log(PC_LOG_ERROR, "spiffe", "workload_api_failed", "endpoint=%s detail=\"%s\"", want,
+               err.msg);
+        return;
+    }
+    run->workload_socket = pc_strdup(want);
 }
 
 static void
@@ -486,7 +576,7 @@ on_stop_signal(uv_signal_t *handle, int signum)
     pc_log(PC_LOG_NOTICE, "run", "draining", "signal=%d grace_ms=%u", signum,
            run->cfg->proxy.shutdown_grace_ms);
 
-    for (unsigned w = 0; w < run->n_workers; w++) {
+    for (unsigned w = 0; w < run->n_workers && run->is_serving; w++) {
         uint32_t *grace = pc_malloc(sizeof(*grace));
 
         if (grace != NULL) {
@@ -500,6 +590,8 @@ on_stop_signal(uv_signal_t *handle, int signum)
     uv_close((uv_handle_t *)&run->sigterm, NULL);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->reload_timer, NULL);
+    pc_workload_stop(run->workload);
+    run->workload = NULL;
     uv_close((uv_handle_t *)&run->material_timer, NULL);
     uv_close((uv_handle_t *)&run->ticket_timer, NULL);
     for (size_t i = 0; i < run->n_watchers; i++) {
@@ -624,6 +716,56 @@ start_control(struct run *run)
     return 0;
 }
 
+/* Swaps the configuration before the workers started: nothing to tell them yet. */
+static void
+replace_config(struct run *run, struct pc_config *cfg)
+{
+    cfg->generation = ++run->generation;
+    apply_log_settings(&cfg->proxy);
+    pc_config_unref(run->cfg);
+    run->cfg = cfg;
+    run->digest = digest_files(cfg);
+    pc_tls_watch_free(run->tls_watch);
+    run->tls_watch = pc_tls_watch_create(cfg);
+    watch_files(run);
+    sync_workload(run);
+}
+
+static int start_workers(struct run *run);
+
+/*
+ * Starts serving once the TLS contexts can be built. While an HTTPS listener or a backend
+ * waits for its first SVID or bundle from the Workload API, nothing listens and /readyz says
+ * not ready: the gateway fails closed rather than serve without its identity. Returns 0, or 1
+ * when the material is there but unusable (a start-up error).
+ */
+static int
+try_serve(struct run *run)
+{
+    struct pc_err err = { 0 };
+
+    if (run->is_serving || run->is_draining) {
+        return 0;
+    }
+    run->tls = pc_tls_set_build(run->cfg, run->material, &err);
+    if (run->tls == NULL) {
+        if (err.code == PC_ENOENT && run->workload != NULL) {
+            pc_log(PC_LOG_NOTICE, "run", "waiting_for_workload_api", "detail=\"%s\"", err.msg);
+            return 0;
+        }
+        pc_log(PC_LOG_ERROR, "run", "tls_failed", "detail=\"%s\"", err.msg);
+        return 1;
+    }
+    if (start_workers(run) != 0) {
+        return 1;
+    }
+    run->is_serving = true;
+    run->is_ready = true;
+    pc_log(PC_LOG_NOTICE, "run", "started", "version=%s workers=%u ports=%zu rules=%zu", PC_VERSION,
+           run->n_workers, run->cfg->n_ports, run->cfg->n_rules);
+    return 0;
+}
+
 static int
 start_workers(struct run *run)
 {
@@ -647,7 +789,6 @@ start_workers(struct run *run)
 static int
 load_initial(struct run *run)
 {
-    struct pc_err err = { 0 };
     struct pc_diag diag;
 
     pc_diag_init(&diag);
@@ -658,11 +799,6 @@ load_initial(struct run *run)
         return 1;
     }
     pc_diag_free(&diag);
-    run->tls = pc_tls_set_build(run->cfg, NULL, &err);
-    if (run->tls == NULL) {
-        fprintf(stderr, "portcullis: TLS: %s\n", err.msg);
-        return 1;
-    }
     run->tls_watch = pc_tls_watch_create(run->cfg);
     run->digest = digest_files(run->cfg);
     run->cfg->generation = ++run->generation;
@@ -704,12 +840,14 @@ pc_cli_run(int argc, char **argv)
     run.shared.metrics = run.metrics;
     run.shared.access_log = run.access_log;
 
-    if (start_workers(&run) != 0 || start_control(&run) != 0) {
+    run.material = pc_tls_material_create();
+    if (run.material == NULL || start_control(&run) != 0) {
         return 1;
     }
-    run.is_ready = true;
-    pc_log(PC_LOG_NOTICE, "run", "started", "version=%s workers=%u ports=%zu rules=%zu", PC_VERSION,
-           run.n_workers, run.cfg->n_ports, run.cfg->n_rules);
+    sync_workload(&run);
+    if (try_serve(&run) != 0) {
+        return 1;
+    }
 
     uv_run(run.loop, UV_RUN_DEFAULT);
     uv_thread_join(&run.joiner);
@@ -718,6 +856,8 @@ pc_cli_run(int argc, char **argv)
     uv_loop_close(run.loop);
     pc_tls_watch_free(run.tls_watch);
     pc_tls_set_unref(run.tls);
+    pc_tls_material_free(run.material);
+    pc_free(run.workload_socket);
     pc_config_unref(run.cfg);
     pc_access_log_close(run.access_log);
     pc_metrics_destroy(run.metrics);

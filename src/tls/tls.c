@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "tls/bundle.h"
+#include "tls/material.h"
 #include "tls/verify.h"
 
 /* RFC 9325 section 4.2: ECDHE key exchange with AEAD ciphers only. */
@@ -117,16 +118,20 @@ source_label(const struct pc_pem_source *src)
 
 /* Reads a chain (leaf first) and its key, and checks that they belong together. */
 static int
-load_certificate(const struct pc_tls_certificate *c, X509 **leaf, STACK_OF(X509) * *chain,
-                 EVP_PKEY **key, struct pc_err *err)
+load_certificate(const struct pc_tls_certificate *c, struct pc_tls_material *m, X509 **leaf,
+                 STACK_OF(X509) * *chain, EVP_PKEY **key, struct pc_err *err)
 {
-    BIO *bio = open_source(&c->chain, err);
+    BIO *bio = NULL;
     X509 *x;
     int rc = PC_EINVAL;
 
+    if (c->chain.origin == PC_PEM_WORKLOAD_API) {
+        return pc_tls_material_svid(m, c->spiffe_id, leaf, chain, key, err);
+    }
     *leaf = NULL;
     *key = NULL;
     *chain = sk_X509_new_null();
+    bio = open_source(&c->chain, err);
     if (bio == NULL || *chain == NULL) {
         goto out;
     }
@@ -403,14 +408,14 @@ collect_names(struct cert_ctx *c, X509 *leaf)
 
 static int
 build_cert_ctx(struct cert_ctx *c, const struct pc_tls_certificate *cert, struct port_ctx *port,
-               struct pc_err *err)
+               struct pc_tls_material *m, struct pc_err *err)
 {
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *key = NULL;
     int rc;
 
-    rc = load_certificate(cert, &leaf, &chain, &key, err);
+    rc = load_certificate(cert, m, &leaf, &chain, &key, err);
     if (rc != 0) {
         goto out;
     }
@@ -449,7 +454,24 @@ struct peer_auth {
 };
 
 static int
-add_bundle(struct pc_bundle_builder *b, const struct pc_trust_bundle *tb, struct pc_err *err)
+add_workload_bundle(struct pc_bundle_builder *b, const struct pc_trust_bundle *tb,
+                    struct pc_tls_material *m, struct pc_err *err)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = pc_tls_material_bundle_pem(m, tb->trust_domain, &pem, &len, err);
+    if (rc == 0) {
+        rc = pc_bundle_builder_add_pem(b, tb->trust_domain, pem, len, err);
+    }
+    pc_free(pem);
+    return rc;
+}
+
+static int
+add_bundle(struct pc_bundle_builder *b, const struct pc_trust_bundle *tb, struct pc_tls_material *m,
+           struct pc_err *err)
 {
     const struct pc_pem_source *src = &tb->source;
     bool is_spiffe = tb->format == PC_BUNDLE_SPIFFE;
@@ -465,7 +487,7 @@ add_bundle(struct pc_bundle_builder *b, const struct pc_trust_bundle *tb, struct
     case PC_PEM_WORKLOAD_API:
         break;
     }
-    return pc_err_set(err, PC_ENOTSUP, "%s: no bundle from the Workload API yet", tb->name);
+    return add_workload_bundle(b, tb, m, err);
 }
 
 static void
@@ -482,7 +504,7 @@ free_auth(struct peer_auth *auth)
 
 static struct peer_auth *
 build_auth(const struct pc_trust_bundle *bundles, size_t n, bool use_system_roots,
-           enum pc_verify_usage usage, struct pc_err *err)
+           enum pc_verify_usage usage, struct pc_tls_material *m, struct pc_err *err)
 {
     struct peer_auth *auth = pc_calloc(1, sizeof(*auth));
     struct pc_bundle_builder *b = pc_bundle_builder_create();
@@ -492,7 +514,7 @@ build_auth(const struct pc_trust_bundle *bundles, size_t n, bool use_system_root
         rc = pc_bundle_builder_add_system_roots(b, err);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = add_bundle(b, &bundles[i], err);
+        rc = add_bundle(b, &bundles[i], m, err);
         if (bundles[i].trust_domain != NULL) {
             /* A bundle naming a trust domain means clients prove who they are with SVIDs. */
             auth->policy.mode = PC_VERIFY_SPIFFE;
@@ -559,7 +581,8 @@ apply_client_verify(SSL_CTX *ctx, const struct pc_listener_tls *tls, struct peer
 }
 
 static int
-build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_err *err)
+build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_material *m,
+           struct pc_err *err)
 {
     pc->name = port->name;
     pc->listeners = pc_calloc(port->n_listeners, sizeof(*pc->listeners));
@@ -581,13 +604,13 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_err *err)
         pc->n_listeners++;
         if (l->tls->client_mode != PC_CLIENT_CERT_NONE) {
             lc->auth = build_auth(l->tls->client_bundles, l->tls->n_client_bundles, false,
-                                  PC_VERIFY_PEER_CLIENT, err);
+                                  PC_VERIFY_PEER_CLIENT, m, err);
             if (lc->auth == NULL) {
                 return PC_EINVAL;
             }
         }
         for (size_t k = 0; k < l->tls->n_certificates; k++) {
-            int rc = build_cert_ctx(&lc->certs[k], &l->tls->certificates[k], pc, err);
+            int rc = build_cert_ctx(&lc->certs[k], &l->tls->certificates[k], pc, m, err);
 
             lc->n_certs++;
             if (rc != 0) {
@@ -631,14 +654,15 @@ expect_names(struct peer_auth *auth, const struct pc_backend_tls *tls)
 }
 
 static int
-use_client_certificate(SSL_CTX *ctx, const struct pc_backend_tls *tls, struct pc_err *err)
+use_client_certificate(SSL_CTX *ctx, const struct pc_backend_tls *tls, struct pc_tls_material *m,
+                       struct pc_err *err)
 {
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *key = NULL;
     int rc;
 
-    rc = load_certificate(tls->client_certificate, &leaf, &chain, &key, err);
+    rc = load_certificate(tls->client_certificate, m, &leaf, &chain, &key, err);
     if (rc == 0
         && (SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1
             || SSL_CTX_set1_chain(ctx, chain) != 1)) {
@@ -649,7 +673,8 @@ use_client_certificate(SSL_CTX *ctx, const struct pc_backend_tls *tls, struct pc
 }
 
 static int
-build_backend(struct backend_ctx *bc, const struct pc_backend_tls *tls, struct pc_err *err)
+build_backend(struct backend_ctx *bc, const struct pc_backend_tls *tls, struct pc_tls_material *m,
+              struct pc_err *err)
 {
     static const unsigned char http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
 
@@ -658,8 +683,8 @@ build_backend(struct backend_ctx *bc, const struct pc_backend_tls *tls, struct p
     if (bc->ctx == NULL || apply_common(bc->ctx) != 0) {
         return pc_err_set(err, PC_ENOMEM, "%s: cannot create a TLS context", tls->policy);
     }
-    bc->auth =
-        build_auth(tls->bundles, tls->n_bundles, tls->use_system_roots, PC_VERIFY_PEER_SERVER, err);
+    bc->auth = build_auth(tls->bundles, tls->n_bundles, tls->use_system_roots,
+                          PC_VERIFY_PEER_SERVER, m, err);
     if (bc->auth == NULL) {
         return PC_EINVAL;
     }
@@ -670,7 +695,7 @@ build_backend(struct backend_ctx *bc, const struct pc_backend_tls *tls, struct p
     SSL_CTX_set_cert_verify_callback(bc->ctx, on_verify, bc->auth);
     SSL_CTX_set_alpn_protos(bc->ctx, http11, sizeof(http11));
     if (tls->client_certificate != NULL) {
-        return use_client_certificate(bc->ctx, tls, err);
+        return use_client_certificate(bc->ctx, tls, m, err);
     }
     return 0;
 }
@@ -720,7 +745,7 @@ count_backend_tls(const struct pc_config *cfg)
 }
 
 static int
-build_backends(struct pc_tls_set *set, struct pc_err *err)
+build_backends(struct pc_tls_set *set, struct pc_tls_material *m, struct pc_err *err)
 {
     const struct pc_config *cfg = set->cfg;
 
@@ -736,7 +761,7 @@ build_backends(struct pc_tls_set *set, struct pc_err *err)
             if (tls == NULL || pc_tls_set_backend_ctx(set, tls) != NULL) {
                 continue;
             }
-            rc = build_backend(&set->backends[set->n_backends++], tls, err);
+            rc = build_backend(&set->backends[set->n_backends++], tls, m, err);
             if (rc != 0) {
                 return rc;
             }
@@ -770,12 +795,12 @@ pc_tls_set_build(struct pc_config *cfg, struct pc_tls_material *material, struct
         if (!cfg->ports[p].is_tls) {
             continue;
         }
-        rc = build_port(&set->ports[set->n_ports++], &cfg->ports[p], err);
+        rc = build_port(&set->ports[set->n_ports++], &cfg->ports[p], material, err);
         if (rc != 0) {
             goto fail;
         }
     }
-    if (build_backends(set, err) != 0) {
+    if (build_backends(set, material, err) != 0) {
         goto fail;
     }
     return set;
