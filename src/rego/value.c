@@ -314,6 +314,9 @@ pc_rego_number_double(const struct pc_rego_value *v)
 const struct pc_rego_value *
 pc_rego_object_get(const struct pc_rego_value *v, const struct pc_rego_value *key)
 {
+    if (key->kind == PC_REGO_STRING) {
+        return pc_rego_object_get_str(v, key->u.s, key->len);
+    }
     size_t lo = 0;
     size_t hi = v->len;
     while (lo < hi) {
@@ -348,6 +351,17 @@ cmp_str_key(const struct pc_rego_value *k, const char *s, size_t len)
 const struct pc_rego_value *
 pc_rego_object_get_str(const struct pc_rego_value *v, const char *key, size_t len)
 {
+    /* Small objects (most input documents): a scan that rejects on length is cheapest. */
+    if (v->len <= 8) {
+        for (uint32_t i = 0; i < v->len; i++) {
+            const struct pc_rego_value *k = v->u.entries[i].key;
+            if (k->kind == PC_REGO_STRING && k->len == len
+                && (len == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, len) == 0))) {
+                return v->u.entries[i].val;
+            }
+        }
+        return NULL;
+    }
     size_t lo = 0;
     size_t hi = v->len;
     while (lo < hi) {
