@@ -213,6 +213,127 @@ struct pc_xfcc {
     bool chain;   /* Chain="..." URL-encoded PEM of the whole chain */
 };
 
+/* --- authentication (AuthenticationPolicy) --- */
+
+/* JWS algorithms, as a bit set. "none" has no bit: it is never accepted. */
+enum pc_jwt_alg {
+    PC_JWT_RS256 = 1u << 0,
+    PC_JWT_RS384 = 1u << 1,
+    PC_JWT_RS512 = 1u << 2,
+    PC_JWT_PS256 = 1u << 3,
+    PC_JWT_PS384 = 1u << 4,
+    PC_JWT_PS512 = 1u << 5,
+    PC_JWT_ES256 = 1u << 6,
+    PC_JWT_ES384 = 1u << 7,
+    PC_JWT_ES512 = 1u << 8,
+    PC_JWT_EDDSA = 1u << 9,
+    PC_JWT_HS256 = 1u << 10, /* HS* only with a configured secret */
+    PC_JWT_HS384 = 1u << 11,
+    PC_JWT_HS512 = 1u << 12,
+};
+
+/* Where a provider's verification keys come from. */
+enum pc_jwks_origin {
+    PC_JWKS_URI = 0,       /* fetched from jwks_uri */
+    PC_JWKS_DISCOVERY,     /* jwks_uri read from issuer + /.well-known/openid-configuration */
+    PC_JWKS_LOCAL,         /* a JWKS document: a file (watched) or inline */
+    PC_JWKS_SPIFFE_BUNDLE, /* the jwt-svid keys of a SPIFFE trust domain's bundle */
+};
+
+/* Where a request carries its token. */
+enum pc_token_location {
+    PC_TOKEN_BEARER = 0, /* Authorization: Bearer <token> (RFC 6750 section 2.1) */
+    PC_TOKEN_HEADER,     /* a named header, with an optional value prefix */
+    PC_TOKEN_COOKIE,     /* a named cookie */
+};
+
+/* A claim named by a dotted path ("realm_access.roles"), and values it must hold. */
+struct pc_claim_requirement {
+    const char *path;
+    const char *const *values; /* any one of them; n_values 0: the claim must merely exist */
+    size_t n_values;
+};
+
+/* A claim copied to a request header for the upstream (the client's same-named one removed). */
+struct pc_claim_header {
+    const char *path;
+    const char *header; /* lower-cased */
+};
+
+/* One JWT issuer the gateway accepts tokens from. */
+struct pc_jwt_provider {
+    const char *name;   /* "namespace/policy/provider", for logs and metrics */
+    const char *issuer; /* iss must equal this exactly */
+    const char *const *audiences; /* aud must hold one of them; none: aud is not checked */
+    size_t n_audiences;
+    uint32_t algorithms; /* pc_jwt_alg bits; never empty */
+    enum pc_jwks_origin key_origin;
+    const char *jwks_uri;          /* PC_JWKS_URI; for DISCOVERY it comes from the document */
+    struct pc_pem_source jwks;     /* PC_JWKS_LOCAL: the JWKS JSON (file or inline) */
+    const char *spiffe_trust_domain; /* PC_JWKS_SPIFFE_BUNDLE: JWT-SVIDs; sub must be an ID of it */
+    const struct pc_trust_bundle *spiffe_bundle; /* where that domain's keys come from */
+    const char *hmac_secret;  /* HS* algorithms only; wiped with the snapshot */
+    size_t hmac_secret_len;
+    const char *typ;          /* expected typ header ("at+jwt"), NULL: JWT or absent */
+    uint32_t clock_skew_s;
+    const struct pc_claim_requirement *required_claims; /* every one must hold */
+    size_t n_required_claims;
+    uint32_t refresh_ms;        /* JWKS refetched this often */
+    uint32_t min_refresh_ms;    /* an unknown kid refetches at most this often */
+    uint32_t stale_ms;          /* keys kept and used this long while the issuer is unreachable */
+    uint32_t fetch_timeout_ms;
+    uint32_t cache_ttl_ms;      /* verified tokens remembered at most this long (and until exp) */
+    bool serve_stale;           /* when keys cannot be fetched: serve from stale ones (else 503) */
+};
+
+/* OAuth 2.0 Token Introspection (RFC 7662) for opaque tokens. */
+struct pc_introspection {
+    const char *endpoint;
+    const char *client_id;
+    const char *client_secret; /* wiped with the snapshot */
+    bool use_basic_auth;       /* client_secret_basic; else client_secret_post */
+    const char *issuer;        /* principals from it carry this issuer */
+    uint32_t timeout_ms;
+    uint32_t cache_ttl_ms; /* active results remembered at most this long (and until exp) */
+};
+
+enum pc_sender_binding {
+    PC_BINDING_NONE = 0,
+    PC_BINDING_CERTIFICATE, /* RFC 8705: cnf.x5t#S256 must be this connection's client cert */
+    PC_BINDING_DPOP,        /* RFC 9449: a DPoP proof must accompany the token */
+    PC_BINDING_ANY,         /* whichever the token's cnf names; unbound tokens refused */
+};
+
+/* What one route requires of the caller's identity. */
+struct pc_authn {
+    const char *policy; /* "namespace/name" of the AuthenticationPolicy */
+    const struct pc_jwt_provider *providers; /* chosen by the token's iss */
+    size_t n_providers;
+    const struct pc_introspection *introspection; /* tokens that are not JWTs; NULL: refused */
+    enum pc_token_location location;
+    const char *location_name;   /* header or cookie name (lower-cased for headers) */
+    const char *location_prefix; /* header value prefix ("Bearer "), may be NULL */
+    bool is_optional;            /* no token: served anonymously; a bad token is still refused */
+    enum pc_sender_binding binding;
+    bool binding_if_present;    /* bound tokens are checked; unbound ones accepted */
+    uint32_t dpop_max_age_s;    /* a proof's iat may be this far in the past (or skew ahead) */
+    const char *const *scopes_all; /* every scope here must be granted */
+    size_t n_scopes_all;
+    const char *const *scopes_any; /* one of these */
+    size_t n_scopes_any;
+    const struct pc_claim_requirement *claims_all;
+    size_t n_claims_all;
+    const struct pc_claim_requirement *claims_any;
+    size_t n_claims_any;
+    const char *const *role_paths; /* claim paths holding roles ("realm_access.roles") */
+    size_t n_role_paths;
+    const char *const *client_id_claims; /* where the client id is ("client_id", "azp") */
+    size_t n_client_id_claims;
+    const struct pc_claim_header *forward; /* claims sent upstream as headers */
+    size_t n_forward;
+    const char *realm; /* WWW-Authenticate realm, NULL: none */
+};
+
 /* One HTTPRoute rule, compiled: what to do with a request that matched it. */
 struct pc_route_rule {
     const char *route_name; /* "namespace/name" */
@@ -235,6 +356,7 @@ struct pc_route_rule {
     struct pc_client_limits limits; /* the listener's, narrowed by policies on the route */
     bool allow_websocket;           /* Upgrade: websocket is tunnelled */
     struct pc_xfcc xfcc;
+    const struct pc_authn *authn; /* NULL: no authentication required */
 };
 
 enum pc_listener_protocol {
