@@ -209,6 +209,8 @@ struct pc_exchange {
     bool is_started; /* the steps have begun */
     bool is_ended;
 
+    const char *client_addr; /* the connection's peer text, valid while it is recorded */
+    uint16_t client_port;
     uint64_t start_ns;
     uint64_t start_ms; /* loop time, for deadlines */
     uint64_t start_wall_ms;

@@ -51,6 +51,8 @@ exchange_create(struct pc_conn *conn)
     x->conn = conn;
     x->server = conn->server;
     x->refs = 1;
+    x->client_addr = conn->peer;
+    x->client_port = conn->peer_port;
     x->start_ns = uv_hrtime();
     x->start_ms = uv_now(server_loop(conn->server));
     x->start_wall_ms = pc_log_wall_ms();
@@ -382,10 +384,8 @@ record(struct pc_exchange *x, const char *reason)
                           ? (int64_t)((x->upstream_end_ns - x->upstream_start_ns) / 1000)
                           : -1;
     rec.upstream = x->endpoint != NULL ? x->endpoint->name : NULL;
-    if (x->conn != NULL) {
-        snprintf(client, sizeof(client), "%s:%u", x->conn->peer, x->conn->peer_port);
-        rec.client = client;
-    }
+    snprintf(client, sizeof(client), "%s:%u", x->client_addr, x->client_port);
+    rec.client = client;
     rec.reason = reason;
     pc_access_write(log, &rec);
 }
