@@ -3,14 +3,18 @@
 Everything is EC P-256 unless asked otherwise. A CA issues leaves with the SANs, key usages,
 extended key usages and validity the test wants, including the malformed ones (two URI SANs, a
 CA flag on a client certificate, no client-auth usage) that the gateway must refuse.
+spiffe_bundle() writes CA certificates in the SPIFFE bundle format (a JWK set).
 """
 
+import base64
 import datetime
+import ipaddress
+import json
 import os
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -91,13 +95,20 @@ def ca(cn="Test Root CA", issuer=None, path_length=None, not_before=None, not_af
     return Cert(builder.sign(signer, hashes.SHA256()), key, issuer)
 
 
-def leaf(issuer, cn="leaf", dns=(), uris=(), emails=(), client=True, server=True,
-         is_ca=False, key_usage=True, not_before=None, not_after=None, key_cert_sign=False):
+def leaf(issuer, cn="leaf", dns=(), uris=(), emails=(), ips=(), client=True, server=True,
+         is_ca=False, key_usage=True, not_before=None, not_after=None, key_cert_sign=False,
+         crl_urls=(), rsa_bits=None):
     """A leaf certificate issued by issuer. client/server choose the extended key usages (both
-    False leaves the extension out); key_usage=False leaves keyUsage out."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    False leaves the extension out); key_usage=False leaves keyUsage out. ips are IP address
+    SANs, crl_urls the URIs of a CRL distribution point; rsa_bits makes an RSA key of that size
+    instead of EC P-256 (its keyUsage then also allows key encipherment)."""
+    if rsa_bits:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
     sans = ([x509.DNSName(d) for d in dns] + [x509.UniformResourceIdentifier(u) for u in uris]
-            + [x509.RFC822Name(e) for e in emails])
+            + [x509.RFC822Name(e) for e in emails]
+            + [x509.IPAddress(ipaddress.ip_address(a)) for a in ips])
     builder = (x509.CertificateBuilder()
                .subject_name(_name(cn))
                .issuer_name(issuer.cert.subject)
@@ -111,14 +122,42 @@ def leaf(issuer, cn="leaf", dns=(), uris=(), emails=(), client=True, server=True
     if key_usage:
         builder = builder.add_extension(
             x509.KeyUsage(digital_signature=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
+                          key_encipherment=bool(rsa_bits), data_encipherment=False,
+                          key_agreement=False,
                           key_cert_sign=key_cert_sign or is_ca, crl_sign=is_ca,
                           encipher_only=False, decipher_only=False), critical=True)
     ekus = ([ExtendedKeyUsageOID.CLIENT_AUTH] if client else []) + \
         ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    if crl_urls:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(u) for u in crl_urls], relative_name=None,
+            reasons=None, crl_issuer=None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return Cert(builder.sign(issuer.key, hashes.SHA256()), key, issuer)
+
+
+def _b64url(n, size):
+    return base64.urlsafe_b64encode(n.to_bytes(size, "big")).rstrip(b"=").decode()
+
+
+def spiffe_bundle(*cas):
+    """The SPIFFE bundle format (SPIFFE_Trust_Domain_and_Bundle.md section 4) for these EC P-256
+    CA certificates, as JSON text: one JWK per CA with use "x509-svid", its public key members,
+    and x5c holding the certificate's DER in standard base64."""
+    keys = []
+    for c in cas:
+        numbers = c.cert.public_key().public_numbers()
+        keys.append({
+            "use": "x509-svid",
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64url(numbers.x, 32),
+            "y": _b64url(numbers.y, 32),
+            "x5c": [base64.b64encode(c.der).decode()],
+        })
+    return json.dumps({"keys": keys, "spiffe_refresh_hint": 300}, indent=2)
 
 
 def days(n):

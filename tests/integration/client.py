@@ -1,10 +1,13 @@
-"""Small HTTP/1.1 clients for the tests: a parsed one over http.client and a raw-socket one
-for what well-behaved clients never send."""
+"""Small HTTP/1.1 clients for the tests: a parsed one over http.client, a raw-socket one for
+what well-behaved clients never send, and one over TLS with the versions, ciphers, ALPN, SNI,
+client certificate and session the test chooses."""
 
 import http.client
 import json
 import socket
+import ssl
 import time
+import warnings
 
 
 def request(port, method="GET", path="/", headers=None, body=None, host="example.com",
@@ -207,3 +210,72 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS for %d" % pid)
+
+
+# --- TLS ---
+
+def tls_context(ca=None, cert=None, minimum=ssl.TLSVersion.TLSv1_2, maximum=None,
+                alpn=("http/1.1",), ciphers=None, check_hostname=True):
+    """A client context. ca: PEM text (str or bytes) of the roots to verify the server with, or
+    None to accept any server certificate; cert: (chain path, key path) to present; minimum and
+    maximum: ssl.TLSVersion bounds; alpn: protocols to offer (empty: no ALPN); ciphers: an
+    OpenSSL TLS 1.2 cipher list (OpenSSL's security level 0 is allowed, so that legacy versions
+    and ciphers are really offered and the server is the one to refuse them)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(cadata=ca.decode() if isinstance(ca, bytes) else ca)
+        ctx.check_hostname = check_hostname
+    if cert is not None:
+        ctx.load_cert_chain(*cert)
+    if ciphers is not None or (minimum is not None and minimum < ssl.TLSVersion.TLSv1_2):
+        ctx.set_ciphers((ciphers or "DEFAULT") + ":@SECLEVEL=0")
+    with warnings.catch_warnings():
+        # Python deprecates TLS 1.0 and 1.1; tests still offer them, to see them refused.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+def tls_connect(port, ctx, sni=None, session=None, timeout=10.0):
+    """A TLS connection to 127.0.0.1:port after a completed handshake (SNI sni, or none), or the
+    ssl.SSLError / OSError of a failed one."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        return ctx.wrap_socket(sock, server_hostname=sni, session=session)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def send_request(sock, path="/echo", host="example.com", headers=None, method="GET"):
+    """Writes one request (no body) on sock and reads its response: (status, headers, body)."""
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, host)
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    sock.sendall((head + "\r\n").encode("latin-1"))
+    status, hdrs, body, _ = read_response(sock, head_only=method == "HEAD")
+    return status, hdrs, body
+
+
+def tls_request(port, ctx, sni=None, host=None, path="/echo", headers=None):
+    """One request on a fresh TLS connection: (status, headers, body). Host defaults to the
+    SNI name, else example.com."""
+    with tls_connect(port, ctx, sni) as sock:
+        return send_request(sock, path, host or sni or "example.com", headers)
+
+
+def tls_echo(port, ctx, sni=None, host=None, path="/echo", headers=None):
+    """tls_request to the origin's echo: (status, headers, parsed JSON or None)."""
+    status, headers, body = tls_request(port, ctx, sni, host, path, headers)
+    try:
+        return status, headers, json.loads(body)
+    except ValueError:
+        return status, headers, None

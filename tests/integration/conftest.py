@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import textwrap
@@ -17,6 +18,12 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes a minute or more; part of the normal suite (-m 'not slow' "
+        "leaves it out of a quick run)")
 
 
 def binary():
@@ -51,13 +58,27 @@ def wait_port(port, timeout=10.0):
 
 
 class Origin:
-    """tests/integration/origin.py in its own process."""
+    """tests/integration/origin.py in its own process.
 
-    def __init__(self, name="origin"):
+    tls: (certificate chain path, key path) to serve HTTPS; client_ca: a CA file path, to
+    require client certificates from it, and then count_client: the (certificate, key) paths
+    counts() presents."""
+
+    def __init__(self, name="origin", tls=None, client_ca=None, count_client=None):
         self.name = name
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(HERE, "origin.py"), "--name", name],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.count_ctx = None
+        args = ["/usr/bin/python3", os.path.join(HERE, "origin.py"), "--name", name]
+        if tls:
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+            self.count_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self.count_ctx.check_hostname = False
+            self.count_ctx.verify_mode = ssl.CERT_NONE
+            if count_client:
+                self.count_ctx.load_cert_chain(*count_client)
+        if client_ca:
+            args += ["--client-ca", client_ca]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             self.stop()
@@ -69,9 +90,12 @@ class Origin:
         return "127.0.0.1:%d" % self.port
 
     def counts(self):
-        """{"served": request heads read, "completed": requests read whole}, from the origin's
-        /count, asked directly."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+        """{"served": request heads read, "completed": requests read whole, "connections":
+        connections that carried them}, from the origin's /count, asked directly."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        if self.count_ctx is not None:
+            s = self.count_ctx.wrap_socket(s)
+        with s:
             s.sendall(b"GET /count HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n")
             data = b""
             while True:
@@ -249,13 +273,16 @@ def origin_b():
     o.stop()
 
 
-@pytest.fixture
-def make_gateway():
-    """make_gateway(routes, backends, **kw) -> a started Gateway on fresh ports. A `listeners`
-    text may say {port} where the gateway's own port goes."""
-    started = []
+class Gateways:
+    """Calling it as gateways(routes, backends, workers=2, **kw) starts a Gateway on fresh
+    ports (keywords as gateway_config takes them; a `listeners` text may say {port} where the
+    gateway's own port goes). stop_all() stops every one started and then fails on the first
+    bad exit or sanitizer report."""
 
-    def make(routes, backends, workers=2, **kw):
+    def __init__(self):
+        self.started = []
+
+    def __call__(self, routes, backends, workers=2, **kw):
         port = free_port()
         admin = free_port()
         gw_dir = tempfile.mkdtemp(prefix="portcullis-access-")
@@ -265,12 +292,34 @@ def make_gateway():
         text = gateway_config(port, admin, routes, backends, access_log=access, **kw)
         gw = Gateway(text, admin, port=port, workers=workers)
         gw.access_path = access
-        started.append(gw)
+        self.started.append(gw)
         return gw
 
-    yield make
-    for gw in started:
-        gw.stop()
+    def stop_all(self):
+        failures = []
+        for gw in self.started:
+            try:
+                gw.stop()
+            except AssertionError as e:
+                failures.append(e)
+        if failures:
+            raise failures[0]
+
+
+@pytest.fixture
+def make_gateway():
+    """Gateways for one test (see Gateways)."""
+    gateways = Gateways()
+    yield gateways
+    gateways.stop_all()
+
+
+@pytest.fixture(scope="module")
+def make_module_gateway():
+    """Gateways shared by the tests of one module, stopped (and checked) after the last."""
+    gateways = Gateways()
+    yield gateways
+    gateways.stop_all()
 
 
 def simple_route(service="origin", extra_rules="", hostnames=None, name="web"):

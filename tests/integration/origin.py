@@ -16,16 +16,17 @@ can tell backends apart.
   /hold?ms=N          waits N ms before reading the request body, then echoes
   /close              closes the connection without answering
   /truncate           promises 100 bytes, sends 10, closes
-  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames)
-
-With --tls-cert and --tls-key it serves HTTPS instead, and with --client-ca it requires client
-certificates from that CA; /echo then also reports the SHA-256 of the client's certificate. when the
+  /ws                 a WebSocket echo (RFC 6455 handshake, text and binary frames) when the
                       request asks for an upgrade; a plain echo otherwise
-  /count              JSON {"served": n, "completed": m}: how many request heads this origin
-                      has read, and how many requests it read whole (head and body), not
-                      counting /count itself (tests ask it directly, not through the gateway)
+  /count              JSON {"served": n, "completed": m, "connections": c}: how many request
+                      heads this origin has read, how many requests it read whole (head and
+                      body), and how many connections carried any of them, not counting /count
+                      itself (tests ask it directly, not through the gateway)
 
 HEAD requests get the head the GET would have and no body.
+
+With --tls-cert and --tls-key it serves HTTPS instead, and with --client-ca it requires client
+certificates from that CA; /echo then also reports the SHA-256 of the client's certificate.
 """
 
 import argparse
@@ -41,7 +42,7 @@ import urllib.parse
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 counts_lock = threading.Lock()
-counts = {"served": 0, "completed": 0}
+counts = {"served": 0, "completed": 0, "connections": 0}
 
 
 class Request:
@@ -102,7 +103,8 @@ def read_body(rfile, req):
 
 
 def count(path, what):
-    """Counts a request head read ("served") or a request read whole ("completed")."""
+    """Counts a request head read ("served"), a request read whole ("completed") or the first
+    request of a connection ("connections")."""
     with counts_lock:
         if path != "/count":
             counts[what] += 1
@@ -123,6 +125,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
     def handle(self):
+        self.is_counted = False
         try:
             while self.serve_one():
                 pass
@@ -137,6 +140,9 @@ class Handler(socketserver.StreamRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         path = url.path
         count(path, "served")
+        if not self.is_counted and path != "/count":
+            self.is_counted = True
+            count(path, "connections")
         self.is_head = req.method == "HEAD"
         if path.startswith("/hold"):
             time.sleep(int(query.get("ms", "0")) / 1000)
