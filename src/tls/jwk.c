@@ -86,26 +86,43 @@ decode_quanta(const char *in, size_t n, bool is_url, unsigned char *out)
 }
 
 int
-pc_jwk_base64_decode(const char *in, size_t len, bool is_url, unsigned char **out, size_t *out_len)
+pc_jwk_base64_decode_to(const char *in, size_t len, bool is_url, unsigned char *out, size_t cap,
+                        size_t *out_len)
 {
     size_t n = unpadded_len(in, len, is_url);
-    unsigned char *buf;
-    size_t buf_len;
+    size_t want;
 
     if (n == SIZE_MAX) {
         return PC_EPARSE;
     }
-    buf_len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
-    buf = pc_malloc(buf_len + 1);
+    want = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+    if (want > cap) {
+        return PC_ERANGE;
+    }
+    if (decode_quanta(in, n, is_url, out) != 0) {
+        return PC_EPARSE;
+    }
+    *out_len = want;
+    return 0;
+}
+
+int
+pc_jwk_base64_decode(const char *in, size_t len, bool is_url, unsigned char **out, size_t *out_len)
+{
+    /* Every encoding of n characters holds at most n / 4 * 3 + 2 bytes. */
+    size_t cap = len / 4 * 3 + 2;
+    unsigned char *buf = pc_malloc(cap + 1);
+    int rc;
+
     if (buf == NULL) {
         return PC_ENOMEM;
     }
-    if (decode_quanta(in, n, is_url, buf) != 0) {
+    rc = pc_jwk_base64_decode_to(in, len, is_url, buf, cap, out_len);
+    if (rc != 0) {
         pc_free(buf);
         return PC_EPARSE;
     }
     *out = buf;
-    *out_len = buf_len;
     return 0;
 }
 

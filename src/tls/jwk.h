@@ -29,6 +29,16 @@ int pc_jwk_base64_decode(const char *in, size_t len, bool is_url, unsigned char 
                          size_t *out_len);
 
 /*
+ * As pc_jwk_base64_decode, into the cap bytes at out (caller memory; nothing is allocated), for
+ * hot paths that decode into a stack or arena buffer. Every accepted encoding of len characters
+ * decodes to at most len / 4 * 3 + 2 bytes. Returns 0 with *out_len set, PC_EPARSE for input
+ * pc_jwk_base64_decode refuses, or PC_ERANGE when the decoded bytes would not fit in cap; out
+ * is unspecified after a failure.
+ */
+int pc_jwk_base64_decode_to(const char *in, size_t len, bool is_url, unsigned char *out, size_t cap,
+                            size_t *out_len);
+
+/*
  * Builds the public key described by the JWK object jwk (borrowed for the call): kty "EC"
  * with crv P-256, P-384 or P-521; "RSA" with a modulus of 2048 to 16384 bits; "OKP" with crv
  * Ed25519 or Ed448. A JWK holding private key members ("d", "p", "q", "dp", "dq", "qi", "oth",
