@@ -117,6 +117,7 @@ struct pc_conn {
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     struct pc_tls_stream *tls;              /* HTTPS ports; NULL for plain HTTP */
+    struct cfg_holder *tls_holder;          /* the snapshot and TLS set the session was made from */
     const struct pc_listener *sni_listener; /* the listener TLS chose by SNI */
     struct pc_peer_identity *peer_identity; /* the verified client certificate, or NULL */
     struct pc_arena *arena;                 /* what lives as long as the connection, or NULL */

@@ -659,6 +659,12 @@ take_request_id(struct pc_exchange *x)
     }
 }
 
+static bool
+requires_client_certificate(const struct pc_listener *l)
+{
+    return l->tls != NULL && l->tls->client_mode == PC_CLIENT_CERT_REQUIRE;
+}
+
 /* Listeners are compared by name: the handshake may have used an older snapshot than routing. */
 static bool
 same_listener(const struct pc_listener *a, const struct pc_listener *b)
@@ -698,6 +704,13 @@ step_route(struct pc_exchange *x)
          * verification) was made for another listener than the one Host selects. Serving it
          * would let a client verified for one host reach another's routes. */
         exchange_answer(x, 421, "sni_host_mismatch");
+        return STEP_STOP;
+    }
+    if (requires_client_certificate(x->match.listener) && x->conn->peer_identity == NULL) {
+        /* The handshake already refuses these; this is the backstop should a session ever be
+         * resumed or chosen without the listener's verification. 421 asks the client to try a
+         * fresh connection, which makes a full handshake. */
+        exchange_answer(x, 421, "client_certificate_required");
         return STEP_STOP;
     }
     if (!x->match.listener->keep_encoded_slashes && has_encoded_slash(x->path, x->path_len)) {

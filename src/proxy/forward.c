@@ -812,11 +812,32 @@ connect_endpoint(struct pc_exchange *x)
     exchange_ref(x);
 }
 
+/*
+ * Whether a pooled connection was made under the current TLS contexts. One made under contexts
+ * a rotation replaced presents the old client certificate and trusts the old roots: it is
+ * retired rather than reused, so a rotation reaches every new request.
+ */
+static bool
+is_current(const struct pc_exchange *x, const struct pc_upconn *up)
+{
+    const struct pc_backend_tls *bt = x->backend->tls;
+
+    if (bt == NULL) {
+        return true;
+    }
+    return up->tls != NULL
+           && SSL_get_SSL_CTX(up->tls->ssl) == pc_tls_set_backend_ctx(x->holder->tls, bt);
+}
+
 static void
 acquire(struct pc_exchange *x)
 {
-    struct pc_upconn *up = pc_pool_take(server_pool(x->server), x->endpoint, pool_tag(x));
+    struct pc_upconn *up;
 
+    while ((up = pc_pool_take(server_pool(x->server), x->endpoint, pool_tag(x))) != NULL
+           && !is_current(x, up)) {
+        pc_upconn_close(up);
+    }
     if (up == NULL) {
         connect_endpoint(x);
         return;

@@ -422,6 +422,9 @@ conn_close(struct pc_conn *conn)
     conn->peer_identity = NULL;
     pc_arena_destroy(conn->arena);
     conn->arena = NULL;
+    conn->sni_listener = NULL;
+    holder_unref(server, conn->tls_holder);
+    conn->tls_holder = NULL;
 
     if (conn->prev != NULL) {
         conn->prev->next = conn->next;
@@ -998,6 +1001,10 @@ start_tls(struct pc_conn *conn)
         return 0;
     }
     ctx = pc_tls_set_server_ctx(conn->server->current->tls, port->name);
+    /* The session's callbacks read the TLS set and sni_listener points into the snapshot: both
+     * stay alive while the connection does, whatever rotations and reloads happen meanwhile. */
+    conn->tls_holder = conn->server->current;
+    conn->tls_holder->refs++;
     conn->tls = ctx != NULL ? pc_malloc(sizeof(*conn->tls)) : NULL;
     if (conn->tls == NULL
         || pc_tls_stream_init(conn->tls, ctx, true, NULL, conn->server->bufs) != 0) {

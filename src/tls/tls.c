@@ -45,7 +45,8 @@ struct listener_ctx {
     const struct pc_listener *listener;
     struct cert_ctx *certs;
     size_t n_certs;
-    struct peer_auth *auth; /* NULL: clients are not asked for certificates */
+    struct peer_auth *auth;                    /* NULL: clients are not asked for certificates */
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH]; /* session id context: SHA-256 of its name */
 };
 
 struct port_ctx {
@@ -337,23 +338,69 @@ choose_certificate(struct listener_ctx *l, const char *sni)
     return &l->certs[0];
 }
 
+/*
+ * Reads the host_name of the server_name extension (RFC 6066 section 3) from the ClientHello
+ * into name. Returns false when there is none or it is not a plausible DNS name.
+ */
+static bool
+read_sni(SSL *ssl, char *name, size_t size)
+{
+    const unsigned char *p;
+    size_t len;
+    size_t name_len;
+
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) {
+        return false;
+    }
+    /* list length (2), then entries of type (1), length (2), name */
+    if ((size_t)((p[0] << 8) | p[1]) != len - 2 || p[2] != TLSEXT_NAMETYPE_host_name) {
+        return false;
+    }
+    name_len = (size_t)((p[3] << 8) | p[4]);
+    if (name_len == 0 || name_len >= size || name_len > len - 5) {
+        return false;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = p[5 + i];
+
+        if (c <= 0x20 || c >= 0x7f) {
+            return false;
+        }
+        name[i] = (char)c;
+    }
+    name[name_len] = '\0';
+    return true;
+}
+
+/*
+ * Chooses the listener and certificate from the ClientHello, before OpenSSL looks at session
+ * resumption. Each listener has its own session id context, and a session only resumes under
+ * the context it was made in: a ticket issued on a listener that asks for no client certificate
+ * can never resume on one that requires one, which it otherwise could, since TLS 1.3
+ * resumption sends no CertificateRequest and ticket keys are shared across the process.
+ */
 static int
-on_servername(SSL *ssl, int *alert, void *arg)
+on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     struct port_ctx *port = arg;
-    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    char buf[256];
+    const char *sni = read_sni(ssl, buf, sizeof(buf)) ? buf : NULL;
     struct listener_ctx *l = choose_listener(port, sni);
     struct cert_ctx *c = choose_certificate(l, sni);
 
     if (SSL_get_SSL_CTX(ssl) != c->ctx && SSL_set_SSL_CTX(ssl, c->ctx) == NULL) {
         *alert = SSL_AD_INTERNAL_ERROR;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    if (SSL_set_session_id_context(ssl, l->sid, sizeof(l->sid)) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
     }
     /* SSL_set_SSL_CTX moves the certificate, not the verify mode: set the listener's. */
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(c->ctx), SSL_CTX_get_verify_callback(c->ctx));
     SSL_set_ex_data(ssl, listener_index, (void *)l->listener);
     SSL_set_ex_data(ssl, auth_index, l->auth);
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 const struct pc_listener *
@@ -430,8 +477,7 @@ build_cert_ctx(struct cert_ctx *c, const struct pc_tls_certificate *cert, struct
     SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(c->ctx, on_ticket_key);
     SSL_CTX_set_alpn_select_cb(c->ctx, on_alpn, NULL);
-    SSL_CTX_set_tlsext_servername_callback(c->ctx, on_servername);
-    SSL_CTX_set_tlsext_servername_arg(c->ctx, port);
+    SSL_CTX_set_client_hello_cb(c->ctx, on_client_hello, port);
     rc = collect_names(c, leaf);
 
 out:
@@ -580,6 +626,24 @@ apply_client_verify(SSL_CTX *ctx, const struct pc_listener_tls *tls, struct peer
     SSL_CTX_set_cert_verify_callback(ctx, on_verify, auth);
 }
 
+/* A listener's session id context: stable across reloads, so tickets survive them. */
+static void
+listener_sid(const struct pc_listener *l, unsigned char sid[SSL_MAX_SID_CTX_LENGTH])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    memset(sid, 0, SSL_MAX_SID_CTX_LENGTH);
+    if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+        && EVP_DigestUpdate(md, l->gateway, strlen(l->gateway)) == 1
+        && EVP_DigestUpdate(md, "/", 1) == 1 && EVP_DigestUpdate(md, l->name, strlen(l->name)) == 1
+        && EVP_DigestFinal_ex(md, digest, &n) == 1) {
+        memcpy(sid, digest, n < SSL_MAX_SID_CTX_LENGTH ? n : SSL_MAX_SID_CTX_LENGTH);
+    }
+    EVP_MD_CTX_free(md);
+}
+
 static int
 build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_material *m,
            struct pc_err *err)
@@ -597,6 +661,7 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_materi
             continue;
         }
         lc->listener = l;
+        listener_sid(l, lc->sid);
         lc->certs = pc_calloc(l->tls->n_certificates, sizeof(*lc->certs));
         if (lc->certs == NULL) {
             return PC_ENOMEM;
@@ -617,6 +682,7 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_materi
                 return rc;
             }
             apply_client_verify(lc->certs[k].ctx, l->tls, lc->auth);
+            SSL_CTX_set_session_id_context(lc->certs[k].ctx, lc->sid, sizeof(lc->sid));
         }
     }
     return pc->n_listeners > 0 ? 0 : pc_err_set(err, PC_EINVAL, "%s: no certificate", port->name);

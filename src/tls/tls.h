@@ -5,12 +5,14 @@
  * per BackendTLSPolicy, all configured once: TLS 1.2 and 1.3 only, ECDHE with AEAD ciphers only,
  * ALPN http/1.1, no renegotiation, session tickets under keys that rotate. It is built on the
  * control thread (reading PEM files is blocking I/O), is immutable afterwards and
- * reference-counted; workers create sessions from it. A connection's SSL keeps its own
- * reference to its context, so replacing a set on rotation never cuts a connection.
+ * reference-counted; workers create sessions from it, each holding a reference to the set for
+ * the session's life, so replacing a set on rotation never cuts a connection.
  *
- * During a handshake the SNI callback picks the listener the way routing picks one by Host
- * (exact name, then wildcard, then none), then that listener's certificate whose names match,
- * and applies that listener's client-certificate settings.
+ * During a handshake the ClientHello callback picks the listener the way routing picks one by
+ * Host (exact name, then wildcard, then none), then that listener's certificate whose names
+ * match, and applies that listener's client-certificate settings and session id context. The
+ * contexts' callbacks read data owned by the set: whoever creates a session keeps a reference to
+ * the set for as long as the session lives.
  */
 #ifndef PC_TLS_TLS_H
 #define PC_TLS_TLS_H
@@ -46,7 +48,6 @@ SSL_CTX *pc_tls_set_server_ctx(const struct pc_tls_set *set, const char *port_na
 
 /* The client context for a backend's TLS, or NULL. Borrowed from the set. */
 SSL_CTX *pc_tls_set_backend_ctx(const struct pc_tls_set *set, const struct pc_backend_tls *tls);
-
 
 /* Why the peer's certificate was refused during this session's handshake ("unknown_ca",
  * "expired", "svid_multiple_uri_sans", ...), or NULL when it was not. */
