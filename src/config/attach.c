@@ -2,10 +2,10 @@
  * Reference resolution: which listeners each HTTPRoute attaches to (parentRefs, allowedRoutes,
  * hostname intersection), whether every backendRef resolves to a ServiceEndpoints port (and,
  * across namespaces, is granted by a ReferenceGrant), and which ClientTrafficPolicy and
- * BackendTrafficPolicy values apply to each target; TLS references are tls.c's, called from
- * here once the policies are known. Every dangling reference, refused attachment and
- * conflicting policy becomes an error at the node that made it. Runs on the control thread,
- * inside a load, after check.c.
+ * BackendTrafficPolicy values apply to each target; TLS references are tls.c's and
+ * AuthenticationPolicy references authn.c's, called from here once the policies are known. Every
+ * dangling reference, refused attachment and conflicting policy becomes an error at the node that
+ * made it. Runs on the control thread, inside a load, after check.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -291,8 +291,8 @@ try_attach(struct pc_model *model, struct pc_model_resource *route_res, struct p
     return add_attachment(model, route_res, &a) == 0 ? 1 : PC_ENOMEM;
 }
 
-static struct pc_model_listener *
-find_listener(const struct pc_model_gateway *gw, const char *name)
+struct pc_model_listener *
+pc_model_find_listener(const struct pc_model_gateway *gw, const char *name)
 {
     for (size_t i = 0; i < gw->n_listeners; i++) {
         if (gw->listeners[i].src->name.s != NULL
@@ -303,8 +303,8 @@ find_listener(const struct pc_model_gateway *gw, const char *name)
     return NULL;
 }
 
-static void
-list_listeners(const struct pc_model_gateway *gw, char *buf, size_t size)
+void
+pc_model_list_listeners(const struct pc_model_gateway *gw, char *buf, size_t size)
 {
     size_t pos = (size_t)snprintf(buf, size, "listeners of the Gateway: ");
 
@@ -346,10 +346,10 @@ attach_parent(struct pc_model *model, struct pc_model_resource *route_res,
     if (gw == NULL) {
         return 0;
     }
-    if (p->section_name.s != NULL && find_listener(gw, p->section_name.s) == NULL) {
+    if (p->section_name.s != NULL && pc_model_find_listener(gw, p->section_name.s) == NULL) {
         char hint[512];
 
-        list_listeners(gw, hint, sizeof(hint));
+        pc_model_list_listeners(gw, hint, sizeof(hint));
         report(model, p->section_name.node, hint, "Gateway %s/%s has no listener \"%s\"",
                pick_namespace(&p->namespace_, route_res), p->name.s, p->section_name.s);
         return 0;
@@ -751,9 +751,9 @@ resolve_client_target(struct pc_model *model, const struct pc_model_resource *po
         return;
     }
     if (t->section_name.s != NULL) {
-        l = find_listener(gw, t->section_name.s);
+        l = pc_model_find_listener(gw, t->section_name.s);
         if (l == NULL) {
-            list_listeners(gw, hint, sizeof(hint));
+            pc_model_list_listeners(gw, hint, sizeof(hint));
             report(model, t->section_name.node, hint, "Gateway %s has no listener \"%s\"",
                    target->id, t->section_name.s);
             return;
@@ -1037,7 +1037,7 @@ pc_model_resolve(struct pc_model *model)
         }
     }
     resolve_policies(model);
-    if (pc_model_resolve_tls(model) != 0) {
+    if (pc_model_resolve_tls(model) != 0 || pc_model_resolve_authn(model) != 0) {
         return PC_ENOMEM;
     }
     settle_listeners(model);

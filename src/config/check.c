@@ -2,9 +2,9 @@
  * Checks each resource can make on its own, after schema decoding: the Gateway API rules that a
  * CRD expresses in CEL (listener names unique, filter combinations, path values, ReplacePrefixMatch
  * only after a single PathPrefix match...), regular expressions that must compile, and listener
- * conflicts between Gateways. TLS material and TLS settings have their own checks (material.c,
- * tls.c), run from here; references to other resources are attach.c's. Runs on the control
- * thread, inside a load.
+ * conflicts between Gateways. TLS material, TLS settings and AuthenticationPolicies have their own
+ * checks (material.c, tls.c, authn.c), run from here; references to other resources are attach.c's.
+ * Runs on the control thread, inside a load.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -831,5 +831,8 @@ pc_model_check_resources(struct pc_model *model)
     for (size_t i = 0; rc == 0 && i < model->n_res[PC_RESOURCE_NAMESPACE]; i++) {
         check_namespace(model, model->res[PC_RESOURCE_NAMESPACE][i]);
     }
-    return rc == 0 ? pc_model_check_tls(model) : rc;
+    if (rc == 0) {
+        rc = pc_model_check_tls(model);
+    }
+    return rc == 0 ? pc_model_check_authn(model) : rc;
 }

@@ -2,9 +2,10 @@
  * Compilation of a validated model into the snapshot the workers read.
  *
  * Listeners are grouped by bind address and port into pc_port entries; every HTTPRoute rule is
- * compiled once per listener it is served on (its limits and client certificate forwarding depend
- * on the listener), with its filters, resolved backends (and their TLS) and effective timeouts,
- * HTTPS listeners get their certificates and client bundles, and each port gets its route table.
+ * compiled once per listener it is served on (its limits, client certificate forwarding and
+ * authentication depend on the listener), with its filters, resolved backends (and their TLS) and
+ * effective timeouts; HTTPS listeners get their certificates and client bundles, and each port
+ * gets its route table.
  * All of it is copied into the snapshot's own arena: nothing points back into the load arena,
  * which the loader frees as soon as this returns. Runs on the control thread; the snapshot is
  * read-only from the moment it is returned.
@@ -390,6 +391,7 @@ compile_rule(struct compiler *c, const struct pc_model_resource *route_res,
                 &rule->xfcc);
 
     if (rule->route_name == NULL || rule->rule_name == NULL
+        || pc_model_compile_authn(&c->tls, route_res, l, &rule->authn) != 0
         || compile_filters(c->arena, src, rule) != 0
         || compile_backends(c, route_res, l, src, rule) != 0 || push_rule(c, rule) != 0) {
         return NULL;
@@ -808,10 +810,17 @@ copy_lists(struct compiler *c, const char *const *files, size_t n_files)
     const char **names = pc_arena_calloc(c->arena, n_files + 1, sizeof(*names));
     const struct pc_route_rule **rules = pc_arena_calloc(c->arena, c->n_rules + 1, sizeof(*rules));
     const char **material = pc_arena_calloc(c->arena, c->tls.n_files + 1, sizeof(*material));
+    const struct pc_authn **authns =
+        pc_arena_calloc(c->arena, c->tls.n_authns + 1, sizeof(*authns));
 
-    if (names == NULL || rules == NULL || material == NULL) {
+    if (names == NULL || rules == NULL || material == NULL || authns == NULL) {
         return PC_ENOMEM;
     }
+    if (c->tls.n_authns > 0) {
+        memcpy(authns, c->tls.authns, c->tls.n_authns * sizeof(*authns));
+    }
+    c->cfg->authns = authns;
+    c->cfg->n_authns = c->tls.n_authns;
     /* The material paths are snapshot strings already; only the vector moves to the arena. */
     if (c->tls.n_files > 0) {
         memcpy(material, c->tls.files, c->tls.n_files * sizeof(*material));
@@ -868,6 +877,7 @@ pc_model_compile(struct pc_model *model, const char *const *files, size_t n_file
     }
     pc_free(c.rules);
     pc_free(c.tls.files);
+    pc_free(c.tls.authns);
     return c.cfg;
 
 fail_destroy:
@@ -875,6 +885,7 @@ fail_destroy:
 fail:
     pc_free(c.rules);
     pc_free(c.tls.files);
+    pc_free(c.tls.authns);
     if (rc == PC_ENOMEM) {
         pc_diag_add(model->diag, "", 0, 0, "", NULL,
                     "out of memory while compiling the configuration");

@@ -4,10 +4,11 @@
  * pc_config_load() reads YAML files of Kubernetes Gateway API resources (Gateway, HTTPRoute,
  * BackendTLSPolicy...), core Secrets and ConfigMaps, and portcullis's own API group
  * (ServiceEndpoints, ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles,
- * WorkloadIdentity, TrustBundle), validates them whole and compiles one immutable snapshot:
- * listeners grouped by port, each port with a compiled route table, every backendRef resolved to
- * endpoint addresses and every policy folded into the rules it applies to. TLS material is
- * recorded as sources (files, inline PEM, the Workload API) for src/tls to read, never parsed.
+ * WorkloadIdentity, TrustBundle, AuthenticationPolicy), validates them whole and compiles one
+ * immutable snapshot: listeners grouped by port, each port with a compiled route table, every
+ * backendRef resolved to endpoint addresses and every policy folded into the rules it applies to.
+ * TLS material is recorded as sources (files, inline PEM, the Workload API) for src/tls to read,
+ * never parsed.
  *
  * A snapshot is built on the control thread, published to the workers by an atomic pointer swap,
  * and never modified afterwards; it is reference-counted so requests in flight finish on the one
@@ -43,6 +44,17 @@ struct pc_route_table;
 #define PC_CONFIG_DEFAULT_ADMIN_PORT             9901u
 #define PC_CONFIG_DEFAULT_SHUTDOWN_GRACE_MS      30000u
 #define PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS 3600000u
+
+/* AuthenticationPolicy defaults, in milliseconds. */
+#define PC_CONFIG_DEFAULT_JWKS_REFRESH_MS            600000u
+#define PC_CONFIG_DEFAULT_JWKS_MIN_REFRESH_MS        30000u
+#define PC_CONFIG_DEFAULT_JWKS_STALE_MS              3600000u
+#define PC_CONFIG_DEFAULT_JWKS_FETCH_TIMEOUT_MS      5000u
+#define PC_CONFIG_DEFAULT_JWT_CLOCK_SKEW_MS          30000u
+#define PC_CONFIG_DEFAULT_JWT_CACHE_TTL_MS           300000u
+#define PC_CONFIG_DEFAULT_INTROSPECTION_TIMEOUT_MS   2000u
+#define PC_CONFIG_DEFAULT_INTROSPECTION_CACHE_TTL_MS 30000u
+#define PC_CONFIG_DEFAULT_DPOP_MAX_AGE_MS            60000u
 
 /* Bounds on what a load reads; past them the configuration is refused. */
 #define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
@@ -238,6 +250,7 @@ enum pc_jwks_origin {
     PC_JWKS_DISCOVERY,     /* jwks_uri read from issuer + /.well-known/openid-configuration */
     PC_JWKS_LOCAL,         /* a JWKS document: a file (watched) or inline */
     PC_JWKS_SPIFFE_BUNDLE, /* the jwt-svid keys of a SPIFFE trust domain's bundle */
+    PC_JWKS_HMAC,          /* no public keys: HS* tokens verified with hmac_secret only */
 };
 
 /* Where a request carries its token. */
@@ -247,7 +260,10 @@ enum pc_token_location {
     PC_TOKEN_COOKIE,     /* a named cookie */
 };
 
-/* A claim named by a dotted path ("realm_access.roles"), and values it must hold. */
+/*
+ * A claim named by a dotted path ("realm_access.roles"), and values it must hold. Claim names
+ * may hold dots themselves ("https://example.com/roles"); validated: no empty name, no spaces.
+ */
 struct pc_claim_requirement {
     const char *path;
     const char *const *values; /* any one of them; n_values 0: the claim must merely exist */
@@ -263,27 +279,28 @@ struct pc_claim_header {
 /* One JWT issuer the gateway accepts tokens from. */
 struct pc_jwt_provider {
     const char *name;   /* "namespace/policy/provider", for logs and metrics */
-    const char *issuer; /* iss must equal this exactly */
+    const char *issuer; /* iss must equal this exactly; NULL only for PC_JWKS_SPIFFE_BUNDLE, whose
+                           tokens then carry no iss (SPIRE's default) */
     const char *const *audiences; /* aud must hold one of them; none: aud is not checked */
     size_t n_audiences;
     uint32_t algorithms; /* pc_jwt_alg bits; never empty */
     enum pc_jwks_origin key_origin;
-    const char *jwks_uri;          /* PC_JWKS_URI; for DISCOVERY it comes from the document */
-    struct pc_pem_source jwks;     /* PC_JWKS_LOCAL: the JWKS JSON (file or inline) */
+    const char *jwks_uri;            /* PC_JWKS_URI; for DISCOVERY it comes from the document */
+    struct pc_pem_source jwks;       /* PC_JWKS_LOCAL: the JWKS JSON (file or inline) */
     const char *spiffe_trust_domain; /* PC_JWKS_SPIFFE_BUNDLE: JWT-SVIDs; sub must be an ID of it */
     const struct pc_trust_bundle *spiffe_bundle; /* where that domain's keys come from */
-    const char *hmac_secret;  /* HS* algorithms only; wiped with the snapshot */
+    const char *hmac_secret;                     /* HS* algorithms only; wiped with the snapshot */
     size_t hmac_secret_len;
-    const char *typ;          /* expected typ header ("at+jwt"), NULL: JWT or absent */
+    const char *typ; /* expected typ header ("at+jwt"), NULL: JWT or absent */
     uint32_t clock_skew_s;
     const struct pc_claim_requirement *required_claims; /* every one must hold */
     size_t n_required_claims;
-    uint32_t refresh_ms;        /* JWKS refetched this often */
-    uint32_t min_refresh_ms;    /* an unknown kid refetches at most this often */
-    uint32_t stale_ms;          /* keys kept and used this long while the issuer is unreachable */
+    uint32_t refresh_ms;     /* JWKS refetched this often */
+    uint32_t min_refresh_ms; /* an unknown kid refetches at most this often */
+    uint32_t stale_ms;       /* keys kept and used this long while the issuer is unreachable */
     uint32_t fetch_timeout_ms;
-    uint32_t cache_ttl_ms;      /* verified tokens remembered at most this long (and until exp) */
-    bool serve_stale;           /* when keys cannot be fetched: serve from stale ones (else 503) */
+    uint32_t cache_ttl_ms; /* verified tokens remembered at most this long (and until exp) */
+    bool serve_stale;      /* when keys cannot be fetched: serve from stale ones (else 503) */
 };
 
 /* OAuth 2.0 Token Introspection (RFC 7662) for opaque tokens. */
@@ -306,7 +323,7 @@ enum pc_sender_binding {
 
 /* What one route requires of the caller's identity. */
 struct pc_authn {
-    const char *policy; /* "namespace/name" of the AuthenticationPolicy */
+    const char *policy;                      /* "namespace/name" of the AuthenticationPolicy */
     const struct pc_jwt_provider *providers; /* chosen by the token's iss */
     size_t n_providers;
     const struct pc_introspection *introspection; /* tokens that are not JWTs; NULL: refused */
@@ -315,8 +332,8 @@ struct pc_authn {
     const char *location_prefix; /* header value prefix ("Bearer "), may be NULL */
     bool is_optional;            /* no token: served anonymously; a bad token is still refused */
     enum pc_sender_binding binding;
-    bool binding_if_present;    /* bound tokens are checked; unbound ones accepted */
-    uint32_t dpop_max_age_s;    /* a proof's iat may be this far in the past (or skew ahead) */
+    bool binding_if_present;       /* bound tokens are checked; unbound ones accepted */
+    uint32_t dpop_max_age_s;       /* a proof's iat may be this far in the past (or skew ahead) */
     const char *const *scopes_all; /* every scope here must be granted */
     size_t n_scopes_all;
     const char *const *scopes_any; /* one of these */
@@ -440,10 +457,14 @@ struct pc_config {
 
     const char *const *files; /* every file that was read, for the file watcher */
     size_t n_files;
-    /* Every certificate, key and bundle file the TLS settings name (PC_PEM_FILE sources, once
-     * each), watched for rotation. */
+    /* Every certificate, key and bundle file the TLS settings name, and every local JWKS file
+     * (PC_PEM_FILE sources, once each), watched for rotation. */
     const char *const *material_files;
     size_t n_material_files;
+    /* Every compiled authentication, once each (rules share them): the providers whose keys
+     * must be fetched, refreshed or watched. */
+    const struct pc_authn *const *authns;
+    size_t n_authns;
     const char *source;  /* the path given to pc_config_load (the buffer's name for _buffer) */
     bool source_is_dir;  /* source is a directory: watch it for files added or removed too */
     uint64_t generation; /* set by the caller that publishes the snapshot */

@@ -30,6 +30,7 @@
 #include "core/err.h"
 
 #define TLS_SECRET_TYPE "kubernetes.io/tls"
+#define PEM_FILE_HINT   "name the PEM file itself"
 
 static const char socket_hint[] =
     "set spec.spiffe.workloadAPISocket in the ProxyConfig (such as \"unix:///run/spire/agent.sock\") or the SPIFFE_ENDPOINT_SOCKET environment variable";
@@ -67,9 +68,8 @@ on_wipe(void *data)
     }
 }
 
-/* Has bytes[0..len) wiped when arena is destroyed. Returns 0 or PC_ENOMEM. */
-static int
-wipe_later(struct pc_arena *arena, const void *bytes, size_t len)
+int
+pc_model_wipe_later(struct pc_arena *arena, const void *bytes, size_t len)
 {
     struct wipe *w = pc_arena_alloc(arena, sizeof(*w));
 
@@ -209,13 +209,9 @@ report_unreadable(struct pc_model *model, const struct pc_schema_string *path, c
     }
 }
 
-/*
- * Checks that the file path names exists, is a regular file and can be opened for reading;
- * *abs receives its absolute path (load arena). Returns 0; PC_EINVAL when a problem was
- * reported; PC_ENOMEM.
- */
-static int
-check_file(struct pc_model *model, const struct pc_schema_string *path, const char **abs)
+int
+pc_model_check_file(struct pc_model *model, const struct pc_schema_string *path, const char *what,
+                    const char **abs)
 {
     char *full = NULL;
     struct stat st;
@@ -239,7 +235,7 @@ check_file(struct pc_model *model, const struct pc_schema_string *path, const ch
     rc = fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ? PC_EINVAL : 0;
     close(fd);
     if (rc != 0) {
-        report(model, path->node, "name the PEM file itself", "\"%s\" is not a regular file", full);
+        report(model, path->node, what, "\"%s\" is not a regular file", full);
         return rc;
     }
     *abs = full;
@@ -285,8 +281,8 @@ decode_data(struct pc_model *model, const struct pc_resource_doc *doc, struct se
             continue;
         }
         out = pc_arena_alloc(model->arena, size);
-        if (out == NULL || wipe_later(model->arena, v->s, v->len) != 0
-            || wipe_later(model->arena, out, size) != 0) {
+        if (out == NULL || pc_model_wipe_later(model->arena, v->s, v->len) != 0
+            || pc_model_wipe_later(model->arena, out, size) != 0) {
             return PC_ENOMEM;
         }
         if (pc_value_base64_decode(v->s, v->len, out, &n, &bad) != 0) {
@@ -364,7 +360,7 @@ check_secret(struct pc_model *model, struct pc_model_resource *res, struct pc_mo
             ok = false;
             continue;
         }
-        rc = wipe_later(model->arena, v->s, v->len);
+        rc = pc_model_wipe_later(model->arena, v->s, v->len);
         keep_tls_value(doc->string_data.keys[i].s, v->s, v->len, v->node, &crt, &tls_key);
     }
     if (rc != 0 || doc->type.s == NULL || strcmp(doc->type.s, TLS_SECRET_TYPE) != 0) {
@@ -378,6 +374,51 @@ check_secret(struct pc_model *model, struct pc_model_resource *res, struct pc_mo
                                      .data = tls_key.bytes,
                                      .len = tls_key.len };
     return 0;
+}
+
+/* Decodes a Secret's data value into the load arena, wiped with it. Returns 0 or PC_E*. */
+static int
+decode_secret_value(struct pc_model *model, const struct pc_schema_string *v, const char **bytes,
+                    size_t *len)
+{
+    size_t size = v->len / 4 * 3 + 4;
+    unsigned char *out = pc_arena_alloc(model->arena, size);
+    size_t bad = 0;
+
+    if (out == NULL || pc_model_wipe_later(model->arena, out, size) != 0) {
+        return PC_ENOMEM;
+    }
+    /* A value that is not base64 was reported by the Secret's own check. */
+    if (pc_value_base64_decode(v->s, v->len, out, len, &bad) != 0) {
+        return PC_EINVAL;
+    }
+    out[*len] = '\0';
+    *bytes = (const char *)out;
+    return 0;
+}
+
+int
+pc_model_secret_value(struct pc_model *model, const struct pc_model_resource *secret,
+                      const char *key, const char **bytes, size_t *len)
+{
+    const struct pc_resource_doc *doc = secret->doc;
+
+    /* stringData wins over data, as the API server merges them. */
+    for (size_t i = 0; i < doc->string_data.n; i++) {
+        if (strcmp(doc->string_data.keys[i].s, key) == 0) {
+            *bytes = doc->string_data.values[i].s;
+            *len = doc->string_data.values[i].len;
+            return *bytes != NULL ? 0 : PC_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < doc->data.n; i++) {
+        if (strcmp(doc->data.keys[i].s, key) == 0) {
+            return doc->data.values[i].s != NULL
+                       ? decode_secret_value(model, &doc->data.values[i], bytes, len)
+                       : PC_EINVAL;
+        }
+    }
+    return PC_ENOENT;
 }
 
 /* ---- ConfigMap ---- */
@@ -428,8 +469,8 @@ check_certificate_files(struct pc_model *model, struct pc_model_resource *res,
     if (spec->certificate.s == NULL || spec->private_key.s == NULL) {
         return 0;
     }
-    rc_chain = check_file(model, &spec->certificate, &chain);
-    rc_key = check_file(model, &spec->private_key, &key);
+    rc_chain = pc_model_check_file(model, &spec->certificate, PEM_FILE_HINT, &chain);
+    rc_key = pc_model_check_file(model, &spec->private_key, PEM_FILE_HINT, &key);
     if (rc_chain == PC_ENOMEM || rc_key == PC_ENOMEM) {
         return PC_ENOMEM;
     }
@@ -549,7 +590,7 @@ check_bundle_source(struct pc_model *model, const struct pc_model_resource *res,
 
     if (tb->file.s != NULL) {
         src->origin = PC_PEM_FILE;
-        rc = check_file(model, &tb->file, &src->path);
+        rc = pc_model_check_file(model, &tb->file, PEM_FILE_HINT, &src->path);
         *ok = *ok && rc == 0;
         return rc == PC_ENOMEM ? rc : 0;
     }
@@ -786,9 +827,9 @@ add_material_file(struct pc_model_tls_compiler *tc, const char *path)
     return 0;
 }
 
-static int
-copy_source(struct pc_model_tls_compiler *tc, const struct pc_pem_source *src, bool is_secret,
-            struct pc_pem_source *out)
+int
+pc_model_compile_source(struct pc_model_tls_compiler *tc, const struct pc_pem_source *src,
+                        bool is_secret, struct pc_pem_source *out)
 {
     char *data;
 
@@ -800,7 +841,8 @@ copy_source(struct pc_model_tls_compiler *tc, const struct pc_pem_source *src, b
     case PC_PEM_INLINE:
         data = pc_arena_alloc(tc->arena, src->len + 1);
         /* The wipe is registered before the key is copied in, so no failure leaves it behind. */
-        if (data == NULL || (is_secret && wipe_later(tc->arena, data, src->len + 1) != 0)) {
+        if (data == NULL
+            || (is_secret && pc_model_wipe_later(tc->arena, data, src->len + 1) != 0)) {
             return PC_ENOMEM;
         }
         memcpy(data, src->data, src->len);
@@ -840,8 +882,8 @@ pc_model_compile_certificate(struct pc_model_tls_compiler *tc, const struct pc_m
     cert = pc_arena_calloc(tc->arena, 1, sizeof(*cert));
     if (cert == NULL || copy_string(tc->arena, res->id, &cert->name) != 0
         || copy_string(tc->arena, m->spiffe_id, &cert->spiffe_id) != 0
-        || copy_source(tc, &m->chain, false, &cert->chain) != 0
-        || copy_source(tc, &m->key, true, &cert->key) != 0) {
+        || pc_model_compile_source(tc, &m->chain, false, &cert->chain) != 0
+        || pc_model_compile_source(tc, &m->key, true, &cert->key) != 0) {
         return PC_ENOMEM;
     }
     m->compiled_certificate = cert;
@@ -863,7 +905,7 @@ pc_model_compile_bundle(struct pc_model_tls_compiler *tc, const struct pc_model_
     bundle = pc_arena_calloc(tc->arena, 1, sizeof(*bundle));
     if (bundle == NULL || copy_string(tc->arena, res->id, &bundle->name) != 0
         || copy_string(tc->arena, m->bundle.trust_domain, &bundle->trust_domain) != 0
-        || copy_source(tc, &m->bundle.source, false, &bundle->source) != 0) {
+        || pc_model_compile_source(tc, &m->bundle.source, false, &bundle->source) != 0) {
         return PC_ENOMEM;
     }
     bundle->format = m->bundle.format;

@@ -2,8 +2,9 @@
  * The validated model: every decoded resource of one load, indexed by kind, namespace and name,
  * plus what validation worked out about them (which listeners each route attaches to with which
  * hostnames, which policy values apply where, which certificates and trust bundles each listener
- * and backend uses). It is the hand-off between the loader, the checks (check.c, attach.c,
- * material.c, tls.c) and the compiler (compile.c, with material.c and tls.c for TLS).
+ * and backend uses, which AuthenticationPolicy protects each target). It is the hand-off between
+ * the loader, the checks (check.c, attach.c, material.c, tls.c, authn.c) and the compiler
+ * (compile.c, with material.c and tls.c for TLS and authn.c for authentication).
  *
  * Everything lives in the load arena and dies with it; the compiled snapshot copies what it
  * keeps. Control thread only.
@@ -81,6 +82,7 @@ struct pc_model_listener {
     bool is_usable; /* decoded without error; routes may attach */
     /* Policies naming this listener as their sectionName. */
     struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
+    struct pc_model_slot authn; /* owner: the AuthenticationPolicy; node: its targetRef */
     /* HTTPRoutes attached, in load order. */
     struct pc_model_resource **routes;
     size_t n_routes;
@@ -106,6 +108,7 @@ struct pc_model_gateway {
     size_t n_listeners;
     struct pc_model_slot
         client_policy[PC_MODEL_CLIENT_COUNT]; /* policies naming the whole Gateway */
+    struct pc_model_slot authn; /* the AuthenticationPolicy naming the whole Gateway */
     /* spec.backendTLS.clientCertificateRef, resolved; NULL: none. */
     const struct pc_model_resource *client_certificate;
 };
@@ -123,6 +126,7 @@ struct pc_model_route {
     size_t cap_attachments;
     struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
     struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
+    struct pc_model_slot authn; /* the AuthenticationPolicy naming the route */
 };
 
 /* A BackendTLSPolicy targeting a ServiceEndpoints, or one of its ports by name. */
@@ -177,14 +181,20 @@ enum pc_model_material_use {
     PC_MODEL_USE_BUNDLE,          /* ConfigMap, TrustBundle */
 };
 
-/* The compiler's TLS state: the snapshot arena and what the snapshot must list. */
+/*
+ * The compiler's state for shared material (TLS and authentication): the snapshot arena and
+ * what the snapshot must list.
+ */
 struct pc_model_tls_compiler {
     struct pc_model *model;
     struct pc_arena *arena; /* the snapshot's */
     const char **files;     /* heap vector of snapshot strings: material files, deduplicated */
     size_t n_files;
     size_t cap_files;
-    bool uses_workload_api; /* a compiled source comes from the Workload API */
+    bool uses_workload_api;         /* a compiled source comes from the Workload API */
+    const struct pc_authn **authns; /* heap vector of every compiled pc_authn, once each */
+    size_t n_authns;
+    size_t cap_authns;
 };
 
 struct pc_model {
@@ -250,6 +260,13 @@ const char *pc_model_suggest(const struct pc_model *model, enum pc_resource_kind
                              const char *ns, const char *name, char *hint, size_t size,
                              const char *otherwise);
 
+/* The listener of gw named name, or NULL (attach.c). */
+struct pc_model_listener *pc_model_find_listener(const struct pc_model_gateway *gw,
+                                                 const char *name);
+
+/* Writes "listeners of the Gateway: a, b" into buf (size bytes), for hints (attach.c). */
+void pc_model_list_listeners(const struct pc_model_gateway *gw, char *buf, size_t size);
+
 /*
  * Whether a ReferenceGrant in to_ns lets resources of from_kind (group gateway.networking.k8s.io)
  * in from_ns refer to the to_group/to_kind resource named to_name (attach.c).
@@ -287,6 +304,59 @@ int pc_model_compile_certificate(struct pc_model_tls_compiler *tc,
                                  const struct pc_tls_certificate **out);
 int pc_model_compile_bundle(struct pc_model_tls_compiler *tc, const struct pc_model_resource *res,
                             const struct pc_trust_bundle **out);
+
+/* Has bytes[0..len) wiped when arena is destroyed (material.c). Returns 0 or PC_ENOMEM. */
+int pc_model_wipe_later(struct pc_arena *arena, const void *bytes, size_t len);
+
+/*
+ * Checks that the file path names exists, is a regular file and can be opened for reading
+ * (material.c); what is the hint when it is not a regular file. *abs receives its absolute path
+ * (load arena), relative paths being read from the directory of the declaring file. Returns 0;
+ * PC_EINVAL when a problem was reported; PC_ENOMEM.
+ */
+int pc_model_check_file(struct pc_model *model, const struct pc_schema_string *path,
+                        const char *what, const char **abs);
+
+/*
+ * Finds the value of key in Secret secret, stringData winning over data, and gives its bytes
+ * (data decoded from base64) in *bytes and *len (load arena, wiped with it, NUL after len bytes)
+ * (material.c). Returns 0; PC_ENOENT when the Secret has no such key; PC_EINVAL when the value
+ * was reported bad already; PC_ENOMEM.
+ */
+int pc_model_secret_value(struct pc_model *model, const struct pc_model_resource *secret,
+                          const char *key, const char **bytes, size_t *len);
+
+/*
+ * Copies src into the snapshot arena as *out (material.c): a file's path, recorded in
+ * tc->files for watching; inline data, wiped with the snapshot when is_secret; or the Workload
+ * API origin, noted in tc. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_source(struct pc_model_tls_compiler *tc, const struct pc_pem_source *src,
+                            bool is_secret, struct pc_pem_source *out);
+
+/*
+ * Checks every AuthenticationPolicy on its own (authn.c): key sources, algorithms, URLs,
+ * discovery, local JWKS, sender constraints, requirements, forwarded headers. Runs after the
+ * material checks. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_check_authn(struct pc_model *model);
+
+/*
+ * Resolves what AuthenticationPolicies refer to (authn.c): their targets (two policies on one
+ * target are an error naming both), HMAC and client secrets, SPIFFE trust bundles, and the
+ * listeners a certificate-bound policy needs to ask for client certificates. Runs once routes
+ * are attached and listener TLS is known. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_resolve_authn(struct pc_model *model);
+
+/*
+ * The authentication of the rules of route served on listener l (authn.c): the policy naming
+ * the route, else the listener, else its Gateway. *out is NULL when none applies, else the
+ * policy's snapshot copy, made on first use, shared by every rule it covers and listed once in
+ * tc->authns. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_authn(struct pc_model_tls_compiler *tc, const struct pc_model_resource *route,
+                           const struct pc_model_listener *l, const struct pc_authn **out);
 
 /*
  * The TLS checks of listeners, ClientTrafficPolicy TLS fields and BackendTLSPolicies that need

@@ -3,7 +3,8 @@
  *
  * Bounds follow the Gateway API v1 CRDs where the specification sets them (16 hostnames, 16
  * rules, 64 matches, 16 filters and backendRefs, 1024-byte paths, 4096-byte header values...)
- * and are ours for the portcullis.dev kinds. Tables are listed leaves first because each one
+ * and are ours for the portcullis.dev kinds; the defaults of AuthenticationPolicy durations are
+ * config.h's. Tables are listed leaves first because each one
  * names the tables of its nested objects. The tables are constant data, safe from any thread.
  */
 #include "config/resource.h"
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/config.h"
 #include "config/value.h"
 #include "core/err.h"
 
@@ -316,6 +318,189 @@ check_xfcc_detail(const char *s, size_t len, struct pc_schema_msg *msg)
     return false;
 }
 
+/* ---- checks of AuthenticationPolicy values ---- */
+
+/* Issuers, audiences and similar identifiers: printable ASCII without spaces. */
+static bool
+check_identifier(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool ok = len > 0 && len <= 2048;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] > ' ' && s[i] <= '~';
+    }
+    if (ok) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "%s",
+             len == 0 ? "must not be empty"
+                      : "must be 1 to 2048 printable ASCII characters without spaces");
+    return false;
+}
+
+static bool
+check_algorithm(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    size_t n;
+    const char *const *names = pc_value_jwt_alg_names(&n);
+    const char *near;
+
+    if (pc_value_jwt_alg_index(s, len) >= 0) {
+        return true;
+    }
+    if (strcasecmp(s, "none") == 0) {
+        snprintf(msg->problem, sizeof(msg->problem),
+                 "algorithm \"none\" is refused: it would accept unsigned tokens as genuine");
+        snprintf(msg->hint, sizeof(msg->hint),
+                 "list the algorithms your identity provider signs with, such as RS256 or ES256");
+        return false;
+    }
+    near = pc_value_suggest(s, names, n);
+    snprintf(msg->problem, sizeof(msg->problem), "unknown algorithm \"%.64s\"", s);
+    snprintf(
+        msg->hint, sizeof(msg->hint),
+        "%s%s%sallowed: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512",
+        near != NULL ? "did you mean \"" : "", near != NULL ? near : "",
+        near != NULL ? "\"? " : "");
+    return false;
+}
+
+/* URLs the gateway fetches itself: https, or plain http to a loopback address only. */
+static bool
+check_url(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool is_http;
+    bool is_loopback;
+    const char *problem = pc_value_url_problem(s, len, &is_http, &is_loopback);
+
+    if (problem == NULL && (!is_http || is_loopback)) {
+        return true;
+    }
+    if (problem == NULL) {
+        snprintf(msg->problem, sizeof(msg->problem), "scheme \"http\" refused");
+        snprintf(
+            msg->hint, sizeof(msg->hint),
+            "use https://; plain http is allowed only to a loopback address (127.0.0.1, ::1, localhost)");
+        return false;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a usable URL: %s", s, problem);
+    snprintf(msg->hint, sizeof(msg->hint), "write https://host[:port]/path");
+    return false;
+}
+
+static bool
+check_claim_path(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *problem = pc_value_claim_path_problem(s, len);
+
+    if (problem == NULL) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "claim path \"%.64s\" is not valid: %s", s,
+             problem);
+    snprintf(msg->hint, sizeof(msg->hint),
+             "write claim names separated by '.', such as \"realm_access.roles\"");
+    return false;
+}
+
+static bool
+check_claim_value(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    if (len > 0 && len <= 1024 && strlen(s) == len) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "%s",
+             len == 0 ? "must not be empty" : "must be 1 to 1024 characters without NUL");
+    return false;
+}
+
+/* A media type without parameters (RFC 7515 section 4.1.9): "at+jwt", "application/jwt". */
+static bool
+check_typ(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *slash = memchr(s, '/', len);
+    size_t head = slash != NULL ? (size_t)(slash - s) : len;
+
+    if (len <= 128 && pc_value_is_header_name(s, head)
+        && (slash == NULL || pc_value_is_header_name(slash + 1, len - head - 1))) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a media type", s);
+    snprintf(msg->hint, sizeof(msg->hint), "write it like \"at+jwt\" or \"application/jwt\"");
+    return false;
+}
+
+/* A header value prefix ("Bearer "): printable ASCII, spaces allowed after the first character. */
+static bool
+check_token_prefix(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool ok = len > 0 && len <= 64 && s[0] != ' ';
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= ' ' && s[i] <= '~';
+    }
+    if (ok) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "not a valid header value prefix");
+    snprintf(
+        msg->hint, sizeof(msg->hint),
+        "use 1 to 64 printable ASCII characters that do not start with a space, such as \"Bearer \"");
+    return false;
+}
+
+CHECK(check_cookie_name, pc_value_is_header_name(s, len), "\"%.64s\" is not a valid cookie name", s)
+CHECK(
+    check_scope, pc_value_is_scope(s, len),
+    "\"%.64s\" is not a valid scope: 1 to 256 printable ASCII characters without spaces, '\"' or '\\'",
+    s)
+
+/* OAuth 2.0 client identifiers are VSCHAR (RFC 6749 appendix A.1): spaces are allowed. */
+static bool
+check_client_id(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool ok = len > 0 && len <= 256;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= ' ' && s[i] <= '~';
+    }
+    if (ok) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "must be 1 to 256 printable ASCII characters");
+    return false;
+}
+
+/* The realm goes into WWW-Authenticate as a quoted-string (RFC 9110 section 5.6.4). */
+static bool
+check_realm(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    bool ok = len > 0 && len <= 128;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= ' ' && s[i] <= '~' && s[i] != '"' && s[i] != '\\';
+    }
+    if (ok) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "not a valid realm");
+    snprintf(msg->hint, sizeof(msg->hint),
+             "use 1 to 128 printable ASCII characters without '\"' or '\\'");
+    return false;
+}
+
+/* Secrets are core resources: group "". */
+static bool
+check_core_group(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    if (len == 0) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "group of a Secret must be \"\"");
+    snprintf(msg->hint, sizeof(msg->hint), "leave group out");
+    return false;
+}
+
 /* ---- enums ---- */
 
 static const char *const from_values[] = { "All", "Selector", "Same", NULL };
@@ -349,6 +534,11 @@ static const char *const bundle_formats[] = { "PEM", "SPIFFE", NULL };
 static const char *const service_kinds[] = { "Service", NULL };
 static const char *const well_known_cas[] = { "System", NULL };
 static const char *const san_types[] = { "Hostname", "URI", NULL };
+static const char *const own_groups[] = { PC_RESOURCE_OWN_GROUP, NULL };
+static const char *const secret_kinds[] = { "Secret", NULL };
+static const char *const trust_bundle_kinds[] = { "TrustBundle", NULL };
+static const char *const auth_methods[] = { "client_secret_basic", "client_secret_post", NULL };
+static const char *const binding_modes[] = { "None", "Certificate", "DPoP", "Any", NULL };
 
 /* ---- shared ---- */
 
@@ -971,6 +1161,232 @@ static const struct pc_schema_field backend_tls_policy_fields[] = {
 };
 SCHEMA(backend_tls_policy_schema, struct pc_resource_backend_tls_policy, backend_tls_policy_fields);
 
+/* ---- AuthenticationPolicy ---- */
+
+#define ONE_WEEK (7 * ONE_DAY)
+
+/* A Secret in the policy's own namespace. */
+static const struct pc_schema_field secret_local_ref_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, group), .def_str = "",
+      .check = check_core_group },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, kind), .def_str = "Secret",
+      .values = secret_kinds },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_object_ref, name),
+      .check = check_subdomain },
+};
+SCHEMA(secret_local_ref_schema, struct pc_resource_object_ref, secret_local_ref_fields);
+
+/* A TrustBundle in the policy's own namespace. */
+static const struct pc_schema_field bundle_local_ref_fields[] = {
+    { "group", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, group),
+      .def_str = PC_RESOURCE_OWN_GROUP, .values = own_groups },
+    { "kind", PC_SCHEMA_STRING, 0, AT(struct pc_resource_object_ref, kind),
+      .def_str = "TrustBundle", .values = trust_bundle_kinds },
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_object_ref, name),
+      .check = check_subdomain },
+};
+SCHEMA(bundle_local_ref_schema, struct pc_resource_object_ref, bundle_local_ref_fields);
+
+static const struct pc_schema_field claim_match_fields[] = {
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_claim_match, name),
+      .check = check_claim_path },
+    { "values", PC_SCHEMA_LIST, 0, AT(struct pc_resource_claim_match, values), .min = 0, .max = 64,
+      .check = check_claim_value },
+};
+SCHEMA(claim_match_schema, struct pc_resource_claim_match, claim_match_fields);
+
+static const struct pc_schema_field remote_jwks_fields[] = {
+    { "uri", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_remote_jwks, uri), .check = check_url },
+    { "timeout", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint =
+          "set refresh.timeout on the provider; it bounds every key fetch, discovery included" },
+};
+SCHEMA(remote_jwks_schema, struct pc_resource_remote_jwks, remote_jwks_fields);
+
+static const struct pc_schema_field local_jwks_fields[] = {
+    { "file", PC_SCHEMA_STRING, 0, AT(struct pc_resource_local_jwks, file), STRLEN(4096),
+      .check = check_file_path },
+    { "inline", PC_SCHEMA_STRING, 0, AT(struct pc_resource_local_jwks, inline_), STRLEN(ONE_MIB) },
+};
+SCHEMA(local_jwks_schema, struct pc_resource_local_jwks, local_jwks_fields);
+
+static const struct pc_schema_field spiffe_keys_fields[] = {
+    { "trustDomain", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_spiffe_keys, trust_domain),
+      .check = check_trust_domain },
+    { "bundleRef", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_spiffe_keys, bundle_ref),
+      .sub = &bundle_local_ref_schema },
+};
+SCHEMA(spiffe_keys_schema, struct pc_resource_spiffe_keys, spiffe_keys_fields);
+
+static const struct pc_schema_field key_refresh_fields[] = {
+    { "interval", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_key_refresh, interval),
+      .min = 1000, .max = ONE_DAY, .def_int = PC_CONFIG_DEFAULT_JWKS_REFRESH_MS },
+    { "minInterval", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_key_refresh, min_interval),
+      .min = 1000, .max = ONE_HOUR, .def_int = PC_CONFIG_DEFAULT_JWKS_MIN_REFRESH_MS },
+    { "stale", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_key_refresh, stale), .min = 0,
+      .max = ONE_WEEK, .def_int = PC_CONFIG_DEFAULT_JWKS_STALE_MS },
+    { "serveStale", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_key_refresh, serve_stale) },
+    { "timeout", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_key_refresh, timeout), .min = 100,
+      .max = 60000, .def_int = PC_CONFIG_DEFAULT_JWKS_FETCH_TIMEOUT_MS },
+};
+SCHEMA(key_refresh_schema, struct pc_resource_key_refresh, key_refresh_fields);
+
+static const struct pc_schema_field jwt_provider_fields[] = {
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_jwt_provider, name),
+      .check = check_subdomain },
+    { "issuer", PC_SCHEMA_STRING, 0, AT(struct pc_resource_jwt_provider, issuer),
+      .check = check_identifier },
+    { "audiences", PC_SCHEMA_LIST, 0, AT(struct pc_resource_jwt_provider, audiences), .min = 0,
+      .max = 16, .check = check_identifier },
+    { "algorithms", PC_SCHEMA_LIST, 0, AT(struct pc_resource_jwt_provider, algorithms), .min = 1,
+      .max = 13, .check = check_algorithm },
+    { "remoteJWKS", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_jwt_provider, remote_jwks),
+      .sub = &remote_jwks_schema },
+    { "discovery", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_jwt_provider, discovery) },
+    { "localJWKS", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_jwt_provider, local_jwks),
+      .sub = &local_jwks_schema },
+    { "spiffe", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_jwt_provider, spiffe),
+      .sub = &spiffe_keys_schema },
+    { "hmacSecretRef", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_jwt_provider, hmac_secret_ref),
+      .sub = &secret_local_ref_schema },
+    { "typ", PC_SCHEMA_STRING, 0, AT(struct pc_resource_jwt_provider, typ), .check = check_typ },
+    { "clockSkew", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_jwt_provider, clock_skew),
+      .min = 0, .max = 300000, .def_int = PC_CONFIG_DEFAULT_JWT_CLOCK_SKEW_MS },
+    { "requiredClaims", PC_SCHEMA_LIST, 0, AT(struct pc_resource_jwt_provider, required_claims),
+      .min = 0, .max = 16, .sub = &claim_match_schema },
+    { "refresh", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_jwt_provider, refresh),
+      .sub = &key_refresh_schema },
+    { "cacheTTL", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_jwt_provider, cache_ttl), .min = 0,
+      .max = ONE_HOUR, .def_int = PC_CONFIG_DEFAULT_JWT_CACHE_TTL_MS },
+    { "claimToHeaders", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "set spec.claimToHeaders; claims are copied whichever provider verified the token" },
+    { "extractFrom", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "set spec.tokenLocation; it applies to every provider and to introspection" },
+};
+SCHEMA(jwt_provider_schema, struct pc_resource_jwt_provider, jwt_provider_fields);
+
+static const struct pc_schema_field jwt_fields[] = {
+    { "providers", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_jwt, providers), .min = 1, .max = 16,
+      .sub = &jwt_provider_schema },
+    { "optional", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "set spec.optional; it applies to JWTs and opaque tokens alike" },
+    { "tokenLocation", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "set spec.tokenLocation; it applies to JWTs and opaque tokens alike" },
+};
+SCHEMA(jwt_schema, struct pc_resource_jwt, jwt_fields);
+
+static const struct pc_schema_field token_header_fields[] = {
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_token_header, name),
+      .check = check_header_name },
+    { "prefix", PC_SCHEMA_STRING, 0, AT(struct pc_resource_token_header, prefix),
+      .check = check_token_prefix },
+};
+SCHEMA(token_header_schema, struct pc_resource_token_header, token_header_fields);
+
+static const struct pc_schema_field token_cookie_fields[] = {
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_token_cookie, name),
+      .check = check_cookie_name },
+};
+SCHEMA(token_cookie_schema, struct pc_resource_token_cookie, token_cookie_fields);
+
+static const struct pc_schema_field token_location_fields[] = {
+    { "header", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_token_location, header),
+      .sub = &token_header_schema },
+    { "cookie", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_token_location, cookie),
+      .sub = &token_cookie_schema },
+};
+SCHEMA(token_location_schema, struct pc_resource_token_location, token_location_fields);
+
+static const struct pc_schema_field introspection_fields[] = {
+    { "endpoint", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_introspection, endpoint),
+      .check = check_url },
+    { "clientID", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_introspection, client_id),
+      .check = check_client_id },
+    { "clientSecretRef", PC_SCHEMA_OBJECT, REQ,
+      AT(struct pc_resource_introspection, client_secret_ref), .sub = &secret_local_ref_schema },
+    { "authMethod", PC_SCHEMA_STRING, 0, AT(struct pc_resource_introspection, auth_method),
+      .values = auth_methods, .def_str = "client_secret_basic" },
+    { "issuer", PC_SCHEMA_STRING, 0, AT(struct pc_resource_introspection, issuer),
+      .check = check_identifier },
+    { "timeout", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_introspection, timeout), .min = 100,
+      .max = 60000, .def_int = PC_CONFIG_DEFAULT_INTROSPECTION_TIMEOUT_MS },
+    { "cacheTTL", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_introspection, cache_ttl),
+      .min = 0, .max = ONE_HOUR, .def_int = PC_CONFIG_DEFAULT_INTROSPECTION_CACHE_TTL_MS },
+};
+SCHEMA(introspection_schema, struct pc_resource_introspection, introspection_fields);
+
+static const struct pc_schema_field sender_constraint_fields[] = {
+    { "mode", PC_SCHEMA_STRING, 0, AT(struct pc_resource_sender_constraint, mode),
+      .values = binding_modes, .def_str = "None" },
+    { "ifPresent", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_sender_constraint, if_present) },
+    { "dpopMaxAge", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_sender_constraint, dpop_max_age),
+      .min = 1000, .max = 600000, .def_int = PC_CONFIG_DEFAULT_DPOP_MAX_AGE_MS },
+};
+SCHEMA(sender_constraint_schema, struct pc_resource_sender_constraint, sender_constraint_fields);
+
+static const struct pc_schema_field scope_requirement_fields[] = {
+    { "allOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_scope_requirement, all_of), .min = 0,
+      .max = 32, .check = check_scope },
+    { "anyOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_scope_requirement, any_of), .min = 0,
+      .max = 32, .check = check_scope },
+};
+SCHEMA(scope_requirement_schema, struct pc_resource_scope_requirement, scope_requirement_fields);
+
+static const struct pc_schema_field claim_requirement_fields[] = {
+    { "allOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_claim_requirement, all_of), .min = 0,
+      .max = 16, .sub = &claim_match_schema },
+    { "anyOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_claim_requirement, any_of), .min = 0,
+      .max = 16, .sub = &claim_match_schema },
+};
+SCHEMA(claim_requirement_schema, struct pc_resource_claim_requirement, claim_requirement_fields);
+
+static const struct pc_schema_field identity_requirement_fields[] = {
+    { "scopes", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_identity_requirement, scopes),
+      .sub = &scope_requirement_schema },
+    { "claims", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_identity_requirement, claims),
+      .sub = &claim_requirement_schema },
+};
+SCHEMA(identity_requirement_schema, struct pc_resource_identity_requirement,
+       identity_requirement_fields);
+
+static const struct pc_schema_field principal_fields[] = {
+    { "clientIDClaims", PC_SCHEMA_LIST, 0, AT(struct pc_resource_principal, client_id_claims),
+      .min = 1, .max = 8, .check = check_claim_path },
+    { "roleClaims", PC_SCHEMA_LIST, 0, AT(struct pc_resource_principal, role_claims), .min = 0,
+      .max = 8, .check = check_claim_path },
+};
+SCHEMA(principal_schema, struct pc_resource_principal, principal_fields);
+
+static const struct pc_schema_field claim_header_fields[] = {
+    { "claim", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_claim_header, claim),
+      .check = check_claim_path },
+    { "header", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_claim_header, header),
+      .check = check_header_name },
+};
+SCHEMA(claim_header_schema, struct pc_resource_claim_header, claim_header_fields);
+
+static const struct pc_schema_field authn_policy_fields[] = {
+    { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_authn_policy, target_refs), .min = 1,
+      .max = 16, .sub = &ctp_target_schema },
+    { "jwt", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authn_policy, jwt), .sub = &jwt_schema },
+    { "introspection", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authn_policy, introspection),
+      .sub = &introspection_schema },
+    { "tokenLocation", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authn_policy, token_location),
+      .sub = &token_location_schema },
+    { "optional", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_authn_policy, optional) },
+    { "senderConstraint", PC_SCHEMA_OBJECT, 0,
+      AT(struct pc_resource_authn_policy, sender_constraint), .sub = &sender_constraint_schema },
+    { "require", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authn_policy, require),
+      .sub = &identity_requirement_schema },
+    { "principal", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authn_policy, principal),
+      .sub = &principal_schema },
+    { "claimToHeaders", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authn_policy, claim_to_headers),
+      .min = 0, .max = 32, .sub = &claim_header_schema },
+    { "realm", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authn_policy, realm),
+      .check = check_realm },
+};
+SCHEMA(authn_policy_schema, struct pc_resource_authn_policy, authn_policy_fields);
+
 /* ---- documents ---- */
 
 static const struct pc_schema_field meta_fields[] = {
@@ -1014,6 +1430,7 @@ static const struct pc_schema_field workload_identity_doc[] = { DOC_FIELDS(
     &workload_identity_schema, 0) };
 static const struct pc_schema_field trust_bundle_doc[] = { DOC_FIELDS(&trust_bundle_schema, REQ) };
 static const struct pc_schema_field btls_doc[] = { DOC_FIELDS(&backend_tls_policy_schema, REQ) };
+static const struct pc_schema_field authn_doc[] = { DOC_FIELDS(&authn_policy_schema, REQ) };
 
 /* Secret and ConfigMap carry their data next to metadata; a Secret's values are secret. */
 static const struct pc_schema_field secret_doc[] = {
@@ -1052,6 +1469,7 @@ SCHEMA(certificate_files_doc_schema, struct pc_resource_doc, certificate_files_d
 SCHEMA(workload_identity_doc_schema, struct pc_resource_doc, workload_identity_doc);
 SCHEMA(trust_bundle_doc_schema, struct pc_resource_doc, trust_bundle_doc);
 SCHEMA(btls_doc_schema, struct pc_resource_doc, btls_doc);
+SCHEMA(authn_doc_schema, struct pc_resource_doc, authn_doc);
 SCHEMA(secret_doc_schema, struct pc_resource_doc, secret_doc);
 SCHEMA(config_map_doc_schema, struct pc_resource_doc, config_map_doc);
 
@@ -1101,6 +1519,8 @@ static const struct pc_resource_type types[] = {
       &btls_doc_schema },
     { PC_RESOURCE_BACKEND_TLS_POLICY, PC_RESOURCE_GATEWAY_GROUP "/v1alpha3", "BackendTLSPolicy",
       true, &btls_doc_schema },
+    { PC_RESOURCE_AUTHN_POLICY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "AuthenticationPolicy", true,
+      &authn_doc_schema },
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
@@ -1109,7 +1529,7 @@ static const char *const kind_names[] = {
     "Gateway",          "HTTPRoute",           "ReferenceGrant",       "Namespace",
     "ServiceEndpoints", "ClientTrafficPolicy", "BackendTrafficPolicy", "ProxyConfig",
     "Secret",           "ConfigMap",           "CertificateFiles",     "WorkloadIdentity",
-    "TrustBundle",      "BackendTLSPolicy",
+    "TrustBundle",      "BackendTLSPolicy",    "AuthenticationPolicy",
 };
 
 const struct pc_resource_type *

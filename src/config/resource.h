@@ -2,8 +2,8 @@
  * The resource kinds portcullis reads, as decoded structs, and the schema tables that describe
  * them: Gateway API Gateway, HTTPRoute, ReferenceGrant and BackendTLSPolicy, core Namespace,
  * Secret and ConfigMap, and the portcullis.dev/v1alpha1 kinds ServiceEndpoints,
- * ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity and
- * TrustBundle.
+ * ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity,
+ * TrustBundle and AuthenticationPolicy.
  *
  * Every struct starts with the node of its mapping. A field that was absent has a NULL node (and
  * the default from the schema, if any); an object that was absent is a NULL pointer. The
@@ -32,6 +32,7 @@ enum pc_resource_kind {
     PC_RESOURCE_WORKLOAD_IDENTITY,
     PC_RESOURCE_TRUST_BUNDLE,
     PC_RESOURCE_BACKEND_TLS_POLICY,
+    PC_RESOURCE_AUTHN_POLICY,
     PC_RESOURCE_COUNT,
 };
 
@@ -488,6 +489,143 @@ struct pc_resource_backend_tls_policy {
     const struct pc_yaml_node *node;
     struct pc_schema_list target_refs; /* of struct pc_resource_target_ref */
     struct pc_resource_tls_validation *validation;
+};
+
+/* ---- AuthenticationPolicy ---- */
+
+/* A claim named by a claim path, and the values it may hold (none: it must merely exist). */
+struct pc_resource_claim_match {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+    struct pc_schema_list values; /* of struct pc_schema_string */
+};
+
+struct pc_resource_remote_jwks {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string uri;
+};
+
+struct pc_resource_local_jwks {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string file;    /* relative to the declaring file */
+    struct pc_schema_string inline_; /* the JWK set's JSON */
+};
+
+struct pc_resource_spiffe_keys {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string trust_domain;
+    struct pc_resource_object_ref *bundle_ref; /* a TrustBundle in the policy's namespace */
+};
+
+struct pc_resource_key_refresh {
+    const struct pc_yaml_node *node;
+    struct pc_schema_int interval;     /* ms */
+    struct pc_schema_int min_interval; /* ms */
+    struct pc_schema_int stale;        /* ms */
+    struct pc_schema_int serve_stale;
+    struct pc_schema_int timeout; /* ms, of each fetch */
+};
+
+struct pc_resource_jwt_provider {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+    struct pc_schema_string issuer;
+    struct pc_schema_list audiences;  /* of struct pc_schema_string */
+    struct pc_schema_list algorithms; /* of struct pc_schema_string; absent: the default */
+    struct pc_resource_remote_jwks *remote_jwks;
+    struct pc_schema_int discovery;
+    struct pc_resource_local_jwks *local_jwks;
+    struct pc_resource_spiffe_keys *spiffe;
+    struct pc_resource_object_ref *hmac_secret_ref; /* a Secret in the policy's namespace */
+    struct pc_schema_string typ;
+    struct pc_schema_int clock_skew;       /* ms */
+    struct pc_schema_list required_claims; /* of struct pc_resource_claim_match */
+    struct pc_resource_key_refresh *refresh;
+    struct pc_schema_int cache_ttl; /* ms */
+};
+
+struct pc_resource_jwt {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list providers; /* of struct pc_resource_jwt_provider */
+};
+
+struct pc_resource_token_header {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+    struct pc_schema_string prefix;
+};
+
+struct pc_resource_token_cookie {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+};
+
+struct pc_resource_token_location {
+    const struct pc_yaml_node *node;
+    struct pc_resource_token_header *header;
+    struct pc_resource_token_cookie *cookie;
+};
+
+struct pc_resource_introspection {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string endpoint;
+    struct pc_schema_string client_id;
+    struct pc_resource_object_ref *client_secret_ref; /* a Secret in the policy's namespace */
+    struct pc_schema_string auth_method; /* client_secret_basic (default) or client_secret_post */
+    struct pc_schema_string issuer;
+    struct pc_schema_int timeout;   /* ms */
+    struct pc_schema_int cache_ttl; /* ms */
+};
+
+struct pc_resource_sender_constraint {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string mode; /* None (default), Certificate, DPoP or Any */
+    struct pc_schema_int if_present;
+    struct pc_schema_int dpop_max_age; /* ms */
+};
+
+struct pc_resource_scope_requirement {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list all_of; /* of struct pc_schema_string */
+    struct pc_schema_list any_of;
+};
+
+struct pc_resource_claim_requirement {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list all_of; /* of struct pc_resource_claim_match */
+    struct pc_schema_list any_of;
+};
+
+struct pc_resource_identity_requirement {
+    const struct pc_yaml_node *node;
+    struct pc_resource_scope_requirement *scopes;
+    struct pc_resource_claim_requirement *claims;
+};
+
+struct pc_resource_principal {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list client_id_claims; /* of struct pc_schema_string; absent: the default */
+    struct pc_schema_list role_claims;      /* of struct pc_schema_string */
+};
+
+struct pc_resource_claim_header {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string claim;
+    struct pc_schema_string header;
+};
+
+struct pc_resource_authn_policy {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list target_refs; /* of struct pc_resource_target_ref */
+    struct pc_resource_jwt *jwt;
+    struct pc_resource_introspection *introspection;
+    struct pc_resource_token_location *token_location;
+    struct pc_schema_int optional;
+    struct pc_resource_sender_constraint *sender_constraint;
+    struct pc_resource_identity_requirement *require;
+    struct pc_resource_principal *principal;
+    struct pc_schema_list claim_to_headers; /* of struct pc_resource_claim_header */
+    struct pc_schema_string realm;
 };
 
 /*

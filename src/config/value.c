@@ -944,6 +944,192 @@ pc_value_workload_socket_problem(const char *s, size_t len)
     return "it is neither a unix:// nor a tcp:// address";
 }
 
+/* ---- authentication ---- */
+
+/* Reads a port of 1 to 5 digits, 1-65535; returns NULL or the fault. */
+static const char *
+judge_port(const char *p, size_t len)
+{
+    long port = 0;
+
+    if (len == 0 || len > 5) {
+        return "its port is not a number from 1 to 65535";
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!is_digit(p[i])) {
+            return "its port is not a number from 1 to 65535";
+        }
+        port = port * 10 + (p[i] - '0');
+    }
+    return port >= 1 && port <= 65535 ? NULL : "its port is not a number from 1 to 65535";
+}
+
+/* Reads "[IPv6]" at the start of a; *host_len receives its length with the brackets. */
+static const char *
+judge_ipv6_host(const char *a, size_t len, size_t *host_len, bool *is_loopback)
+{
+    const char *close = memchr(a, ']', len);
+    char host[INET6_ADDRSTRLEN + 1];
+    struct in6_addr v6;
+
+    if (close == NULL || (size_t)(close - a) - 1 >= sizeof(host)) {
+        return "its IPv6 address is not closed by ']'";
+    }
+    memcpy(host, a + 1, (size_t)(close - a) - 1);
+    host[close - a - 1] = '\0';
+    if (inet_pton(AF_INET6, host, &v6) != 1) {
+        return "its host is not a valid IPv6 address";
+    }
+    *is_loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+    *host_len = (size_t)(close - a) + 1;
+    return *host_len < len && a[*host_len] != ':'
+               ? "its IPv6 address is followed by something other than a port"
+               : NULL;
+}
+
+/* Reads a DNS name or an IPv4 literal at the start of a, up to a ':' or the end. */
+static const char *
+judge_name_host(const char *a, size_t len, size_t *host_len, bool *is_loopback)
+{
+    const char *colon = memchr(a, ':', len);
+    char host[256];
+    struct in_addr v4;
+
+    *host_len = colon != NULL ? (size_t)(colon - a) : len;
+    if (*host_len == 0 || *host_len >= sizeof(host)) {
+        return *host_len == 0 ? "it has no host" : "its host is longer than 253 bytes";
+    }
+    /* Host names are case-insensitive (RFC 3986 section 3.2.2); the checks want lower case. */
+    for (size_t i = 0; i < *host_len; i++) {
+        host[i] = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
+    }
+    host[*host_len] = '\0';
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        *is_loopback = (ntohl(v4.s_addr) >> 24) == 127;
+        return NULL;
+    }
+    if (!pc_value_is_dns_subdomain(host, *host_len)) {
+        return "its host is neither a DNS name nor an IP address";
+    }
+    *is_loopback = strcmp(host, "localhost") == 0;
+    return NULL;
+}
+
+/* Reads "host[:port]" (the authority without user information); returns NULL or the fault. */
+static const char *
+judge_authority(const char *a, size_t len, bool *is_loopback)
+{
+    size_t host_len = 0;
+    const char *problem;
+
+    if (len == 0) {
+        return "it has no host";
+    }
+    problem = a[0] == '[' ? judge_ipv6_host(a, len, &host_len, is_loopback)
+                          : judge_name_host(a, len, &host_len, is_loopback);
+    if (problem != NULL || host_len == len) {
+        return problem;
+    }
+    return judge_port(a + host_len + 1, len - host_len - 1);
+}
+
+const char *
+pc_value_url_problem(const char *s, size_t len, bool *is_http, bool *is_loopback)
+{
+    size_t start = 0;
+    size_t end;
+
+    *is_http = false;
+    *is_loopback = false;
+    if (len >= 8 && strncasecmp(s, "https://", 8) == 0) {
+        start = 8;
+    } else if (len >= 7 && strncasecmp(s, "http://", 7) == 0) {
+        start = 7;
+        *is_http = true;
+    } else {
+        return "it is not an http:// or https:// URL";
+    }
+    end = start;
+    while (end < len && s[end] != '/' && s[end] != '?' && s[end] != '#') {
+        end++;
+    }
+    /* Credentials in a URL end up in logs and error messages. */
+    if (memchr(s + start, '@', end - start) != NULL) {
+        return "it holds user information (user@host); put credentials elsewhere";
+    }
+    const char *problem = judge_authority(s + start, end - start, is_loopback);
+
+    if (problem != NULL) {
+        return problem;
+    }
+    if (len > 2048) {
+        return "it is longer than 2048 bytes";
+    }
+    for (size_t i = end; i < len; i++) {
+        if (s[i] <= ' ' || s[i] > '~') {
+            return "it holds a space or a character that is not printable ASCII";
+        }
+    }
+    return memchr(s + end, '#', len - end) != NULL ? "it has a fragment (#...)" : NULL;
+}
+
+const char *
+pc_value_claim_path_problem(const char *s, size_t len)
+{
+    if (len == 0 || len > 512) {
+        return len == 0 ? "it is empty" : "it is longer than 512 bytes";
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c <= ' ' || c == 0x7f) {
+            return "it holds a space or a control character";
+        }
+        if (c == '.' && (i == 0 || i + 1 == len || s[i + 1] == '.')) {
+            return "it has an empty claim name (a leading, doubled or trailing '.')";
+        }
+    }
+    return NULL;
+}
+
+bool
+pc_value_is_scope(const char *s, size_t len)
+{
+    if (len == 0 || len > 256) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The order is that of the pc_jwt_alg bits in config/config.h. */
+static const char *const jwt_algs[] = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+};
+
+int
+pc_value_jwt_alg_index(const char *s, size_t len)
+{
+    for (size_t i = 0; i < sizeof(jwt_algs) / sizeof(jwt_algs[0]); i++) {
+        if (strlen(jwt_algs[i]) == len && memcmp(jwt_algs[i], s, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+const char *const *
+pc_value_jwt_alg_names(size_t *n)
+{
+    *n = sizeof(jwt_algs) / sizeof(jwt_algs[0]);
+    return jwt_algs;
+}
+
 /* ---- suggestions ---- */
 
 /*

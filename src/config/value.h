@@ -2,7 +2,8 @@
  * Syntax of the scalar values the configuration uses: Gateway API durations (GEP-2257),
  * Kubernetes quantities and timestamps, hostnames, names, header names and values, path values,
  * IP addresses and "IP:port" endpoints, base64 and the shape of PEM text, SPIFFE IDs, trust
- * domains and Workload API addresses; plus the edit distance behind "did you mean" hints.
+ * domains and Workload API addresses, the URLs, claim paths, scopes and JWS algorithm names of
+ * authentication policies; plus the edit distance behind "did you mean" hints.
  *
  * Pure functions over borrowed strings; no allocation. Used by the schema checks and the
  * validator on the control thread, but safe anywhere.
@@ -125,6 +126,37 @@ const char *pc_value_spiffe_id_problem(const char *s, size_t len);
  * static sentence saying why not.
  */
 const char *pc_value_workload_socket_problem(const char *s, size_t len);
+
+/*
+ * Checks an absolute URL the gateway itself requests (a JWKS, an OpenID configuration, a token
+ * introspection endpoint): "https://" or "http://" (any case), a host (DNS name, IPv4 literal or
+ * bracketed IPv6 literal), an optional port 1-65535, then an optional path and query of printable
+ * ASCII; no user information, no fragment, 2048 bytes at most. Returns NULL when well formed,
+ * else a static sentence that never quotes s. *is_http tells whether the scheme is http, and
+ * *is_loopback whether the host is "localhost" or a loopback address (127.0.0.0/8, ::1); both
+ * are set even when a later part is refused.
+ */
+const char *pc_value_url_problem(const char *s, size_t len, bool *is_http, bool *is_loopback);
+
+/*
+ * A claim path: claim names separated by '.', "realm_access.roles" naming the member roles of
+ * the object realm_access. A claim name may hold dots itself ("https://example.com/roles"):
+ * src/authn takes, at each level, the longest prefix that names a member. 1-512 bytes without
+ * spaces or control characters, not starting or ending with '.', without "..". Returns NULL
+ * when well formed, else a static sentence.
+ */
+const char *pc_value_claim_path_problem(const char *s, size_t len);
+
+/* OAuth 2.0 scope token (RFC 6749 section 3.3): 1-256 bytes of %x21, %x23-5B and %x5D-7E. */
+bool pc_value_is_scope(const char *s, size_t len);
+
+/*
+ * The JWS algorithms the gateway verifies, in the order of the pc_jwt_alg bits (RS256 is bit 0,
+ * HS512 bit 12). Returns the index of the name s[0..len) (case-sensitive, as RFC 7518 spells
+ * them), or -1. pc_value_jwt_alg_names returns the names and their count, for suggestions.
+ */
+int pc_value_jwt_alg_index(const char *s, size_t len);
+const char *const *pc_value_jwt_alg_names(size_t *n);
 
 /*
  * Returns the candidate closest to word by edit distance when it is close enough to be a likely

@@ -1,8 +1,8 @@
 /*
  * Unit tests for the configuration value syntax: GEP-2257 durations, Kubernetes quantities and
  * timestamps, hostnames and names, header names and values, endpoints, base64, the shape of PEM
- * text, SPIFFE trust domains, IDs and Workload API addresses, and the suggestions behind "did
- * you mean".
+ * text, SPIFFE trust domains, IDs and Workload API addresses, the URLs, claim paths, scopes and
+ * JWS algorithm names of authentication policies, and the suggestions behind "did you mean".
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -310,6 +310,106 @@ test_workload_sockets(void **state)
     assert_non_null(pc_value_workload_socket_problem("unix:///a?b", 11));
 }
 
+/* Runs pc_value_url_problem on s; *flags gets 'h' for http and 'l' for a loopback host. */
+static const char *
+url(const char *s, char flags[3])
+{
+    bool is_http = false;
+    bool is_loopback = false;
+    const char *problem = pc_value_url_problem(s, strlen(s), &is_http, &is_loopback);
+
+    flags[0] = is_http ? 'h' : '-';
+    flags[1] = is_loopback ? 'l' : '-';
+    flags[2] = '\0';
+    return problem;
+}
+
+static void
+test_urls(void **state)
+{
+    char f[3];
+
+    assert_null(url("https://idp.example.com/jwks", f));
+    assert_string_equal(f, "--");
+    assert_null(url("HTTPS://IdP.Example.com:8443/realms/a?x=1", f));
+    assert_null(url("https://idp.example.com", f));
+    assert_null(url("http://127.0.0.1:8080/jwks", f));
+    assert_string_equal(f, "hl");
+    assert_null(url("http://127.1.2.3/", f));
+    assert_string_equal(f, "hl");
+    assert_null(url("http://[::1]:9000/i", f));
+    assert_string_equal(f, "hl");
+    assert_null(url("http://localhost/k", f));
+    assert_string_equal(f, "hl");
+    assert_null(url("http://idp.example.com/k", f));
+    assert_string_equal(f, "h-");
+    assert_null(url("http://128.0.0.1/k", f));
+    assert_string_equal(f, "h-");
+    assert_null(url("https://[2001:db8::1]/k", f));
+    assert_string_equal(f, "--");
+
+    assert_string_equal(url("ftp://idp/k", f), "it is not an http:// or https:// URL");
+    assert_string_equal(url("https:///k", f), "it has no host");
+    assert_string_equal(url("https://a@idp/k", f),
+                        "it holds user information (user@host); put credentials elsewhere");
+    assert_string_equal(url("https://idp:99999/", f), "its port is not a number from 1 to 65535");
+    assert_string_equal(url("https://idp:/", f), "its port is not a number from 1 to 65535");
+    assert_string_equal(url("https://[::1/", f), "its IPv6 address is not closed by ']'");
+    assert_string_equal(url("https://[::g]/", f), "its host is not a valid IPv6 address");
+    assert_string_equal(url("https://[::1]x/", f),
+                        "its IPv6 address is followed by something other than a port");
+    assert_string_equal(url("https://idp_1/", f),
+                        "its host is neither a DNS name nor an IP address");
+    assert_string_equal(url("https://idp/a b", f),
+                        "it holds a space or a character that is not printable ASCII");
+    assert_string_equal(url("https://idp/a#b", f), "it has a fragment (#...)");
+}
+
+static void
+test_claim_paths(void **state)
+{
+    static const char empty[] = "it has an empty claim name (a leading, doubled or trailing '.')";
+    char long_path[600];
+
+    assert_null(pc_value_claim_path_problem("sub", 3));
+    assert_null(pc_value_claim_path_problem("realm_access.roles", 18));
+    assert_null(pc_value_claim_path_problem("https://example.com/roles", 25));
+    assert_string_equal(pc_value_claim_path_problem("", 0), "it is empty");
+    assert_string_equal(pc_value_claim_path_problem(".a", 2), empty);
+    assert_string_equal(pc_value_claim_path_problem("a.", 2), empty);
+    assert_string_equal(pc_value_claim_path_problem("a..b", 4), empty);
+    assert_string_equal(pc_value_claim_path_problem("a b", 3),
+                        "it holds a space or a control character");
+    assert_string_equal(pc_value_claim_path_problem("a\tb", 3),
+                        "it holds a space or a control character");
+    memset(long_path, 'a', sizeof(long_path));
+    assert_null(pc_value_claim_path_problem(long_path, 512));
+    assert_string_equal(pc_value_claim_path_problem(long_path, 513), "it is longer than 512 bytes");
+}
+
+static void
+test_scopes_and_algorithms(void **state)
+{
+    size_t n = 0;
+    const char *const *names = pc_value_jwt_alg_names(&n);
+
+    assert_true(pc_value_is_scope("orders:read", 11));
+    assert_true(pc_value_is_scope("https://api.example.com/x", 25));
+    assert_false(pc_value_is_scope("", 0));
+    assert_false(pc_value_is_scope("a b", 3));
+    assert_false(pc_value_is_scope("a\"b", 3));
+    assert_false(pc_value_is_scope("a\\b", 3));
+
+    assert_int_equal(n, 13);
+    assert_int_equal(pc_value_jwt_alg_index("RS256", 5), 0);
+    assert_int_equal(pc_value_jwt_alg_index("EdDSA", 5), 9);
+    assert_int_equal(pc_value_jwt_alg_index("HS512", 5), 12);
+    assert_string_equal(names[6], "ES256");
+    assert_int_equal(pc_value_jwt_alg_index("none", 4), -1);
+    assert_int_equal(pc_value_jwt_alg_index("rs256", 5), -1);
+    assert_int_equal(pc_value_jwt_alg_index("RS2560", 6), -1);
+}
+
 int
 main(void)
 {
@@ -328,6 +428,9 @@ main(void)
         cmocka_unit_test(test_pem_shapes),
         cmocka_unit_test(test_spiffe_names),
         cmocka_unit_test(test_workload_sockets),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_claim_paths),
+        cmocka_unit_test(test_scopes_and_algorithms),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
