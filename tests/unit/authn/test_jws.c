@@ -358,6 +358,28 @@ test_jws_rejects_no_fitting_key(void **state)
                      PC_AUTHN_NO_KEY);
 }
 
+static void
+test_jws_shared_kid_selects_by_alg_or_is_ambiguous(void **state)
+{
+    char *doc = jose_jwks(jose_jwk(rsa, "same", NULL), jose_jwk(ec256, "same", NULL),
+                          jose_jwk(rsa2, "same", NULL), NULL);
+    struct pc_jwks *set = pc_jwks_parse(doc, strlen(doc), NULL);
+    struct pc_jws_options opts = { .algorithms = 0x1fff, .keys = set };
+
+    /* RFC 7517 section 4.5 allows one kid for keys of different types: the alg decides. */
+    assert_int_equal(
+        verify_with(jose_sign("{\"alg\":\"ES256\",\"kid\":\"same\"}", PAYLOAD, "ES256", ec256),
+                    &opts),
+        PC_AUTHN_OK);
+    /* Two RSA keys under one kid: which one is meant cannot be known, so neither is tried. */
+    assert_int_equal(
+        verify_with(jose_sign("{\"alg\":\"RS256\",\"kid\":\"same\"}", PAYLOAD, "RS256", rsa),
+                    &opts),
+        PC_AUTHN_KID_AMBIGUOUS);
+    pc_jwks_unref(set);
+    free(doc);
+}
+
 /* A token whose ES256 signature is the given r and s (32 bytes each). */
 static char *
 es256_with(const unsigned char r[32], const unsigned char s[32])
@@ -597,6 +619,7 @@ main(void)
         cmocka_unit_test(test_jws_rejects_kid_of_another_key_type),
         cmocka_unit_test(test_jws_requires_kid_when_several_keys_fit),
         cmocka_unit_test(test_jws_rejects_no_fitting_key),
+        cmocka_unit_test(test_jws_shared_kid_selects_by_alg_or_is_ambiguous),
         cmocka_unit_test(test_jws_rejects_ecdsa_zero_values),
         cmocka_unit_test(test_jws_rejects_tampered_payload),
         cmocka_unit_test(test_jws_rejects_wrong_signature_length),
