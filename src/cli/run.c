@@ -23,10 +23,13 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "authn/cache.h"
+#include "authn/keyring.h"
 #include "config/config.h"
 #include "config/diag.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fetch.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "observe/access_log.h"
@@ -40,7 +43,8 @@
 #define RELOAD_DEBOUNCE_MS 150
 #define MAX_WORKERS        PC_METRICS_MAX_WORKERS
 #define MAX_WATCHED_DIRS   16
-#define MATERIAL_POLL_MS   1000 /* how often certificate and bundle files are checked */
+#define MATERIAL_POLL_MS   1000       /* how often certificate and bundle files are checked */
+#define REPLAY_CACHE_MAX   (1u << 20) /* DPoP proofs remembered at once, over all workers */
 
 struct run {
     uv_loop_t *loop;
@@ -55,6 +59,9 @@ struct run {
     char *workload_socket;
     struct pc_metrics *metrics;
     struct pc_access_log *access_log;
+    struct pc_fetch *fetch;     /* the control thread's outbound calls (keys, discovery) */
+    struct pc_keyring *keyring; /* every JWT provider's keys */
+    struct pc_replay_cache *replay;
     struct pc_server_shared shared;
     struct pc_admin *admin;
 
@@ -196,6 +203,26 @@ on_worker_update(struct pc_worker *worker, void *data)
 }
 
 static void
+on_worker_keys(struct pc_worker *worker, void *data)
+{
+    pc_server_keys_changed(pc_worker_data(worker), data);
+}
+
+/* A provider's keys were refreshed (or the refresh failed): requests that waited for them, on
+ * every worker, run their authentication again. */
+static void
+on_keys_changed(void *data, const struct pc_keyring_slot *slot)
+{
+    struct run *run = data;
+
+    for (unsigned w = 0; w < run->n_workers && run->is_serving; w++) {
+        if (run->workers[w] != NULL) {
+            pc_worker_post(run->workers[w], on_worker_keys, (void *)slot);
+        }
+    }
+}
+
+static void
 on_worker_drain(struct pc_worker *worker, void *data)
 {
     uint32_t *grace_ms = data;
@@ -310,6 +337,8 @@ reload(struct run *run, const char *trigger)
     }
 
     cfg->generation = ++run->generation;
+    /* Slots for new providers exist before any worker can meet a rule that names them. */
+    pc_keyring_apply(run->keyring, cfg);
     for (unsigned w = 0; w < run->n_workers; w++) {
         if (pc_worker_post(run->workers[w], on_worker_update, msgs[w]) != 0) {
             free_msgs(&msgs[w], 1);
@@ -467,6 +496,8 @@ on_material_timer(uv_timer_t *timer)
     struct run *run = timer->data;
 
     if (pc_tls_watch_changed(run->tls_watch)) {
+        /* The watched files are the TLS material and the local JWT keys: both are read again. */
+        pc_keyring_reload_files(run->keyring);
         rebuild_tls(run, "file_changed");
     }
 }
@@ -559,6 +590,11 @@ on_joined(uv_async_t *handle)
 
     pc_admin_stop(run->admin);
     run->admin = NULL;
+    /* The workers are gone: nothing reads the keys any more. */
+    pc_keyring_destroy(run->keyring);
+    run->keyring = NULL;
+    pc_fetch_destroy(run->fetch);
+    run->fetch = NULL;
     uv_close((uv_handle_t *)&run->joined, NULL);
 }
 
@@ -727,6 +763,7 @@ replace_config(struct run *run, struct pc_config *cfg)
     run->digest = digest_files(cfg);
     pc_tls_watch_free(run->tls_watch);
     run->tls_watch = pc_tls_watch_create(cfg);
+    pc_keyring_apply(run->keyring, cfg);
     watch_files(run);
     sync_workload(run);
 }
@@ -837,8 +874,23 @@ pc_cli_run(int argc, char **argv)
             return 1;
         }
     }
+    if (pc_fetch_global_init() != 0) {
+        pc_log(PC_LOG_ERROR, "run", "fetch_init_failed", "detail=\"libcurl cannot start\"");
+        return 1;
+    }
+    run.fetch = pc_fetch_create(run.loop, NULL, &err);
+    run.keyring =
+        run.fetch != NULL ? pc_keyring_create(run.loop, run.fetch, on_keys_changed, &run) : NULL;
+    run.replay = pc_replay_cache_create(REPLAY_CACHE_MAX);
+    if (run.keyring == NULL || run.replay == NULL) {
+        pc_log(PC_LOG_ERROR, "run", "out_of_memory", "detail=\"authentication state\"");
+        return 1;
+    }
+    pc_keyring_apply(run.keyring, run.cfg);
     run.shared.metrics = run.metrics;
     run.shared.access_log = run.access_log;
+    run.shared.keyring = run.keyring;
+    run.shared.replay = run.replay;
 
     run.material = pc_tls_material_create();
     if (run.material == NULL || start_control(&run) != 0) {
@@ -857,6 +909,7 @@ pc_cli_run(int argc, char **argv)
     pc_tls_watch_free(run.tls_watch);
     pc_tls_set_unref(run.tls);
     pc_tls_material_free(run.material);
+    pc_replay_cache_destroy(run.replay);
     pc_free(run.workload_socket);
     pc_config_unref(run.cfg);
     pc_access_log_close(run.access_log);

@@ -979,6 +979,19 @@ pc_h1_request_line_bytes(const char *method, size_t target_len)
 }
 
 bool
+pc_h1_is_safe_value(const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
 pc_h1_is_hop_by_hop(const char *name, size_t len)
 {
     /* RFC 9110 section 7.6.1 and the fields older proxies treat as connection-specific. */

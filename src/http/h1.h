@@ -168,6 +168,9 @@ const char *pc_h1_reason_phrase(unsigned status);
  * max_line_bytes limit counts. */
 size_t pc_h1_request_line_bytes(const char *method, size_t target_len);
 
+/* Whether value may be sent as a field value: visible ASCII, obs-text, space and tab only. */
+bool pc_h1_is_safe_value(const char *value, size_t len);
+
 /* Whether name (lower-case) is a hop-by-hop field that a proxy never forwards. */
 bool pc_h1_is_hop_by_hop(const char *name, size_t len);
 

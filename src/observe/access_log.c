@@ -229,6 +229,9 @@ format_line(char *buf, size_t cap, const struct pc_access_record *r)
         pos = put_fmt(buf, pos, cap, ",\"upstream_ms\":null");
     }
     pos = put_cstr(buf, pos, cap, "upstream", r->upstream);
+    if (r->subject != NULL) {
+        pos = put_cstr(buf, pos, cap, "subject", r->subject);
+    }
     if (r->reason != NULL) {
         pos = put_cstr(buf, pos, cap, "reason", r->reason);
     }

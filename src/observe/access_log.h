@@ -32,10 +32,11 @@ struct pc_access_record {
     uint64_t bytes_in;  /* request body bytes */
     uint64_t bytes_out; /* response body bytes */
     uint64_t duration_us;
-    int64_t upstream_us; /* -1 when no upstream was used */
+    int64_t upstream_us;  /* -1 when no upstream was used */
     const char *upstream; /* endpoint name */
     const char *client;   /* "address:port" */
     const char *reason;   /* why the gateway answered itself, e.g. "obs_fold"; may be NULL */
+    const char *subject;  /* the authenticated caller's sub; NULL when anonymous */
 };
 
 /*

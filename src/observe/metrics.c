@@ -41,8 +41,9 @@ struct pc_metrics_worker {
     struct pc_route_stats **table;           /* worker-private index */
     size_t table_cap;
     size_t n_routes;
-    struct reason_count reasons[REASONS_MAX];     /* requests rejected */
-    struct reason_count tls_reasons[REASONS_MAX]; /* client handshakes failed */
+    struct reason_count reasons[REASONS_MAX];       /* requests rejected */
+    struct reason_count tls_reasons[REASONS_MAX];   /* client handshakes failed */
+    struct reason_count authn_reasons[REASONS_MAX]; /* requests refused by authentication */
 };
 
 struct pc_metrics {
@@ -268,6 +269,12 @@ pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason)
 }
 
 void
+pc_metrics_authn_failure(struct pc_metrics_worker *w, const char *reason)
+{
+    count_reason(w->authn_reasons, reason);
+}
+
+void
 pc_metrics_reload(struct pc_metrics *m, int ok)
 {
     atomic_fetch_add(ok ? &m->reloads : &m->reload_failures, 1);
@@ -368,6 +375,12 @@ render_counters(struct pc_metrics *m, struct out *o)
           "Client TLS handshakes that resumed a session from a ticket." },
         { PC_M_UPSTREAM_TLS_FAILURES, "portcullis_upstream_tls_failures_total", "counter",
           "TLS handshakes with upstreams that failed, verification included." },
+        { PC_M_AUTHN_VERIFIED, "portcullis_authn_tokens_verified_total", "counter",
+          "Tokens whose signature was verified (cache misses)." },
+        { PC_M_AUTHN_CACHE_HITS, "portcullis_authn_cache_hits_total", "counter",
+          "Tokens found in the verified-token cache." },
+        { PC_M_AUTHN_UNAVAILABLE, "portcullis_authn_unavailable_total", "counter",
+          "Requests answered 503 because an identity provider or its keys were unavailable." },
     };
 
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
@@ -549,6 +562,9 @@ pc_metrics_render(struct pc_metrics *m, char **out, size_t *len)
     render_reasons(m, &o, offsetof(struct pc_metrics_worker, tls_reasons),
                    "portcullis_tls_handshake_failures_total",
                    "Client TLS handshakes that failed, by reason.");
+    render_reasons(m, &o, offsetof(struct pc_metrics_worker, authn_reasons),
+                   "portcullis_authn_failures_total",
+                   "Requests refused by authentication (401 and 403), by reason.");
     render_routes(m, &o);
     out_printf(&o,
                "# HELP portcullis_config_reloads_total Configuration reloads applied.\n"

@@ -34,6 +34,9 @@ enum pc_counter {
     PC_M_TLS_HANDSHAKES,
     PC_M_TLS_RESUMED,
     PC_M_UPSTREAM_TLS_FAILURES,
+    PC_M_AUTHN_VERIFIED,
+    PC_M_AUTHN_CACHE_HITS,
+    PC_M_AUTHN_UNAVAILABLE,
     PC_M__COUNT,
 };
 
@@ -79,6 +82,9 @@ void pc_metrics_reject(struct pc_metrics_worker *w, const char *reason);
 
 /* Records a failed client TLS handshake's reason (a static string). Worker only. */
 void pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason);
+
+/* Records a request refused by authentication, by reason (a static string). Worker only. */
+void pc_metrics_authn_failure(struct pc_metrics_worker *w, const char *reason);
 
 /* Process-wide events, from the control thread. */
 void pc_metrics_reload(struct pc_metrics *m, int ok);

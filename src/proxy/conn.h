@@ -43,6 +43,13 @@ struct pc_server;
 struct pc_tls_set;
 struct pc_tls_stream;
 struct pc_peer_identity;
+struct pc_principal;
+struct pc_fetch;
+struct pc_fetch_transfer;
+struct pc_token_cache;
+struct pc_replay_cache;
+struct pc_keyring;
+struct pc_keyring_slot;
 struct pc_upconn;
 struct pc_route_stats;
 
@@ -191,6 +198,16 @@ struct pc_exchange {
     bool is_tunnel_closed; /* counted out of the open-tunnels gauge */
     bool is_tunnel_up_eof;
 
+    /* Who is calling (NULL: anonymous or not asked), and the claims forwarded upstream. */
+    struct pc_principal *principal;
+    const struct pc_header_pair *identity_headers;
+    size_t n_identity_headers;
+    const char *authn_token; /* the token as sent, borrowed from the request head */
+    size_t authn_token_len;
+    struct pc_fetch_transfer *transfer; /* an introspection in flight, or NULL */
+    bool is_authn_retried;              /* keys were refetched once for this request */
+    bool is_authn_dpop;                 /* the token came with the DPoP auth-scheme */
+
     struct pc_h1_head *resp;
     uint16_t status;
     const char *reason; /* why the gateway answered itself; NULL for upstream answers */
@@ -233,6 +250,13 @@ struct pc_arena *server_arena_get(struct pc_server *server);
 void server_arena_put(struct pc_server *server, struct pc_arena *arena);
 const char *server_date(struct pc_server *server);
 void holder_unref(struct pc_server *server, struct cfg_holder *holder);
+struct pc_token_cache *server_token_cache(struct pc_server *server);
+struct pc_fetch *server_fetch(struct pc_server *server);
+struct pc_keyring *server_keyring(struct pc_server *server);
+struct pc_replay_cache *server_replay(struct pc_server *server);
+/* Parks x (a reference is taken) until slot's keys change from version, then re-runs its step. */
+void server_wait_keys(struct pc_server *server, struct pc_exchange *x, struct pc_keyring_slot *slot,
+                      uint64_t version);
 
 /* Re-evaluates whether the connection should read, and starts or stops reading. */
 void conn_update_reading(struct pc_conn *conn);
@@ -258,6 +282,12 @@ void exchange_unref(struct pc_exchange *x);
 void exchange_start(struct pc_exchange *x);
 /* A suspended step finished its work: continues with the step after it. */
 void exchange_resume(struct pc_exchange *x);
+/* A suspended step must run again (what it waited for changed): continues with it. */
+void exchange_rerun(struct pc_exchange *x);
+
+/* authn.c: the authentication step. Returns true to go on, false when the request was answered
+ * or waits (and resumes itself). */
+bool authn_step(struct pc_exchange *x);
 /* Answers the request itself; body (may be NULL) is copied. Closes the connection afterwards
  * when the request's body was not read. */
 void exchange_answer(struct pc_exchange *x, unsigned status, const char *reason);

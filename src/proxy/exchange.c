@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "authn/principal.h"
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/fetch.h"
 #include "core/fmt.h"
 #include "core/log.h"
 #include "observe/access_log.h"
@@ -387,6 +389,7 @@ record(struct pc_exchange *x, const char *reason)
     snprintf(client, sizeof(client), "%s:%u", x->client_addr, x->client_port);
     rec.client = client;
     rec.reason = reason;
+    rec.subject = x->principal != NULL ? pc_principal_subject(x->principal) : NULL;
     pc_access_write(log, &rec);
 }
 
@@ -422,6 +425,12 @@ exchange_abort(struct pc_exchange *x)
             x->status = 499;
         }
         record(x, x->reason != NULL ? x->reason : x->is_tunnel ? "tunnel_closed" : "client_closed");
+    }
+    if (x->transfer != NULL) {
+        /* An introspection in flight holds a reference; its callback will not run now. */
+        pc_fetch_cancel(x->transfer);
+        x->transfer = NULL;
+        exchange_unref(x);
     }
     forward_release(x, false);
     exchange_unref(x);
@@ -756,19 +765,22 @@ step_limits(struct pc_exchange *x)
 }
 
 static enum step_result
+step_authn(struct pc_exchange *x)
+{
+    return authn_step(x) ? STEP_NEXT : STEP_STOP;
+}
+
+static enum step_result
 step_forward(struct pc_exchange *x)
 {
     forward_start(x);
     return STEP_STOP;
 }
 
-/* The request path. Authentication, authorization and rate limits go between route and
- * forward as they are built; redirects and rewrites are applied by forward_start. */
+/* The request path. Authorization and rate limits go between authentication and forward as
+ * they are built; redirects and rewrites are applied by forward_start. */
 static const step_fn steps[] = {
-    step_prepare,
-    step_route,
-    step_limits,
-    step_forward,
+    step_prepare, step_route, step_limits, step_authn, step_forward,
 };
 
 static void
@@ -796,5 +808,11 @@ void
 exchange_resume(struct pc_exchange *x)
 {
     x->step++;
+    run_steps(x);
+}
+
+void
+exchange_rerun(struct pc_exchange *x)
+{
     run_steps(x);
 }

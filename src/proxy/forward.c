@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -191,18 +192,39 @@ is_named(const struct pc_header_pair *h, const char *name, size_t len)
     return h->name_len == len && memcmp(h->name, name, len) == 0;
 }
 
-/* Copies the client's fields that pass, then the filter's set and add fields. */
+/*
+ * Whether h is a header the gateway fills from the caller's verified claims: the client's own
+ * copy never passes, whether or not this request's token holds the claim, or a client could
+ * name itself whatever the upstream trusts the header to say.
+ */
+static bool
+is_identity_header(const struct pc_authn *a, const struct pc_header_pair *h)
+{
+    for (size_t i = 0; a != NULL && i < a->n_forward; i++) {
+        const char *name = a->forward[i].header;
+
+        if (strlen(name) == h->name_len && strncasecmp(name, h->name, h->name_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Copies the client's fields that pass, the filter's set and add fields, then the fields
+ * taken from the caller's verified claims. */
 static size_t
 put_request_fields(char *buf, size_t pos, const struct pc_exchange *x)
 {
     const struct pc_header_modifier *m = &x->match.rule->request_headers;
+    const struct pc_authn *a = x->match.rule->authn;
     const struct pc_h1_head *req = x->req;
 
     for (size_t i = 0; i < req->n_headers; i++) {
         const struct pc_header_pair *h = &req->headers[i];
 
         if (is_dropped_request_header(h) || is_named_by_connection(req, h)
-            || in_list(m->remove, m->n_remove, h) || in_list(m->set, m->n_set, h)) {
+            || in_list(m->remove, m->n_remove, h) || in_list(m->set, m->n_set, h)
+            || is_identity_header(a, h)) {
             continue;
         }
         pos = put_field(buf, pos, h->name, h->name_len, h->value, h->value_len);
@@ -214,6 +236,11 @@ put_request_fields(char *buf, size_t pos, const struct pc_exchange *x)
     for (size_t i = 0; i < m->n_add; i++) {
         pos = put_field(buf, pos, m->add[i].name, m->add[i].name_len, m->add[i].value,
                         m->add[i].value_len);
+    }
+    for (size_t i = 0; i < x->n_identity_headers; i++) {
+        const struct pc_header_pair *h = &x->identity_headers[i];
+
+        pos = put_field(buf, pos, h->name, h->name_len, h->value, h->value_len);
     }
     return pos;
 }
@@ -350,6 +377,9 @@ build_request_head(struct pc_exchange *x)
     xfcc = client_cert_element(x, &xfcc_len);
     cap = 320 + req->method_len + path_len + x->query_len + host_len + 2 * req->header_bytes
           + x->authority_len + modifier_bytes(&rule->request_headers) + xfcc_len;
+    for (size_t i = 0; i < x->n_identity_headers; i++) {
+        cap += x->identity_headers[i].name_len + x->identity_headers[i].value_len + 4;
+    }
     buf = pc_arena_alloc(x->arena, cap);
     if (buf == NULL) {
         return PC_ENOMEM;

@@ -24,9 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authn/cache.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/fetch.h"
 #include "core/log.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
@@ -46,6 +48,7 @@
 #define DEFAULT_BODY_MS   30000
 #define DEFAULT_IDLE_MS   60000
 #define LINGER_MS         2000
+#define TOKEN_CACHE_MAX   16384       /* verified tokens kept per worker */
 #define TLS_INPUT_MAX     (64 * 1024) /* ciphertext held in a session before reading stops */
 
 struct pc_server {
@@ -61,6 +64,9 @@ struct pc_server {
     struct pc_upstream_pool *pool;
     struct pc_metrics_worker *metrics;
     struct pc_access_writer *access;
+    struct pc_token_cache *tokens;
+    struct pc_fetch *fetch;         /* introspection calls from this worker */
+    struct key_waiter *key_waiters; /* requests waiting for refetched keys */
 
     uv_timer_t flush_timer;
     uv_timer_t grace_timer;
@@ -85,6 +91,98 @@ static void conn_pump(struct pc_conn *conn);
 static void conn_eof(struct pc_conn *conn, ssize_t status);
 
 /* --- small services used by the rest of src/proxy --- */
+
+struct key_waiter {
+    struct key_waiter *next;
+    struct pc_exchange *x;
+    const struct pc_keyring_slot *slot;
+    uint64_t version;
+};
+
+struct pc_token_cache *
+server_token_cache(struct pc_server *server)
+{
+    return server->tokens;
+}
+
+struct pc_fetch *
+server_fetch(struct pc_server *server)
+{
+    return server->fetch;
+}
+
+struct pc_keyring *
+server_keyring(struct pc_server *server)
+{
+    return server->shared->keyring;
+}
+
+struct pc_replay_cache *
+server_replay(struct pc_server *server)
+{
+    return server->shared->replay;
+}
+
+void
+server_wait_keys(struct pc_server *server, struct pc_exchange *x, struct pc_keyring_slot *slot,
+                 uint64_t version)
+{
+    struct key_waiter *w = pc_malloc(sizeof(*w));
+
+    if (w == NULL) {
+        /* Could not wait: run the step again now, which refuses the unknown kid. */
+        exchange_rerun(x);
+        return;
+    }
+    exchange_ref(x);
+    w->x = x;
+    w->slot = slot;
+    w->version = version;
+    w->next = server->key_waiters;
+    server->key_waiters = w;
+}
+
+void
+pc_server_keys_changed(struct pc_server *server, const struct pc_keyring_slot *slot)
+{
+    struct key_waiter **link = &server->key_waiters;
+    struct key_waiter *ready = NULL;
+
+    /* Take the waiters off the list first: running a step may add new ones. */
+    while (*link != NULL) {
+        struct key_waiter *w = *link;
+
+        if (w->slot != slot) {
+            link = &w->next;
+            continue;
+        }
+        *link = w->next;
+        w->next = ready;
+        ready = w;
+    }
+    while (ready != NULL) {
+        struct key_waiter *w = ready;
+
+        ready = w->next;
+        if (!w->x->is_ended && w->x->conn != NULL) {
+            exchange_rerun(w->x);
+        }
+        exchange_unref(w->x);
+        pc_free(w);
+    }
+}
+
+static void
+drop_key_waiters(struct pc_server *server)
+{
+    while (server->key_waiters != NULL) {
+        struct key_waiter *w = server->key_waiters;
+
+        server->key_waiters = w->next;
+        exchange_unref(w->x);
+        pc_free(w);
+    }
+}
 
 struct pc_buf_pool *
 server_bufs(struct pc_server *server)
@@ -1181,8 +1279,10 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
     server->pool = pc_pool_create(server->loop);
     server->metrics = pc_metrics_worker_add(shared->metrics, pc_worker_id(worker));
     server->current = holder_create(cfg, tls);
+    server->tokens = pc_token_cache_create(TOKEN_CACHE_MAX);
+    server->fetch = pc_fetch_create(server->loop, NULL, NULL);
     if (server->bufs == NULL || server->pool == NULL || server->metrics == NULL
-        || server->current == NULL) {
+        || server->current == NULL || server->tokens == NULL || server->fetch == NULL) {
         goto fail_server;
     }
     if (shared->access_log != NULL) {
@@ -1217,6 +1317,8 @@ fail_server:
     pc_access_writer_destroy(server->access);
     pc_pool_destroy(server->pool);
     pc_buf_pool_destroy(server->bufs);
+    pc_token_cache_destroy(server->tokens);
+    pc_fetch_destroy(server->fetch);
     pc_free(server);
 fail:
     for (size_t i = 0; i < n_fds; i++) {
@@ -1261,6 +1363,11 @@ pc_server_update(struct pc_server *server, struct pc_config *cfg, struct pc_tls_
         return;
     }
 
+    if (server->current->cfg != cfg) {
+        /* Tokens were verified under the old policies: a provider that kept its name may have
+         * changed its audiences or requirements. */
+        pc_token_cache_clear(server->tokens);
+    }
     holder_unref(server, server->current);
     server->current = holder;
 
@@ -1299,6 +1406,9 @@ server_check_stopped(struct pc_server *server)
         return;
     }
     server->is_stopped = true;
+    drop_key_waiters(server);
+    pc_fetch_destroy(server->fetch);
+    server->fetch = NULL;
     uv_close((uv_handle_t *)&server->flush_timer, NULL);
     uv_close((uv_handle_t *)&server->grace_timer, NULL);
     pc_access_writer_destroy(server->access);
@@ -1332,6 +1442,7 @@ pc_server_destroy(struct pc_server *server)
                pc_worker_id(server->worker), pc_buf_pool_in_use(server->bufs));
     }
     pc_buf_pool_destroy(server->bufs);
+    pc_token_cache_destroy(server->tokens);
     pc_free(server);
 }
 

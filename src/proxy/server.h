@@ -20,12 +20,17 @@
 struct pc_server;
 struct pc_metrics;
 struct pc_tls_set;
+struct pc_keyring;
+struct pc_keyring_slot;
+struct pc_replay_cache;
 struct pc_access_log;
 
 /* Process-wide things every worker's server borrows for the life of the process. */
 struct pc_server_shared {
     struct pc_metrics *metrics;
     struct pc_access_log *access_log; /* NULL: no access log */
+    struct pc_keyring *keyring;       /* JWT providers' keys, refreshed by the control thread */
+    struct pc_replay_cache *replay;   /* DPoP proofs seen */
 };
 
 /* A listening socket for one port, opened for this worker. */
@@ -67,6 +72,12 @@ void pc_server_update(struct pc_server *server, struct pc_config *cfg, struct pc
  * Worker thread.
  */
 void pc_server_drain(struct pc_server *server, uint32_t grace_ms);
+
+/*
+ * The keys of slot changed (or a refresh of them ended): requests that waited for them run
+ * again. Worker thread (posted by the control thread).
+ */
+void pc_server_keys_changed(struct pc_server *server, const struct pc_keyring_slot *slot);
 
 /* Frees what a drained server still holds, once its worker's loop has ended. Worker thread
  * (from its stop callback). Accepts NULL. */
