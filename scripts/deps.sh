@@ -23,4 +23,5 @@ BUILD_PACKAGES=(build-essential pkg-config libuv1-dev node-llhttp libnghttp2-dev
 # What the test suite needs on top: unit tests, fuzzers, integration peers and tools.
 TEST_PACKAGES=(clang llvm libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-yaml
     python3-requests curl nginx haproxy wrk redis-server procps python3-cryptography
-    python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc)
+    python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc python3-jwt nodejs
+    npm)
