@@ -28,6 +28,9 @@
 
 struct pc_arena;
 struct pc_route_table;
+struct pc_rego_policy;
+struct pc_rego_query;
+struct pc_spiffe_matcher;
 
 /* Defaults applied where no policy sets a value (docs/CONFIGURATION.md lists them too). */
 #define PC_CONFIG_DEFAULT_MAX_REQUEST_LINE_BYTES (8u * 1024)
@@ -351,6 +354,206 @@ struct pc_authn {
     const char *realm; /* WWW-Authenticate realm, NULL: none */
 };
 
+/* --- Authorization (AuthorizationPolicy) --- */
+
+/* How a string attribute (a header, a claim, a subject) is compared with a configured value. */
+enum pc_string_match {
+    PC_STRING_EXACT = 0, /* byte for byte */
+    PC_STRING_PREFIX,
+    PC_STRING_SUFFIX,
+    PC_STRING_PRESENT, /* the attribute exists, whatever its value (value is NULL) */
+    PC_STRING_REGEX,   /* the whole value matches regex (anchored at both ends) */
+};
+
+struct pc_string_matcher {
+    enum pc_string_match type;
+    const char *value; /* NUL-terminated; NULL for PC_STRING_PRESENT */
+    size_t value_len;
+    const void *regex; /* PC_STRING_REGEX: the compiled pcre2_code, JIT-compiled where possible,
+                          freed with the snapshot */
+};
+
+/* A request header test: the header named (lower case) must exist and match (any one of its
+ * values, when repeated). */
+struct pc_authz_header {
+    const char *name;
+    size_t name_len;
+    struct pc_string_matcher match;
+    bool is_inverted; /* the rule holds when the header does NOT match (or is absent) */
+};
+
+/*
+ * A path test. Paths are compared after the gateway's normalisation (the path that was routed,
+ * without the query). A template ("/users/{id}/orders/{order}") matches segment by segment: a
+ * literal segment byte for byte, a "{name}" segment any one non-empty segment, which is captured
+ * under that name; a last segment "{name...}" takes the rest of the path (one or more segments).
+ */
+enum pc_authz_path_type {
+    PC_AUTHZ_PATH_EXACT = 0,
+    PC_AUTHZ_PATH_PREFIX, /* whole segments, as HTTPRoute's PathPrefix: "/api" matches "/api/x"
+                             and "/api", not "/apix" */
+    PC_AUTHZ_PATH_TEMPLATE,
+};
+
+struct pc_authz_path_segment {
+    const char *text; /* the literal, or the parameter's name */
+    size_t len;
+    bool is_param;
+    bool is_rest; /* "{name...}": the rest of the path; only the last segment */
+};
+
+struct pc_authz_path {
+    enum pc_authz_path_type type;
+    const char *value; /* EXACT and PREFIX; the template's text for TEMPLATE (for logs) */
+    size_t value_len;
+    const struct pc_authz_path_segment *segments; /* TEMPLATE only */
+    size_t n_segments;
+};
+
+/* A claim of the principal, by dotted path ("realm_access.roles"), tested with a matcher; a
+ * claim that is an array holds when any element matches. Numbers and booleans compare as their
+ * JSON text. */
+struct pc_authz_claim {
+    const char *path;
+    struct pc_string_matcher match;
+};
+
+/* The object-level check: a parameter the path template captured must equal a claim (the
+ * "/users/{id}" rule holds only when id equals the caller's sub). Compared byte for byte after
+ * percent-decoding the captured segment; a claim that is an array holds when any element
+ * equals it. */
+struct pc_authz_param_claim {
+    const char *param; /* a parameter of every template path of the rule */
+    const char *claim; /* a claim path */
+};
+
+/* One CIDR block of client addresses. */
+struct pc_authz_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned prefix_len;
+};
+
+enum pc_authz_effect {
+    PC_AUTHZ_ALLOW = 0,
+    PC_AUTHZ_DENY,
+};
+
+/*
+ * One native rule. Every condition that is set must hold (an empty list is no condition); within
+ * a list, any one entry is enough (paths, methods, CIDRs, subjects...), except the all-of
+ * lists (scopes_all, roles_all, claims_all, headers).
+ */
+struct pc_authz_rule {
+    const char *name; /* the rule's name, or "<policy>/rules/<index>": logs, metrics, reasons */
+    enum pc_authz_effect effect;
+
+    /* The request. */
+    const char *const *methods; /* upper case, as sent */
+    size_t n_methods;
+    const struct pc_authz_path *paths;
+    size_t n_paths;
+    const struct pc_authz_header *headers; /* all of them */
+    size_t n_headers;
+    const struct pc_authz_cidr *sources; /* the client address (the TCP peer) */
+    size_t n_sources;
+    bool is_sources_inverted; /* the rule holds for addresses OUTSIDE sources */
+
+    /* The principal (authentication's outcome). */
+    bool require_authenticated; /* a principal must exist; implied by any principal condition */
+    bool require_anonymous;     /* no principal may exist */
+    const struct pc_string_matcher *subjects; /* sub */
+    size_t n_subjects;
+    const char *const *issuers; /* iss, exact */
+    size_t n_issuers;
+    const char *const *client_ids; /* exact */
+    size_t n_client_ids;
+    const char *const *scopes_all; /* granted scopes */
+    size_t n_scopes_all;
+    const char *const *scopes_any;
+    size_t n_scopes_any;
+    const char *const *roles_all;
+    size_t n_roles_all;
+    const char *const *roles_any;
+    size_t n_roles_any;
+    const struct pc_authz_claim *claims_all;
+    size_t n_claims_all;
+    const struct pc_authz_claim *claims_any;
+    size_t n_claims_any;
+    const struct pc_authz_param_claim *param_claims; /* all of them */
+    size_t n_param_claims;
+
+    /* The TLS peer (the client certificate of this connection). */
+    bool require_peer_certificate;
+    const struct pc_spiffe_matcher *const *spiffe_ids; /* the peer's SPIFFE ID, any of these
+                                                          patterns (tls/spiffe.h) */
+    size_t n_spiffe_ids;
+    const struct pc_string_matcher *peer_subjects; /* the certificate subject as RFC 4514 text */
+    size_t n_peer_subjects;
+    const char *const *peer_dns_names; /* a DNS SAN, exact; "*.example.com" in a SAN is compared
+                                          as text */
+    size_t n_peer_dns_names;
+};
+
+/* Where a decision comes from: exactly one source per policy. */
+enum pc_authz_source {
+    PC_AUTHZ_RULES = 0, /* native rules: deny rules first, then allow rules, else deny */
+    PC_AUTHZ_OPA,       /* OPA's REST Data API: POST <url>/v1/data/<path> {"input": ...} */
+    PC_AUTHZ_HTTP,      /* a plain check service: 2xx allows (auth_request / ext_authz HTTP) */
+    PC_AUTHZ_REGO,      /* Rego modules evaluated in process */
+};
+
+/* A remote decision point (OPA or an HTTP check service). */
+struct pc_authz_remote {
+    const char *url;            /* OPA: the whole data URL, ".../v1/data/<path>"; HTTP: the
+                                   check URL, to which the request's path is appended when
+                                   append_path is set */
+    bool append_path;           /* HTTP only */
+    uint32_t timeout_ms;        /* default 200 ms */
+    const char *const *headers; /* HTTP: request headers copied to the check (lower case);
+                                   OPA: headers included in the input (none listed:
+                                   every header, as Envoy's external authorization sends
+                                   them) */
+    size_t n_headers;
+    const char *const *response_headers; /* HTTP: headers of a 2xx check answer copied to the
+                                            upstream request (lower case) */
+    size_t n_response_headers;
+    struct pc_pem_source ca; /* https: the CA bundle; unset: the system's */
+    /* Decision cache (per worker): off when ttl_ms is 0. Keyed by the values at these input
+     * paths ("attributes.request.http.method", "principal.sub", "parsed_path"); never keyed on
+     * anything else, so the operator decides what may share a decision. */
+    uint32_t cache_ttl_ms;
+    const char *const *cache_key;
+    size_t n_cache_key;
+};
+
+/* Rego modules evaluated in process against the same input document OPA would receive. */
+struct pc_authz_rego {
+    const char *const *files; /* the module files, as named (for logs) */
+    size_t n_files;
+    const char *query; /* "data.portcullis.authz.decision": a boolean or a decision object */
+    const struct pc_rego_policy *policy; /* compiled once at load, shared read-only by workers,
+                                            freed with the snapshot */
+    const struct pc_rego_query *compiled_query;
+    uint64_t step_limit; /* evaluation steps per decision; past it: an error (fail closed) */
+};
+
+/* What one route requires before a request may pass. */
+struct pc_authz {
+    const char *policy; /* "namespace/name" of the AuthorizationPolicy */
+    enum pc_authz_source source;
+    const struct pc_authz_rule *deny_rules; /* PC_AUTHZ_RULES: any match denies */
+    size_t n_deny_rules;
+    const struct pc_authz_rule *allow_rules; /* then any match allows; nothing matched denies */
+    size_t n_allow_rules;
+    const struct pc_authz_remote *remote; /* PC_AUTHZ_OPA and PC_AUTHZ_HTTP */
+    const struct pc_authz_rego *rego;     /* PC_AUTHZ_REGO */
+    bool fail_open;       /* the decision point failing (timeout, down, malformed): allow, logged;
+                             default false: 503 */
+    bool is_shadow;       /* decisions are logged and counted, never enforced */
+    uint16_t deny_status; /* default 403 */
+};
+
 /* One HTTPRoute rule, compiled: what to do with a request that matched it. */
 struct pc_route_rule {
     const char *route_name; /* "namespace/name" */
@@ -374,6 +577,7 @@ struct pc_route_rule {
     bool allow_websocket;           /* Upgrade: websocket is tunnelled */
     struct pc_xfcc xfcc;
     const struct pc_authn *authn; /* NULL: no authentication required */
+    const struct pc_authz *authz; /* NULL: no authorization policy applies (allowed) */
 };
 
 enum pc_listener_protocol {
@@ -430,6 +634,19 @@ struct pc_port {
     bool is_tls; /* its listeners are HTTPS (a port never mixes HTTP and HTTPS) */
 };
 
+/*
+ * The decision log (ProxyConfig spec.decisionLog): one hash-chained JSON line per authorization
+ * decision, with checkpoint lines signed by an Ed25519 key. Disabled when path is NULL.
+ */
+struct pc_decision_log_settings {
+    const char *path;                /* appended to; the chain continues across restarts */
+    const char *signing_key_file;    /* PEM Ed25519 private key (PKCS#8); required with path */
+    uint32_t checkpoint_interval_ms; /* a signed checkpoint at least this often (default 10 s) */
+    uint32_t checkpoint_lines;       /* and after this many lines (default 1000) */
+    uint32_t queue_lines;            /* lines waiting for the writer; past it lines are dropped
+                                        and counted (default 65536) */
+};
+
 /* Process-wide settings from the ProxyConfig resource, or defaults. */
 struct pc_proxy_settings {
     struct sockaddr_storage admin_addr; /* default 127.0.0.1:9901 */
@@ -442,6 +659,7 @@ struct pc_proxy_settings {
     bool watch_files;                /* reload when a config file changes */
     uint32_t tls_ticket_rotation_ms; /* session-ticket keys rotate this often (default 1h) */
     const char *workload_api_socket; /* SPIFFE Workload API: "unix:///path"; NULL when unused */
+    struct pc_decision_log_settings decision_log;
 };
 
 struct pc_config {
