@@ -480,7 +480,7 @@ verify_proof(const struct pc_jws *jws, const struct pc_jwks_key *key,
     enum pc_authn_reason why;
     json_t *claims;
 
-    if (pc_jws_verify_signature(jws, key, &why) != 0) {
+    if (pc_jws_verify_signature(jws, key, NULL, &why) != 0) {
         return why;
     }
     claims = pc_jws_json_object(jws->payload, jws->payload_len, &why);

@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 
 #include "authn/jwks.h"
+#include "core/alloc.h"
 #include "core/arena.h"
 #include "core/err.h"
 #include "tls/jwk.h"
@@ -364,6 +365,98 @@ ecdsa_to_der(const struct pc_jws *jws, const struct pc_jwks_key *key, unsigned c
     return true;
 }
 
+/*
+ * The verifier: a few EVP_PKEY_CTX objects initialised for verification with one key, digest
+ * and padding each. An EVP_PKEY_CTX holds a reference to its key, so a cached key pointer can
+ * never be freed and reused for another key while its slot lives: the pointer is a safe
+ * identity. Slots are replaced round-robin.
+ */
+#define VERIFIER_SLOTS 8
+
+struct verifier_slot {
+    const EVP_PKEY *pkey;
+    uint32_t alg;
+    EVP_PKEY_CTX *ctx;
+};
+
+struct pc_jws_verifier {
+    struct verifier_slot slots[VERIFIER_SLOTS];
+    size_t next;
+};
+
+struct pc_jws_verifier *
+pc_jws_verifier_create(void)
+{
+    return pc_calloc(1, sizeof(struct pc_jws_verifier));
+}
+
+void
+pc_jws_verifier_free(struct pc_jws_verifier *verifier)
+{
+    if (verifier == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < VERIFIER_SLOTS; i++) {
+        EVP_PKEY_CTX_free(verifier->slots[i].ctx);
+    }
+    pc_free(verifier);
+}
+
+/* A context ready for EVP_PKEY_verify over a digest made with md (RFC 7518 3.3, 3.4, 3.5). */
+static EVP_PKEY_CTX *
+new_verify_ctx(EVP_PKEY *pkey, const EVP_MD *md, bool is_pss)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1
+        || (is_pss
+            && (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1
+                || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1
+                || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) != 1))) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static EVP_PKEY_CTX *
+find_verify_ctx(struct pc_jws_verifier *verifier, EVP_PKEY *pkey, const struct alg_info *info)
+{
+    struct verifier_slot *slot;
+
+    for (size_t i = 0; i < VERIFIER_SLOTS; i++) {
+        slot = &verifier->slots[i];
+        if (slot->ctx != NULL && slot->pkey == pkey && slot->alg == info->bit) {
+            return slot->ctx;
+        }
+    }
+    slot = &verifier->slots[verifier->next];
+    verifier->next = (verifier->next + 1) % VERIFIER_SLOTS;
+    EVP_PKEY_CTX_free(slot->ctx);
+    slot->ctx = new_verify_ctx(pkey, digests[info->hash], info->is_pss);
+    slot->pkey = pkey;
+    slot->alg = info->bit;
+    return slot->ctx;
+}
+
+/* Hashes the signing input and verifies with the verifier's cached context. */
+static int
+verify_cached(const struct pc_jws *jws, EVP_PKEY_CTX *ctx, const EVP_MD *md,
+              const unsigned char *sig, size_t sig_len)
+{
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    int rc;
+
+    if (EVP_Digest(jws->signing_input, jws->signing_input_len, hash, &hash_len, md, NULL) != 1) {
+        ERR_clear_error();
+        return PC_ENOMEM;
+    }
+    rc = EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1 ? 0 : PC_EACCES;
+    ERR_clear_error();
+    return rc;
+}
+
 /* One EVP_DigestVerify with md (NULL for EdDSA, which hashes internally). */
 static int
 verify_digest(const struct pc_jws *jws, EVP_PKEY *pkey, const EVP_MD *md, bool is_pss,
@@ -415,28 +508,47 @@ verify_hmac(const struct pc_jws *jws, const struct pc_jwks_key *key, const EVP_M
     return rc;
 }
 
+/* RS*, PS* and ES*: through the verifier's cached context when there is one. */
 static int
-verify_by_kind(const struct pc_jws *jws, const struct pc_jwks_key *key, const struct alg_info *info)
+verify_hashed(const struct pc_jws *jws, EVP_PKEY *pkey, const struct alg_info *info,
+              struct pc_jws_verifier *verifier, const unsigned char *sig, size_t sig_len)
 {
-    const EVP_MD *md = info->hash >= 0 ? digests[info->hash] : NULL;
+    const EVP_MD *md = digests[info->hash];
+    EVP_PKEY_CTX *ctx = verifier != NULL ? find_verify_ctx(verifier, pkey, info) : NULL;
+
+    if (verifier != NULL && ctx == NULL) {
+        ERR_clear_error();
+        return PC_ENOMEM;
+    }
+    if (ctx != NULL) {
+        return verify_cached(jws, ctx, md, sig, sig_len);
+    }
+    return verify_digest(jws, pkey, md, info->is_pss, sig, sig_len);
+}
+
+static int
+verify_by_kind(const struct pc_jws *jws, const struct pc_jwks_key *key, const struct alg_info *info,
+               struct pc_jws_verifier *verifier)
+{
     unsigned char der[DER_SIG_MAX];
     size_t der_len = 0;
 
     switch (key->kty) {
     case PC_JWKS_KTY_OCT:
-        return verify_hmac(jws, key, md);
+        return verify_hmac(jws, key, digests[info->hash]);
     case PC_JWKS_KTY_EC:
         if (!ecdsa_to_der(jws, key, der, &der_len)) {
             return PC_EACCES;
         }
-        return verify_digest(jws, key->pkey, md, false, der, der_len);
+        return verify_hashed(jws, key->pkey, info, verifier, der, der_len);
     case PC_JWKS_KTY_RSA:
         /* RFC 8017 section 8.2.2: the signature is exactly as long as the modulus. */
         if (jws->signature_len != (size_t)EVP_PKEY_get_size(key->pkey)) {
             return PC_EACCES;
         }
-        return verify_digest(jws, key->pkey, md, info->is_pss, jws->signature, jws->signature_len);
+        return verify_hashed(jws, key->pkey, info, verifier, jws->signature, jws->signature_len);
     case PC_JWKS_KTY_OKP:
+        /* EdDSA hashes internally; OpenSSL 3.0 verifies it only through EVP_DigestVerify. */
         return verify_digest(jws, key->pkey, NULL, false, jws->signature, jws->signature_len);
     }
     return PC_EACCES;
@@ -444,7 +556,7 @@ verify_by_kind(const struct pc_jws *jws, const struct pc_jwks_key *key, const st
 
 int
 pc_jws_verify_signature(const struct pc_jws *jws, const struct pc_jwks_key *key,
-                        enum pc_authn_reason *reason)
+                        struct pc_jws_verifier *verifier, enum pc_authn_reason *reason)
 {
     const struct alg_info *info = find_alg(jws->alg);
     int rc;
@@ -456,7 +568,7 @@ pc_jws_verify_signature(const struct pc_jws *jws, const struct pc_jwks_key *key,
     if (info == NULL || !pc_jwks_key_fits(key, jws->alg)) {
         return refuse(reason, PC_AUTHN_KEY_ALG_MISMATCH);
     }
-    rc = verify_by_kind(jws, key, info);
+    rc = verify_by_kind(jws, key, info, verifier);
     if (rc != 0) {
         return refuse(reason, rc == PC_EACCES ? PC_AUTHN_BAD_SIGNATURE : PC_AUTHN_INTERNAL);
     }
@@ -540,7 +652,7 @@ pc_jws_verify(const char *token, size_t len, const struct pc_jws_options *opts,
     if (why != PC_AUTHN_OK) {
         return refuse(reason, why);
     }
-    rc = pc_jws_verify_signature(out, key, reason);
+    rc = pc_jws_verify_signature(out, key, opts->verifier, reason);
     if (rc == 0) {
         out->key = key;
     }

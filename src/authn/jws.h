@@ -14,7 +14,8 @@
  * Every refusal has a stable reason (reason.h).
  *
  * Pure functions over caller memory and an arena; any thread. Keys are shared, read-only
- * EVP_PKEY objects; verification builds its OpenSSL contexts per call and parses no key.
+ * EVP_PKEY objects; no key is parsed per verification, and a per-thread verifier keeps OpenSSL
+ * contexts ready between calls.
  */
 #ifndef PC_AUTHN_JWS_H
 #define PC_AUTHN_JWS_H
@@ -70,13 +71,29 @@ uint32_t pc_jws_alg_parse(const char *name, size_t len);
 /* Returns the static name of one PC_JWS_ALG_* bit, or NULL when alg is not exactly one bit. */
 const char *pc_jws_alg_name(uint32_t alg);
 
+struct pc_jws_verifier;
+
 /* What a verification accepts. */
 struct pc_jws_options {
-    uint32_t algorithms;             /* PC_JWS_ALG_* bits; an empty set refuses everything */
-    size_t max_bytes;                /* token size limit; 0: PC_JWS_DEFAULT_MAX_BYTES */
-    const struct pc_jwks *keys;      /* asymmetric keys (borrowed); NULL: none */
-    const struct pc_jwks *hmac_keys; /* the configured secret (borrowed); NULL: HS* refused */
+    uint32_t algorithms;              /* PC_JWS_ALG_* bits; an empty set refuses everything */
+    size_t max_bytes;                 /* token size limit; 0: PC_JWS_DEFAULT_MAX_BYTES */
+    const struct pc_jwks *keys;       /* asymmetric keys (borrowed); NULL: none */
+    const struct pc_jwks *hmac_keys;  /* the configured secret (borrowed); NULL: HS* refused */
+    struct pc_jws_verifier *verifier; /* this thread's context cache (borrowed); may be NULL */
 };
+
+/*
+ * A cache of ready OpenSSL verification contexts, one per recently used (key, alg), so that a
+ * worker verifying RS*, PS* and ES* tokens skips OpenSSL 3's per-call context setup (the
+ * provider and algorithm lookups of EVP_DigestVerifyInit, about a fifth of an RSA-2048 verify).
+ * Owned by one thread (a worker) and never shared; it holds a reference to each cached key, so
+ * a replaced key set's keys are released when their entries are evicted (a few at most) or the
+ * verifier is freed. Returns NULL when out of memory.
+ */
+struct pc_jws_verifier *pc_jws_verifier_create(void);
+
+/* Releases the verifier and its contexts; accepts NULL. */
+void pc_jws_verifier_free(struct pc_jws_verifier *verifier);
 
 /*
  * A parsed compact JWS. Slices point into the token, decoded bytes into the arena; everything
@@ -112,12 +129,13 @@ int pc_jws_parse(const char *token, size_t len, uint32_t algorithms, size_t max_
 
 /*
  * Verifies jws's signature with key (borrowed), which must fit jws->alg (pc_jwks_key_fits);
- * ECDSA values are checked to lie in [1, n-1] before OpenSSL sees them. Returns 0, PC_EACCES
- * with *reason PC_AUTHN_BAD_SIGNATURE or PC_AUTHN_KEY_ALG_MISMATCH, or PC_ENOMEM with
- * PC_AUTHN_INTERNAL. Allocates nothing but OpenSSL's per-call contexts.
+ * ECDSA values are checked to lie in [1, n-1] before OpenSSL sees them. verifier (this thread's,
+ * may be NULL) supplies cached contexts for RS*, PS* and ES*. Returns 0, PC_EACCES with *reason
+ * PC_AUTHN_BAD_SIGNATURE or PC_AUTHN_KEY_ALG_MISMATCH, or PC_ENOMEM with PC_AUTHN_INTERNAL.
+ * Allocates nothing but what OpenSSL allocates.
  */
 int pc_jws_verify_signature(const struct pc_jws *jws, const struct pc_jwks_key *key,
-                            enum pc_authn_reason *reason);
+                            struct pc_jws_verifier *verifier, enum pc_authn_reason *reason);
 
 /*
  * Parses and verifies a compact JWS against the caller's keys. The key is chosen by kid: with a

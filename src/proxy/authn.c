@@ -593,10 +593,11 @@ choose_provider(struct pc_exchange *x, const struct pc_authn *a, const char *tok
 }
 
 static void
-fill_options(struct pc_jwt_options *o, const struct pc_jwt_provider *p, const struct pc_authn *a,
-             const struct pc_jwks *keys, const struct pc_jwks *hmac)
+fill_options(struct pc_jwt_options *o, struct pc_exchange *x, const struct pc_jwt_provider *p,
+             const struct pc_authn *a, const struct pc_jwks *keys, const struct pc_jwks *hmac)
 {
     memset(o, 0, sizeof(*o));
+    o->jws.verifier = server_jws_verifier(x->server);
     o->jws.algorithms = p->algorithms;
     o->jws.max_bytes = MAX_TOKEN_BYTES;
     o->jws.keys = keys;
@@ -659,7 +660,7 @@ verify_jwt(struct pc_exchange *x, const struct pc_authn *a, const char *token, s
         return unavailable(x, a, "keys_unavailable", p->name);
     }
 
-    fill_options(&opts, p, a, keys, pc_keyring_hmac(slot));
+    fill_options(&opts, x, p, a, keys, pc_keyring_hmac(slot));
     if (pc_jwt_verify(token, len, &opts, (int64_t)time(NULL), x->arena, &principal, &reason) != 0) {
         if (reason == PC_AUTHN_KID_UNKNOWN && !x->is_authn_retried
             && pc_keyring_request_refresh(slot, now)) {

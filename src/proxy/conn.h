@@ -47,6 +47,7 @@ struct pc_principal;
 struct pc_fetch;
 struct pc_fetch_transfer;
 struct pc_token_cache;
+struct pc_jws_verifier;
 struct pc_replay_cache;
 struct pc_keyring;
 struct pc_keyring_slot;
@@ -251,6 +252,8 @@ void server_arena_put(struct pc_server *server, struct pc_arena *arena);
 const char *server_date(struct pc_server *server);
 void holder_unref(struct pc_server *server, struct cfg_holder *holder);
 struct pc_token_cache *server_token_cache(struct pc_server *server);
+/* This worker's cache of ready JWT signature contexts (authn/jws.h). */
+struct pc_jws_verifier *server_jws_verifier(struct pc_server *server);
 struct pc_fetch *server_fetch(struct pc_server *server);
 struct pc_keyring *server_keyring(struct pc_server *server);
 struct pc_replay_cache *server_replay(struct pc_server *server);

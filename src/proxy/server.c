@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "authn/cache.h"
+#include "authn/jws.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/err.h"
@@ -65,8 +66,9 @@ struct pc_server {
     struct pc_metrics_worker *metrics;
     struct pc_access_writer *access;
     struct pc_token_cache *tokens;
-    struct pc_fetch *fetch;         /* introspection calls from this worker */
-    struct key_waiter *key_waiters; /* requests waiting for refetched keys */
+    struct pc_jws_verifier *verifier; /* OpenSSL contexts kept ready for JWT signatures */
+    struct pc_fetch *fetch;           /* introspection calls from this worker */
+    struct key_waiter *key_waiters;   /* requests waiting for refetched keys */
 
     uv_timer_t flush_timer;
     uv_timer_t grace_timer;
@@ -103,6 +105,12 @@ struct pc_token_cache *
 server_token_cache(struct pc_server *server)
 {
     return server->tokens;
+}
+
+struct pc_jws_verifier *
+server_jws_verifier(struct pc_server *server)
+{
+    return server->verifier;
 }
 
 struct pc_fetch *
@@ -1280,9 +1288,11 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
     server->metrics = pc_metrics_worker_add(shared->metrics, pc_worker_id(worker));
     server->current = holder_create(cfg, tls);
     server->tokens = pc_token_cache_create(TOKEN_CACHE_MAX);
+    server->verifier = pc_jws_verifier_create();
     server->fetch = pc_fetch_create(server->loop, NULL, NULL);
     if (server->bufs == NULL || server->pool == NULL || server->metrics == NULL
-        || server->current == NULL || server->tokens == NULL || server->fetch == NULL) {
+        || server->current == NULL || server->tokens == NULL || server->verifier == NULL
+        || server->fetch == NULL) {
         goto fail_server;
     }
     if (shared->access_log != NULL) {
@@ -1318,6 +1328,7 @@ fail_server:
     pc_pool_destroy(server->pool);
     pc_buf_pool_destroy(server->bufs);
     pc_token_cache_destroy(server->tokens);
+    pc_jws_verifier_free(server->verifier);
     pc_fetch_destroy(server->fetch);
     pc_free(server);
 fail:
@@ -1443,6 +1454,7 @@ pc_server_destroy(struct pc_server *server)
     }
     pc_buf_pool_destroy(server->bufs);
     pc_token_cache_destroy(server->tokens);
+    pc_jws_verifier_free(server->verifier);
     pc_free(server);
 }
 

@@ -44,6 +44,7 @@ static const struct pc_jwt_claim_rule rules[] = { { "org.tenant", tenants, 1 } }
 static struct pc_jwks *keys;
 static struct pc_jwks *hmac;
 static struct pc_arena *arena;
+static struct pc_jws_verifier *verifier;
 
 static void
 init(void)
@@ -51,7 +52,9 @@ init(void)
     keys = pc_jwks_parse(jwks_json, sizeof(jwks_json) - 1, NULL);
     hmac = pc_jwks_from_secret(secret, sizeof(secret) - 1, NULL, NULL);
     arena = pc_arena_create(4096);
-    if (keys == NULL || pc_jwks_count(keys) != 3 || hmac == NULL || arena == NULL) {
+    verifier = pc_jws_verifier_create();
+    if (verifier == NULL || keys == NULL || pc_jwks_count(keys) != 3 || hmac == NULL
+        || arena == NULL) {
         abort();
     }
 }
@@ -60,7 +63,7 @@ static struct pc_jwt_options
 options(void)
 {
     return (struct pc_jwt_options){
-        .jws = { .algorithms = 0x1fff, .keys = keys, .hmac_keys = hmac },
+        .jws = { .algorithms = 0x1fff, .keys = keys, .hmac_keys = hmac, .verifier = verifier },
         .issuer = "https://idp.example.com",
         .audiences = audiences,
         .n_audiences = 1,

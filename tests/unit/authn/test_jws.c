@@ -35,6 +35,7 @@ static EVP_PKEY *attacker;
 static struct pc_jwks *keys;
 static struct pc_jwks *hmac;
 static struct pc_arena *arena;
+static struct pc_jws_verifier *verifier;
 
 static const char secret[] = "0123456789abcdef0123456789abcdef";
 
@@ -58,7 +59,8 @@ setup(void **state)
     free(doc);
     hmac = pc_jwks_from_secret(secret, strlen(secret), "hmac", &err);
     arena = pc_arena_create(4096);
-    return keys != NULL && hmac != NULL && arena != NULL ? 0 : -1;
+    verifier = pc_jws_verifier_create();
+    return keys != NULL && hmac != NULL && arena != NULL && verifier != NULL ? 0 : -1;
 }
 
 static int
@@ -72,6 +74,7 @@ teardown(void **state)
     pc_jwks_unref(keys);
     pc_jwks_unref(hmac);
     pc_arena_destroy(arena);
+    pc_jws_verifier_free(verifier);
     return 0;
 }
 
@@ -81,23 +84,34 @@ options(uint32_t algorithms)
     return (struct pc_jws_options){ .algorithms = algorithms, .keys = keys, .hmac_keys = hmac };
 }
 
-/* Verifies token (freed) with opts; returns the reason (PC_AUTHN_OK when accepted). */
+/*
+ * Verifies token (freed) with opts, once with OpenSSL contexts made for the call and once through
+ * the verifier's cache, which must agree; returns the reason (PC_AUTHN_OK when accepted).
+ */
 static enum pc_authn_reason
 verify_with(char *token, const struct pc_jws_options *opts)
 {
-    struct pc_jws jws;
-    enum pc_authn_reason reason = PC_AUTHN_INTERNAL;
-    int rc = pc_jws_verify(token, strlen(token), opts, arena, &jws, &reason);
+    struct pc_jws_options cached = *opts;
 
-    assert_int_equal(rc, reason == PC_AUTHN_OK ? 0 : PC_EACCES);
-    if (rc == 0) {
-        assert_non_null(jws.key);
-        assert_int_equal(jws.payload_len, strlen(PAYLOAD));
-        assert_memory_equal(jws.payload, PAYLOAD, jws.payload_len);
+    enum pc_authn_reason reasons[2] = { PC_AUTHN_INTERNAL, PC_AUTHN_INTERNAL };
+
+    cached.verifier = verifier;
+    for (int i = 0; i < 2; i++) {
+        struct pc_jws jws;
+        int rc =
+            pc_jws_verify(token, strlen(token), i == 0 ? opts : &cached, arena, &jws, &reasons[i]);
+
+        assert_int_equal(rc, reasons[i] == PC_AUTHN_OK ? 0 : PC_EACCES);
+        if (rc == 0) {
+            assert_non_null(jws.key);
+            assert_int_equal(jws.payload_len, strlen(PAYLOAD));
+            assert_memory_equal(jws.payload, PAYLOAD, jws.payload_len);
+        }
+        pc_arena_reset(arena);
     }
+    assert_int_equal(reasons[0], reasons[1]);
     free(token);
-    pc_arena_reset(arena);
-    return reason;
+    return reasons[0];
 }
 
 static enum pc_authn_reason
@@ -589,7 +603,7 @@ test_jws_parse_exposes_header_and_leaves_no_error_queue(void **state)
     assert_int_equal(jws.kid_len, 5);
     assert_int_equal(jws.alg, PC_JWS_ALG_ES256);
     assert_int_equal(jws.signature_len, 64);
-    assert_int_equal(pc_jws_verify_signature(&jws, pc_jwks_find(keys, "ec256", 5), &reason),
+    assert_int_equal(pc_jws_verify_signature(&jws, pc_jwks_find(keys, "ec256", 5), NULL, &reason),
                      PC_EACCES);
     assert_int_equal(reason, PC_AUTHN_BAD_SIGNATURE);
     assert_int_equal(ERR_peek_error(), 0);
