@@ -104,6 +104,10 @@ struct pc_fetch_transfer {
     enum transfer_abort abort;
     size_t body_size; /* bytes allocated at resp.body */
     char content_type[PC_FETCH_CONTENT_TYPE_SIZE];
+    char **keep; /* keep_headers, copied */
+    size_t n_keep;
+    struct pc_fetch_pair kept[PC_FETCH_MAX_KEPT_HEADERS]; /* values owned, names borrowed */
+    size_t n_kept;
     struct pc_fetch_response resp;
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's CURLOPT_ERRORBUFFER */
     char error[2 * CURL_ERROR_SIZE];  /* resp.error */
@@ -713,6 +717,35 @@ is_field(const char *name, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
+static void
+drop_kept(struct pc_fetch_transfer *t)
+{
+    while (t->n_kept > 0) {
+        pc_free((char *)t->kept[--t->n_kept].value);
+    }
+}
+
+/* Keeps a copy of a field the caller asked for; past the cap, further fields are left out. */
+static void
+keep_field(struct pc_fetch_transfer *t, const char *name, size_t name_len, const char *value,
+           size_t value_len)
+{
+    for (size_t i = 0; i < t->n_keep && t->n_kept < PC_FETCH_MAX_KEPT_HEADERS; i++) {
+        if (is_field(name, name_len, t->keep[i])) {
+            char *copy = pc_strndup(value, value_len);
+
+            if (copy == NULL) {
+                t->abort = ABORT_NO_MEMORY;
+                return;
+            }
+            t->kept[t->n_kept].name = t->keep[i];
+            t->kept[t->n_kept].value = copy;
+            t->n_kept++;
+            return;
+        }
+    }
+}
+
 /* Reads one header line (without its CRLF) into the response summary. */
 static void
 parse_head_line(struct pc_fetch_transfer *t, const char *line, size_t len)
@@ -723,6 +756,7 @@ parse_head_line(struct pc_fetch_transfer *t, const char *line, size_t len)
     if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         t->content_type[0] = '\0';
         pc_fetch_caching_init(caching);
+        drop_kept(t);
         return;
     }
 
@@ -744,6 +778,7 @@ parse_head_line(struct pc_fetch_transfer *t, const char *line, size_t len)
         value_len--;
     }
 
+    keep_field(t, line, name_len, value, value_len);
     if (is_field(line, name_len, "content-type") && t->content_type[0] == '\0') {
         size_t n = value_len < sizeof(t->content_type) ? value_len : sizeof(t->content_type) - 1;
 
@@ -780,7 +815,7 @@ on_curl_header(char *line, size_t size, size_t nitems, void *userdata)
         n--;
     }
     parse_head_line(t, line, n);
-    return len;
+    return t->abort == ABORT_NONE ? len : CURL_WRITEFUNC_ERROR;
 }
 
 /* ---- outcomes ---- */
@@ -965,6 +1000,11 @@ static void
 free_transfer(struct pc_fetch_transfer *t)
 {
     release_easy(t);
+    drop_kept(t);
+    for (size_t i = 0; i < t->n_keep; i++) {
+        pc_free(t->keep[i]);
+    }
+    pc_free(t->keep);
     pc_free_secret(t->resp.body, t->body_size);
     pc_free(t);
 }
@@ -980,6 +1020,8 @@ push_done(struct pc_fetch_transfer *t)
     t->resp.total_ms = (uv_hrtime() - t->start_ns) / 1000000;
     t->resp.error = t->error;
     t->resp.content_type = t->content_type;
+    t->resp.headers = t->kept;
+    t->resp.n_headers = t->n_kept;
     sanitize_message(t->error);
     list_push(&f->done, t);
     uv_idle_start(&f->deliver, on_deliver);
@@ -1223,6 +1265,26 @@ copy_body(struct pc_fetch_transfer *t, const struct pc_fetch_request *req)
 }
 
 static int
+copy_keep(struct pc_fetch_transfer *t, const struct pc_fetch_request *req)
+{
+    if (req->n_keep_headers == 0) {
+        return 0;
+    }
+    t->keep = pc_calloc(req->n_keep_headers, sizeof(char *));
+    if (t->keep == NULL) {
+        return PC_ENOMEM;
+    }
+    for (size_t i = 0; i < req->n_keep_headers; i++) {
+        t->keep[i] = pc_strdup(req->keep_headers[i]);
+        if (t->keep[i] == NULL) {
+            return PC_ENOMEM;
+        }
+        t->n_keep++;
+    }
+    return 0;
+}
+
+static int
 append_field(struct pc_fetch_transfer *t, const char *line)
 {
     struct curl_slist *fields = curl_slist_append(t->fields, line);
@@ -1405,7 +1467,7 @@ prepare(struct pc_fetch_transfer *t, const struct pc_fetch_request *req)
     if (rc != 0) {
         return rc;
     }
-    if (copy_body(t, req) != 0 || build_fields(t, req) != 0) {
+    if (copy_body(t, req) != 0 || copy_keep(t, req) != 0 || build_fields(t, req) != 0) {
         return set_outcome(t, PC_FETCH_INTERNAL, PC_ENOMEM, "out_of_memory", "out of memory");
     }
     t->easy = curl_easy_init();

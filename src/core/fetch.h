@@ -47,6 +47,7 @@
 #define PC_FETCH_MAX_RESPONSE_BYTES (1u << 30) /* larger max_response_bytes count as this */
 #define PC_FETCH_MAX_HEAD_BYTES     (64 * 1024)
 #define PC_FETCH_CONTENT_TYPE_SIZE  256 /* longer Content-Type values are cut to 255 bytes */
+#define PC_FETCH_MAX_KEPT_HEADERS   32  /* response fields returned by keep_headers, at most */
 
 /* Instance settings; pc_fetch_create copies them. Zero fields take the defaults above. */
 struct pc_fetch_cfg {
@@ -106,6 +107,11 @@ struct pc_fetch_request {
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
+    /* Response header fields the caller wants back (names, any case; at most
+     * PC_FETCH_MAX_KEPT_HEADERS fields are kept in all): each field of the final response with
+     * one of these names is returned in the response's headers, in arrival order. */
+    const char *const *keep_headers;
+    size_t n_keep_headers;
 };
 
 /* How a request ended. */
@@ -150,6 +156,10 @@ struct pc_fetch_response {
     size_t body_len;
     const char *content_type; /* the Content-Type value as sent; "" when absent */
     struct pc_fetch_caching caching;
+    /* The fields the request's keep_headers asked for: names as the request spelled them,
+     * values as sent without surrounding whitespace, both NUL-terminated. */
+    const struct pc_fetch_pair *headers;
+    size_t n_headers;
     uint64_t total_ms; /* from pc_fetch_start to completion */
 };
 

@@ -12,7 +12,7 @@
  *               [--ca FILE] [--cert FILE] [--key FILE]
  *               [--count N] [--sequential] [--max-transfers N]
  *               [--cancel-after-ms N] [--destroy-after-ms N] [--linger-ms N]
- *               [--take-body] [--print-body] [--log-level LEVEL]
+ *               [--take-body] [--print-body] [--keep-header NAME]... [--log-level LEVEL]
  *
  * Single thread. tests/integration/test_fetch.py builds it with the sanitizers and runs it.
  */
@@ -37,6 +37,7 @@ struct probe {
     struct pc_fetch_request req;
     struct pc_fetch_pair headers[MAX_PAIRS];
     struct pc_fetch_pair form[MAX_PAIRS];
+    const char *keep[MAX_PAIRS];
     uint32_t max_transfers;
     int count;
     bool is_sequential;
@@ -133,6 +134,15 @@ print_response(int i, const struct pc_fetch_response *resp, bool is_returned)
     printf(",\"freshness\":%lld,\"total_ms\":%llu,\"body_null\":%s",
            (long long)pc_fetch_freshness_s(c, (int64_t)time(NULL)),
            (unsigned long long)resp->total_ms, resp->body == NULL ? "true" : "false");
+    printf(",\"headers\":[");
+    for (size_t k = 0; k < resp->n_headers; k++) {
+        printf("%s[", k > 0 ? "," : "");
+        print_json(resp->headers[k].name, strlen(resp->headers[k].name));
+        printf(",");
+        print_json(resp->headers[k].value, strlen(resp->headers[k].value));
+        printf("]");
+    }
+    printf("]");
     if (probe.is_print_body && resp->body != NULL) {
         printf(",\"body\":");
         print_json(resp->body, resp->body_len);
@@ -258,6 +268,8 @@ parse_option(struct probe *p, const char *opt, char *v)
         r->method = strcmp(v, "POST") == 0 ? PC_FETCH_POST : PC_FETCH_GET;
     } else if (strcmp(opt, "--header") == 0) {
         add_pair(p->headers, &r->n_headers, v, ':');
+    } else if (strcmp(opt, "--keep-header") == 0 && r->n_keep_headers < MAX_PAIRS) {
+        p->keep[r->n_keep_headers++] = v;
     } else if (strcmp(opt, "--form") == 0) {
         add_pair(p->form, &r->n_form, v, '=');
     } else if (strcmp(opt, "--body") == 0) {
@@ -302,6 +314,7 @@ parse_args(struct probe *p, int argc, char **argv)
 {
     p->count = 1;
     p->req.headers = p->headers;
+    p->req.keep_headers = p->keep;
     p->req.form = p->form;
     for (int i = 1; i < argc; i++) {
         if (parse_flag(p, argv[i])) {

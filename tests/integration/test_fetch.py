@@ -188,6 +188,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        [("Cache-Control", "public, max-age=300"), ("Expires", EXPIRES)])
         elif parts[0] == "echo":
             self.echo(body)
+        elif parts[0] == "fields":
+            self.reply(200, b"fields", extra=[("X-Auth-User", "alice"), ("X-Other", "no"),
+                                              ("x-auth-user", " bob "), ("X-Auth-Role", "")])
         elif parts[0] == "status":
             self.reply(int(parts[1]), b"status " + parts[1].encode())
         elif parts[0] == "big":
@@ -350,6 +353,21 @@ def closed_port():
 
 
 # ---- plain HTTP ----
+
+def test_kept_response_fields_come_back_in_order(probe_bin, web):
+    run = probe(probe_bin, "http://127.0.0.1:%d/fields" % web.port,
+                "--keep-header", "x-auth-user", "--keep-header", "X-Auth-Role")
+
+    r = run.one()
+    assert r["status"] == 200
+    assert r["headers"] == [["x-auth-user", "alice"], ["x-auth-user", "bob"], ["X-Auth-Role", ""]]
+
+
+def test_no_fields_kept_unless_asked(probe_bin, web):
+    r = probe(probe_bin, "http://127.0.0.1:%d/fields" % web.port).one()
+
+    assert r["headers"] == []
+
 
 def test_get_returns_body_status_and_caching_fields(probe_bin, web):
     run = probe(probe_bin, "http://127.0.0.1:%d/hello?token=secret-query" % web.port,
