@@ -618,12 +618,15 @@ static enum pc_authn_reason
 select_key(const struct pc_jws_options *opts, const struct pc_jws *jws,
            const struct pc_jwks_key **key)
 {
+    /* A caller may name one set as both sources (a provider whose only key is its secret): its
+     * keys are candidates once, or the secret would always look ambiguous. */
+    const struct pc_jwks *hmac_keys = opts->hmac_keys != opts->keys ? opts->hmac_keys : NULL;
     size_t n_kid = 0;
     size_t n_fit = 0;
 
     if (jws->kid != NULL) {
         scan_kid(opts->keys, jws, &n_kid, &n_fit, key);
-        scan_kid(opts->hmac_keys, jws, &n_kid, &n_fit, key);
+        scan_kid(hmac_keys, jws, &n_kid, &n_fit, key);
         if (n_kid == 0) {
             return PC_AUTHN_KID_UNKNOWN;
         }
@@ -632,7 +635,7 @@ select_key(const struct pc_jws_options *opts, const struct pc_jws *jws,
                            : PC_AUTHN_OK;
     }
     scan_fit(opts->keys, jws->alg, &n_fit, key);
-    scan_fit(opts->hmac_keys, jws->alg, &n_fit, key);
+    scan_fit(hmac_keys, jws->alg, &n_fit, key);
     return n_fit == 0 ? PC_AUTHN_NO_KEY : n_fit > 1 ? PC_AUTHN_KID_REQUIRED : PC_AUTHN_OK;
 }
 

@@ -190,6 +190,28 @@ test_jws_accepts_hs256_with_configured_secret(void **state)
                      PC_AUTHN_OK);
 }
 
+/* The gateway's key ring hands a provider's secret over as its key set and as its secret. */
+static void
+test_jws_counts_a_set_named_as_both_sources_once(void **state)
+{
+    struct pc_jws_options opts = { .algorithms = PC_JWS_ALG_HS256,
+                                   .keys = hmac,
+                                   .hmac_keys = hmac };
+
+    assert_int_equal(
+        verify_with(jose_sign_hmac("{\"alg\":\"HS256\"}", PAYLOAD, "HS256", secret, strlen(secret)),
+                    &opts),
+        PC_AUTHN_OK);
+    assert_int_equal(verify_with(jose_sign_hmac("{\"alg\":\"HS256\",\"kid\":\"hmac\"}", PAYLOAD,
+                                                "HS256", secret, strlen(secret)),
+                                 &opts),
+                     PC_AUTHN_OK);
+    assert_int_equal(verify_with(jose_sign_hmac("{\"alg\":\"HS256\"}", PAYLOAD, "HS256",
+                                                "another secret of thirty-two bytes", 34),
+                                 &opts),
+                     PC_AUTHN_BAD_SIGNATURE);
+}
+
 static void
 test_jws_accepts_unique_key_without_kid(void **state)
 {
@@ -622,6 +644,7 @@ main(void)
         cmocka_unit_test(test_jws_accepts_es384_and_es512),
         cmocka_unit_test(test_jws_accepts_eddsa),
         cmocka_unit_test(test_jws_accepts_hs256_with_configured_secret),
+        cmocka_unit_test(test_jws_counts_a_set_named_as_both_sources_once),
         cmocka_unit_test(test_jws_accepts_unique_key_without_kid),
         cmocka_unit_test(test_jws_rejects_alg_none_in_any_case),
         cmocka_unit_test(test_jws_rejects_alg_not_allowed),
