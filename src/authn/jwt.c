@@ -53,6 +53,14 @@ pc_jwt_typ_matches(const char *typ, const char *expected)
     return strcasecmp(got, "JWT") == 0 || strcasecmp(got, "at+jwt") == 0;
 }
 
+/* JWT-SVID section 2.3: an SVID's typ, when present, is "JWT" or "JOSE". */
+static bool
+is_svid_typ(const char *typ, const struct pc_jwt_options *opts)
+{
+    return opts->spiffe_trust_domain != NULL && opts->typ == NULL && typ != NULL
+           && strcasecmp(strip_application(typ), "JOSE") == 0;
+}
+
 /* Reads a NumericDate claim; absent is fine (*value untouched), another type is not. */
 static enum pc_authn_reason
 read_time(const json_t *claims, const char *name, bool *is_present, double *value)
@@ -110,15 +118,21 @@ check_times(const json_t *claims, double now, double skew)
 }
 
 static enum pc_authn_reason
-check_issuer(const json_t *claims, const char *issuer)
+check_issuer(const json_t *claims, const struct pc_jwt_options *opts)
 {
     const json_t *iss = json_object_get(claims, "iss");
+    const char *issuer = opts->issuer;
 
     if (iss == NULL) {
         return issuer != NULL ? PC_AUTHN_MISSING_CLAIM : PC_AUTHN_OK;
     }
     if (!json_is_string(iss)) {
         return PC_AUTHN_BAD_CLAIM;
+    }
+    /* A JWT-SVID provider without an issuer takes the SVIDs that name none; one that names an
+     * issuer belongs to the provider configured with it, alone on its route or not. */
+    if (issuer == NULL && opts->spiffe_trust_domain != NULL) {
+        return PC_AUTHN_WRONG_ISSUER;
     }
     /* RFC 7519 section 4.1.1: StringOrURI values compare as strings, no normalisation. */
     if (issuer != NULL
@@ -240,21 +254,29 @@ is_rule_match(const json_t *v, const struct pc_jwt_claim_rule *rule)
     return false;
 }
 
+enum pc_authn_reason
+pc_jwt_claim_holds(const json_t *claims, const struct pc_jwt_claim_rule *rule)
+{
+    const json_t *v = pc_principal_lookup(claims, rule->path);
+
+    if (v == NULL || json_is_null(v)) {
+        return PC_AUTHN_MISSING_CLAIM;
+    }
+    if (rule->n_values > 0 && !is_rule_match(v, rule)) {
+        return PC_AUTHN_CLAIM_MISMATCH;
+    }
+    return PC_AUTHN_OK;
+}
+
 static enum pc_authn_reason
 check_required(const json_t *claims, const struct pc_jwt_options *opts)
 {
-    for (size_t i = 0; i < opts->n_required; i++) {
-        const struct pc_jwt_claim_rule *rule = &opts->required[i];
-        const json_t *v = pc_principal_lookup(claims, rule->path);
+    enum pc_authn_reason why = PC_AUTHN_OK;
 
-        if (v == NULL || json_is_null(v)) {
-            return PC_AUTHN_MISSING_CLAIM;
-        }
-        if (rule->n_values > 0 && !is_rule_match(v, rule)) {
-            return PC_AUTHN_CLAIM_MISMATCH;
-        }
+    for (size_t i = 0; why == PC_AUTHN_OK && i < opts->n_required; i++) {
+        why = pc_jwt_claim_holds(claims, &opts->required[i]);
     }
-    return PC_AUTHN_OK;
+    return why;
 }
 
 int
@@ -263,14 +285,14 @@ pc_jwt_check_claims(const json_t *claims, const char *typ, const struct pc_jwt_o
 {
     enum pc_authn_reason why = PC_AUTHN_OK;
 
-    if (!pc_jwt_typ_matches(typ, opts->typ)) {
+    if (!pc_jwt_typ_matches(typ, opts->typ) && !is_svid_typ(typ, opts)) {
         why = PC_AUTHN_WRONG_TYP;
     }
     if (why == PC_AUTHN_OK) {
         why = check_times(claims, (double)now, (double)opts->clock_skew_s);
     }
     if (why == PC_AUTHN_OK) {
-        why = check_issuer(claims, opts->issuer);
+        why = check_issuer(claims, opts);
     }
     if (why == PC_AUTHN_OK) {
         why = check_audience(claims, opts);

@@ -34,10 +34,13 @@ struct pc_jwt_claim_rule {
 /* Everything a verification needs; borrowed for the call, typically from the config snapshot. */
 struct pc_jwt_options {
     struct pc_jws_options jws;
-    const char *issuer;           /* iss must equal it byte for byte; NULL: not checked */
+    /* iss must equal it byte for byte; NULL: any iss, except that a JWT-SVID (with
+     * spiffe_trust_domain) must then carry none */
+    const char *issuer;
     const char *const *audiences; /* aud must hold one; none: aud is not compared */
     size_t n_audiences;
-    const char *typ; /* expected typ ("at+jwt"); NULL: absent, JWT or at+jwt */
+    /* expected typ ("at+jwt"); NULL: absent, JWT or at+jwt, and JOSE for a JWT-SVID */
+    const char *typ;
     uint32_t clock_skew_s;
     const struct pc_jwt_claim_rule *required; /* every one must hold */
     size_t n_required;
@@ -64,6 +67,14 @@ int pc_jwt_verify(const char *token, size_t len, const struct pc_jwt_options *op
  */
 int pc_jwt_check_claims(const json_t *claims, const char *typ, const struct pc_jwt_options *opts,
                         int64_t now, enum pc_authn_reason *reason);
+
+/*
+ * Whether the claim rule->path names in claims (both borrowed) holds: present and not null,
+ * and, when rule has values, equal to one of them or a list holding one (strings byte for byte,
+ * booleans and integers by their JSON text). Returns PC_AUTHN_OK, PC_AUTHN_MISSING_CLAIM or
+ * PC_AUTHN_CLAIM_MISMATCH.
+ */
+enum pc_authn_reason pc_jwt_claim_holds(const json_t *claims, const struct pc_jwt_claim_rule *rule);
 
 /*
  * Whether the typ header value (NULL when absent) is the media type expected (NULL: the default

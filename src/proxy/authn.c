@@ -14,6 +14,7 @@
  * keys refetched because of an unknown kid, and waiting for an introspection answer; both
  * resume on this worker's loop.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -291,36 +292,66 @@ find_token(struct pc_exchange *x, const struct pc_authn *a, const char **token, 
 static bool
 claim_holds(const struct pc_principal *p, const struct pc_claim_requirement *r)
 {
-    const json_t *v = pc_principal_claim(p, r->path);
-    size_t i;
-    json_t *item;
+    /* The two claim-rule layouts agree field for field (asserted beside fill_options). */
+    return pc_jwt_claim_holds(pc_principal_claims(p), (const struct pc_jwt_claim_rule *)r)
+           == PC_AUTHN_OK;
+}
 
-    if (v == NULL) {
-        return false;
-    }
-    if (r->n_values == 0) {
-        return true;
-    }
-    for (size_t k = 0; k < r->n_values; k++) {
-        const char *want = r->values[k];
+/*
+ * RFC 6750 section 3: the scope attribute names what a token needs here, so that a client asking
+ * for a token with exactly those scopes gets one that passes: every allOf scope, and one anyOf
+ * scope (the one already granted, else the first). Returns arena memory, or NULL.
+ */
+static char *
+needed_scopes(struct pc_exchange *x, const struct pc_authn *a, const char *any)
+{
+    size_t len = any != NULL ? strlen(any) + 1 : 1;
+    char *out;
+    char *p;
 
-        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0) {
-            return true;
-        }
-        if (json_is_boolean(v) && strcmp(json_is_true(v) ? "true" : "false", want) == 0) {
-            return true;
-        }
-        if (json_is_integer(v) && strtoll(want, NULL, 10) == json_integer_value(v)) {
-            return true;
-        }
-        json_array_foreach(v, i, item)
-        {
-            if (json_is_string(item) && strcmp(json_string_value(item), want) == 0) {
-                return true;
-            }
+    for (size_t i = 0; i < a->n_scopes_all; i++) {
+        len += strlen(a->scopes_all[i]) + 1;
+    }
+    out = pc_arena_alloc(x->arena, len);
+    if (out == NULL) {
+        return NULL;
+    }
+    p = out;
+    for (size_t i = 0; i < a->n_scopes_all; i++) {
+        p += sprintf(p, "%s%s", p == out ? "" : " ", a->scopes_all[i]);
+    }
+    if (any != NULL) {
+        sprintf(p, "%s%s", p == out ? "" : " ", any);
+    }
+    return out;
+}
+
+static enum authn_outcome
+check_scopes(struct pc_exchange *x, const struct pc_authn *a)
+{
+    const struct pc_principal *p = x->principal;
+    const char *any = NULL;
+    bool ok = true;
+
+    for (size_t i = 0; ok && i < a->n_scopes_all; i++) {
+        ok = pc_principal_has_scope(p, a->scopes_all[i], strlen(a->scopes_all[i]));
+    }
+    for (size_t i = 0; any == NULL && i < a->n_scopes_any; i++) {
+        if (pc_principal_has_scope(p, a->scopes_any[i], strlen(a->scopes_any[i]))) {
+            any = a->scopes_any[i];
         }
     }
-    return false;
+    if (ok && (any != NULL || a->n_scopes_any == 0)) {
+        return AUTHN_OK;
+    }
+    if (any == NULL && a->n_scopes_any > 0) {
+        any = a->scopes_any[0];
+    }
+    pc_metrics_authn_failure(server_metrics(x->server), "insufficient_scope");
+    answer(x, 403, "insufficient_scope",
+           challenge(x, a, "insufficient_scope", "The access token lacks a required scope",
+                     needed_scopes(x, a, any)));
+    return AUTHN_ANSWERED;
 }
 
 static enum authn_outcome
@@ -329,25 +360,9 @@ check_requirements(struct pc_exchange *x, const struct pc_authn *a)
     const struct pc_principal *p = x->principal;
     bool ok = true;
 
-    for (size_t i = 0; ok && i < a->n_scopes_all; i++) {
-        ok = pc_principal_has_scope(p, a->scopes_all[i], strlen(a->scopes_all[i]));
-    }
-    if (ok && a->n_scopes_any > 0) {
-        ok = false;
-        for (size_t i = 0; !ok && i < a->n_scopes_any; i++) {
-            ok = pc_principal_has_scope(p, a->scopes_any[i], strlen(a->scopes_any[i]));
-        }
-    }
-    if (!ok) {
-        const char *scope = a->n_scopes_all > 0 ? a->scopes_all[0] : a->scopes_any[0];
-
-        pc_metrics_authn_failure(server_metrics(x->server), "insufficient_scope");
-        answer(x, 403, "insufficient_scope",
-               challenge(x, a, "insufficient_scope", "The access token lacks a required scope",
-                         scope));
+    if (check_scopes(x, a) != AUTHN_OK) {
         return AUTHN_ANSWERED;
     }
-
     for (size_t i = 0; ok && i < a->n_claims_all; i++) {
         ok = claim_holds(p, &a->claims_all[i]);
     }

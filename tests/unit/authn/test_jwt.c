@@ -395,6 +395,66 @@ test_jwt_required_claims(void **state)
     pc_arena_reset(arena);
 }
 
+/* Route requirements go through pc_jwt_claim_holds: integers and booleans match by their text
+ * only, and a null claim is no claim. */
+static void
+test_jwt_claim_holds_compares_values_as_text(void **state)
+{
+    static const char *const gold[] = { "gold" };
+    static const char *const level[] = { "42" };
+    const struct pc_jwt_claim_rule tier_rule = { "tier", gold, 1 };
+    const struct pc_jwt_claim_rule level_rule = { "level", level, 1 };
+    const struct pc_jwt_claim_rule vip_rule = { "vip", NULL, 0 };
+    json_t *claims = json_loads("{\"tier\":0,\"level\":42,\"vip\":null,\"n\":{\"tier\":[true,"
+                                "\"gold\"]},\"s\":\"42abc\",\"flag\":true}",
+                                0, NULL);
+    const struct pc_jwt_claim_rule nested = { "n.tier", gold, 1 };
+    const struct pc_jwt_claim_rule text_rule = { "s", level, 1 };
+    static const char *const yes[] = { "true" };
+    const struct pc_jwt_claim_rule flag_rule = { "flag", yes, 1 };
+    const struct pc_jwt_claim_rule flag_as_gold = { "flag", gold, 1 };
+
+    assert_non_null(claims);
+    /* A number is not every word that does not parse as one. */
+    assert_int_equal(pc_jwt_claim_holds(claims, &tier_rule), PC_AUTHN_CLAIM_MISMATCH);
+    assert_int_equal(pc_jwt_claim_holds(claims, &level_rule), PC_AUTHN_OK);
+    assert_int_equal(pc_jwt_claim_holds(claims, &text_rule), PC_AUTHN_CLAIM_MISMATCH);
+    assert_int_equal(pc_jwt_claim_holds(claims, &vip_rule), PC_AUTHN_MISSING_CLAIM);
+    assert_int_equal(pc_jwt_claim_holds(claims, &nested), PC_AUTHN_OK);
+    assert_int_equal(pc_jwt_claim_holds(claims, &flag_rule), PC_AUTHN_OK);
+    assert_int_equal(pc_jwt_claim_holds(claims, &flag_as_gold), PC_AUTHN_CLAIM_MISMATCH);
+    json_decref(claims);
+}
+
+/* JWT-SVID section 2.3 allows typ JOSE; an SVID naming an issuer is not for a provider that
+ * has none, whether or not another provider shares its route. */
+static void
+test_jwt_spiffe_svid_typ_and_issuer(void **state)
+{
+    struct pc_jwt_options opts = options();
+    struct pc_jwt_options plain = options();
+    const char *svid = "{\"exp\":2e9,\"aud\":\"api\",\"sub\":\"spiffe://example.org/w\"}";
+
+    opts.issuer = NULL;
+    opts.spiffe_trust_domain = "example.org";
+    assert_int_equal(check_at("{\"alg\":\"ES256\",\"typ\":\"JOSE\"}", svid, &opts, NOW, NULL),
+                     PC_AUTHN_OK);
+    assert_int_equal(check_at("{\"alg\":\"ES256\",\"typ\":\"JWT\"}", svid, &opts, NOW, NULL),
+                     PC_AUTHN_OK);
+    assert_int_equal(check_at("{\"alg\":\"ES256\",\"typ\":\"dpop+jwt\"}", svid, &opts, NOW, NULL),
+                     PC_AUTHN_WRONG_TYP);
+    assert_int_equal(check_at("{\"alg\":\"ES256\"}",
+                              "{\"exp\":2e9,\"aud\":\"api\",\"iss\":\"https://evil.example\","
+                              "\"sub\":\"spiffe://example.org/w\"}",
+                              &opts, NOW, NULL),
+                     PC_AUTHN_WRONG_ISSUER);
+    /* JOSE is an SVID's type, not an access token's. */
+    assert_int_equal(
+        check_at("{\"alg\":\"ES256\",\"typ\":\"JOSE\"}", claims(""), &plain, NOW, NULL),
+        PC_AUTHN_WRONG_TYP);
+    pc_arena_reset(arena);
+}
+
 static void
 test_jwt_spiffe_svid(void **state)
 {
@@ -510,6 +570,8 @@ main(void)
         cmocka_unit_test(test_jwt_rejects_duplicate_claims),
         cmocka_unit_test(test_jwt_rejects_payload_that_is_not_an_object),
         cmocka_unit_test(test_jwt_required_claims),
+        cmocka_unit_test(test_jwt_claim_holds_compares_values_as_text),
+        cmocka_unit_test(test_jwt_spiffe_svid_typ_and_issuer),
         cmocka_unit_test(test_jwt_spiffe_svid),
         cmocka_unit_test(test_jwt_signature_refusal_passes_through),
         cmocka_unit_test(test_jwt_certificate_binding),
