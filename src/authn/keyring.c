@@ -8,7 +8,8 @@
  *
  * start_fetch() leaves idle; on_jwks_fetched() / on_discovered() / fail() / publish() return to
  * it and arm the timer for the next refresh. Workers see only the atomics: the key set pointer,
- * the time of the last success, whether the last attempt failed, and a version number.
+ * the time of the last success, whether the last attempt failed, whether a fetch is under way,
+ * and a version number.
  *
  * Slots are never freed while the ring lives (a configuration that drops a provider only stops
  * its refreshing): workers find them on an append-only list without locks, and there are as
@@ -66,11 +67,11 @@ struct pc_keyring_slot {
     _Atomic uint64_t version;
     _Atomic bool is_failing;
     _Atomic bool is_refresh_wanted;
+    _Atomic bool is_fetching; /* written by the control thread only */
 
     uv_timer_t timer;
     struct pc_fetch_transfer *transfer;
     uint32_t failures;
-    bool is_fetching;
     bool is_used;
 };
 
@@ -150,7 +151,9 @@ schedule(struct pc_keyring_slot *slot, uint64_t delay_ms)
 static void
 finish(struct pc_keyring_slot *slot)
 {
-    slot->is_fetching = false;
+    /* Cleared before the workers are told, so a worker that still sees a fetch under way
+     * registers its waiter before this notification reaches it. */
+    atomic_store(&slot->is_fetching, false);
     slot->transfer = NULL;
     if (slot->ring->notify != NULL) {
         slot->ring->notify(slot->ring->notify_data, slot);
@@ -395,11 +398,17 @@ discover(struct pc_keyring_slot *slot)
 static void
 start_fetch(struct pc_keyring_slot *slot)
 {
-    if (slot->is_fetching || slot->ring->is_destroying) {
+    if (slot->ring->is_destroying) {
         return;
     }
-    slot->is_fetching = true;
+    /* A refresh asked for while a fetch is under way is served by that fetch: its end wakes
+     * every waiter. Left set, the flag would make later requests wait for a fetch nobody
+     * starts. */
     atomic_store(&slot->is_refresh_wanted, false);
+    if (atomic_load(&slot->is_fetching)) {
+        return;
+    }
+    atomic_store(&slot->is_fetching, true);
     atomic_store(&slot->last_attempt_ms, now_ms(slot->ring));
     uv_timer_stop(&slot->timer);
 
@@ -607,7 +616,7 @@ use_provider(struct pc_keyring *ring, const struct pc_jwt_provider *p)
     was_used = slot->is_used;
     copy_settings(slot, p);
     slot->is_used = true;
-    if (!was_used && !slot->is_fetching) {
+    if (!was_used && !atomic_load(&slot->is_fetching)) {
         start_fetch(slot);
     }
 }
@@ -679,7 +688,10 @@ pc_keyring_request_refresh(struct pc_keyring_slot *slot, uint64_t now)
         /* Local keys change with the configuration or the file, not on demand. */
         return false;
     }
-    if (atomic_load(&slot->is_refresh_wanted)) {
+    /* During a rotation many requests name the new kid at once: those arriving while the
+     * refetch the first one caused is under way wait for it, rather than being refused because
+     * the minimum interval since its start has not passed. */
+    if (atomic_load(&slot->is_fetching) || atomic_load(&slot->is_refresh_wanted)) {
         return true;
     }
     if (now - last < slot->min_refresh_ms) {

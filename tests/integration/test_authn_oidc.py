@@ -13,6 +13,7 @@ that leave them as they were; the tests that rotate keys or take the provider do
 own. Everything runs on 127.0.0.1 on ports the kernel chooses.
 """
 
+import concurrent.futures
 import http.client
 import json
 import os
@@ -857,6 +858,41 @@ def test_signing_key_rotation_without_restart(make_gateway, make_provider, modul
 
     assert gw.proc.pid == pid and gw.proc.poll() is None
     assert metrics(gw)["portcullis_config_reloads_total"] == 0
+
+
+def test_rotation_requests_arriving_during_the_refetch_wait_for_it(make_gateway, make_provider,
+                                                                   module_origin):
+    """Requests carrying tokens of a new key at once: the first makes the gateway refetch the
+    keys, and those arriving while that refetch runs wait for it too, rather than being refused
+    for a kid the gateway is about to learn. The provider answers /jwks a second late, so they
+    surely arrive during the refetch."""
+    k1, k2 = oidc.signing_key("burst-1"), oidc.signing_key("burst-2")
+    op = make_provider([k1], delays={"/jwks": 1000})
+    gw = make_gateway(route("burst", "/burst"), {"origin": [module_origin.address]},
+                      policies=policy("burst", "burst", jwt_provider(
+                          "op", op.issuer, "discovery: true",
+                          extra="refresh: {interval: 10m, minInterval: 1s}\ncacheTTL: 0s\n")))
+    wait_log(gw, r"authn keys_refreshed provider=default/burst/op keys=1")
+    fetched_at = time.monotonic()
+
+    op.rotate([k2, k1])
+    tokens = [orders_token(op) for _ in range(4)]
+    assert {oidc.jws_header(t)["kid"] for t in tokens} == {"burst-2"}
+    time.sleep(max(0.0, fetched_at + 1.2 - time.monotonic()))  # past minInterval
+    discovered = len(op.requests("/.well-known/openid-configuration"))
+    jwks_fetched = len(op.requests("/jwks"))
+
+    with concurrent.futures.ThreadPoolExecutor(len(tokens)) as pool:
+        first = pool.submit(call, gw.port, "/burst/echo", tokens[0])
+        # The discovery document is answered at once: the refetch is then waiting for /jwks.
+        until("the refetch to begin",
+              lambda: len(op.requests("/.well-known/openid-configuration")) > discovered,
+              interval=0.02)
+        assert not first.done()
+        rest = [pool.submit(call, gw.port, "/burst/echo", t) for t in tokens[1:]]
+        statuses = [f.result()[0] for f in [first] + rest]
+    assert statuses == [200] * len(tokens), statuses
+    assert len(op.requests("/jwks")) == jwks_fetched + 1
 
 
 def test_provider_down_at_start(make_gateway, make_provider, module_origin):
