@@ -332,6 +332,26 @@ compare_pairs(const void *pa, const void *pb)
     return a->order < b->order ? -1 : 1;
 }
 
+/*
+ * RFC 9110 section 5.1: a field name is a token. The parser lets no other through; a view that
+ * held one anyway would leave it out rather than risk two names escaping to one member name.
+ */
+static bool
+is_token(const char *s, size_t len)
+{
+    if (len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Groups repeated headers: sorted by name, arrival order kept within a name. */
 static int
 prepare_headers(struct doc *d, const struct pc_authz_input_options *opts, struct pc_arena *arena)
@@ -346,7 +366,8 @@ prepare_headers(struct doc *d, const struct pc_authz_input_options *opts, struct
         return PC_ENOMEM;
     }
     for (size_t i = 0; i < view->n_headers; i++) {
-        if (is_listed(opts, &view->headers[i])) {
+        if (is_token(view->headers[i].name, view->headers[i].name_len)
+            && is_listed(opts, &view->headers[i])) {
             d->headers[d->n_headers++] = (struct header_ref){ &view->headers[i], i };
         }
     }
@@ -393,6 +414,47 @@ percent_decode(const char *src, size_t len, char *dst, size_t *out_len, bool is_
         }
     }
     *out_len = n;
+    return true;
+}
+
+/*
+ * Makes a decoded query name valid UTF-8, each stray byte replaced by U+FFFD as the writer
+ * would, so that names differing only in invalid bytes group under the one member name they
+ * are written as instead of repeating it. Returns false when out of memory.
+ */
+static bool
+sanitize_name(struct slice *name, struct pc_arena *arena)
+{
+    const unsigned char *u = (const unsigned char *)name->ptr;
+    char *out;
+    size_t n = 0;
+    size_t i = 0;
+
+    while (i < name->len && (u[i] < 0x80 || utf8_sequence(u + i, name->len - i) > 0)) {
+        i += u[i] < 0x80 ? 1 : utf8_sequence(u + i, name->len - i);
+    }
+    if (i == name->len) {
+        return true;
+    }
+    out = pc_arena_alloc(arena, name->len * 3);
+    if (out == NULL) {
+        return false;
+    }
+    for (i = 0; i < name->len;) {
+        size_t seq = u[i] < 0x80 ? 1 : utf8_sequence(u + i, name->len - i);
+
+        if (seq == 0) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+            continue;
+        }
+        memcpy(out + n, u + i, seq);
+        n += seq;
+        i += seq;
+    }
+    name->ptr = out;
+    name->len = n;
     return true;
 }
 
@@ -446,6 +508,9 @@ prepare_query(struct doc *d, struct pc_arena *arena)
             continue;
         }
         used += p->key.len + p->value.len;
+        if (!sanitize_name(&p->key, arena)) {
+            return PC_ENOMEM;
+        }
         p->order = d->n_pairs++;
     }
     qsort(d->pairs, d->n_pairs, sizeof(*d->pairs), compare_pairs);

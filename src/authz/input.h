@@ -23,11 +23,13 @@
  * certificate has none. attributes.source.principal is the peer's SPIFFE ID, else its first URI
  * SAN, else its first DNS SAN, else its subject (Envoy's order). Header names are lower case and
  * repeated fields are joined in arrival order with ", " (Cookie and Set-Cookie with "; ", RFC
- * 6265 section 5.4). parsed_path holds the path's segments after the leading '/', each
- * percent-decoded on its own (so an encoded slash stays inside its segment; "/" gives [""]);
- * parsed_query follows Go's url.ParseQuery, which OPA's plugin uses: pairs split on '&', '+' read
- * as a space, pairs holding ';' or a malformed escape skipped, values grouped by name in order.
- * Strings are escaped per RFC 8259 section 7 and bytes that are not UTF-8 become U+FFFD.
+ * 6265 section 5.4); a field whose name is not a token is left out. parsed_path holds the path's
+ * segments after the leading '/', each percent-decoded on its own (so an encoded slash stays inside
+ * its segment; "/" gives [""]); parsed_query follows Go's url.ParseQuery, which OPA's plugin uses:
+ * pairs split on '&', '+' read as a space, pairs holding ';' or a malformed escape skipped, values
+ * grouped by name in order (a name that is not UTF-8 is grouped as it is written, with U+FFFD, so
+ * no member repeats). Strings are escaped per RFC 8259 section 7 and bytes that are not UTF-8
+ * become U+FFFD.
  *
  * Output is compact JSON text written by hand into the caller's arena (the request's): two
  * passes, one to measure and one to write, so it is one allocation of the exact size. The
