@@ -2,8 +2,10 @@
  * Reference resolution: which listeners each HTTPRoute attaches to (parentRefs, allowedRoutes,
  * hostname intersection), whether every backendRef resolves to a ServiceEndpoints port (and,
  * across namespaces, is granted by a ReferenceGrant), and which ClientTrafficPolicy and
- * BackendTrafficPolicy values apply to each target; TLS references are tls.c's and
- * AuthenticationPolicy references authn.c's, called from here once the policies are known. Every
+ * BackendTrafficPolicy values apply to each target, and the targets of the policies that apply
+ * whole (pc_model_resolve_target); TLS references are tls.c's, AuthenticationPolicy references
+ * authn.c's and AuthorizationPolicy references authz.c's, called from here once the policies are
+ * known. Every
  * dangling reference, refused attachment and conflicting policy becomes an error at the node that
  * made it. Runs on the control thread, inside a load, after check.c.
  */
@@ -826,6 +828,85 @@ resolve_policies(struct pc_model *model)
     }
 }
 
+/* ---- targets of policies that apply whole ---- */
+
+bool
+pc_model_resolve_target(struct pc_model *model, const struct pc_model_resource *policy,
+                        const struct pc_resource_target_ref *t, struct pc_model_target *out)
+{
+    bool is_gateway = strcmp(t->kind.s, "Gateway") == 0;
+    enum pc_resource_kind kind = is_gateway ? PC_RESOURCE_GATEWAY : PC_RESOURCE_HTTPROUTE;
+    struct pc_model_resource *target = pc_model_find(model, kind, policy->ns, t->name.s);
+    char hint[320];
+
+    memset(out, 0, sizeof(*out));
+    if (t->group.s != NULL && strcmp(t->group.s, PC_RESOURCE_GATEWAY_GROUP) != 0) {
+        report(model, t->group.node, "leave group out",
+               "group of a %s target must be \"" PC_RESOURCE_GATEWAY_GROUP "\"", t->kind.s);
+        return false;
+    }
+    if (target == NULL) {
+        report(model, t->name.node,
+               pc_model_suggest(model, kind, policy->ns, t->name.s, hint, sizeof(hint),
+                                "policies target resources in their own namespace"),
+               "%s %s/%s not found", t->kind.s, policy->ns, t->name.s);
+        return false;
+    }
+    out->res = target;
+    if (!is_gateway) {
+        if (t->section_name.node != NULL) {
+            report(model, t->section_name.node,
+                   "remove it; a route policy applies to the whole route",
+                   "sectionName is only supported for Gateway targets");
+            return false;
+        }
+        out->route = target->state;
+        snprintf(out->what, sizeof(out->what), "HTTPRoute %s", target->id);
+        return out->route != NULL;
+    }
+    out->gateway = target->state;
+    if (out->gateway == NULL) {
+        return false;
+    }
+    if (t->section_name.s != NULL) {
+        out->listener = pc_model_find_listener(out->gateway, t->section_name.s);
+        if (out->listener == NULL) {
+            pc_model_list_listeners(out->gateway, hint, sizeof(hint));
+            report(model, t->section_name.node, hint, "Gateway %s has no listener \"%s\"",
+                   target->id, t->section_name.s);
+            return false;
+        }
+    }
+    snprintf(out->what, sizeof(out->what), "Gateway %s%s%.64s%s", target->id,
+             out->listener != NULL ? " listener \"" : "",
+             out->listener != NULL ? t->section_name.s : "", out->listener != NULL ? "\"" : "");
+    return true;
+}
+
+void
+pc_model_check_target_list(struct pc_model *model, const struct pc_schema_list *targets)
+{
+    const struct pc_resource_target_ref *ts = targets->items;
+
+    for (size_t i = 0; i < targets->n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            bool same_section =
+                ts[i].section_name.s == NULL
+                    ? ts[j].section_name.s == NULL
+                    : ts[j].section_name.s != NULL
+                          && strcmp(ts[i].section_name.s, ts[j].section_name.s) == 0;
+
+            if (ts[i].kind.s != NULL && ts[j].kind.s != NULL && ts[i].name.s != NULL
+                && ts[j].name.s != NULL && strcmp(ts[i].kind.s, ts[j].kind.s) == 0
+                && strcmp(ts[i].name.s, ts[j].name.s) == 0 && same_section) {
+                report(model, ts[i].node, "list each target once", "%s %s is targeted twice",
+                       ts[i].kind.s, ts[i].name.s);
+                break;
+            }
+        }
+    }
+}
+
 /* ---- effective values ---- */
 
 static int64_t
@@ -1037,7 +1118,8 @@ pc_model_resolve(struct pc_model *model)
         }
     }
     resolve_policies(model);
-    if (pc_model_resolve_tls(model) != 0 || pc_model_resolve_authn(model) != 0) {
+    if (pc_model_resolve_tls(model) != 0 || pc_model_resolve_authn(model) != 0
+        || pc_model_resolve_authz(model) != 0) {
         return PC_ENOMEM;
     }
     settle_listeners(model);

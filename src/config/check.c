@@ -2,8 +2,9 @@
  * Checks each resource can make on its own, after schema decoding: the Gateway API rules that a
  * CRD expresses in CEL (listener names unique, filter combinations, path values, ReplacePrefixMatch
  * only after a single PathPrefix match...), regular expressions that must compile, and listener
- * conflicts between Gateways. TLS material, TLS settings and AuthenticationPolicies have their own
- * checks (material.c, tls.c, authn.c), run from here; references to other resources are attach.c's.
+ * conflicts between Gateways. TLS material, TLS settings, AuthenticationPolicies,
+ * AuthorizationPolicies and the decision log have their own checks (material.c, tls.c, authn.c,
+ * authz.c), run from here; references to other resources are attach.c's.
  * Runs on the control thread, inside a load.
  */
 #include <stdarg.h>
@@ -834,5 +835,11 @@ pc_model_check_resources(struct pc_model *model)
     if (rc == 0) {
         rc = pc_model_check_tls(model);
     }
-    return rc == 0 ? pc_model_check_authn(model) : rc;
+    if (rc == 0) {
+        rc = pc_model_check_authn(model);
+    }
+    if (rc == 0) {
+        rc = pc_model_check_authz(model);
+    }
+    return rc == 0 ? pc_model_check_decision_log(model) : rc;
 }

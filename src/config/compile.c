@@ -2,13 +2,12 @@
  * Compilation of a validated model into the snapshot the workers read.
  *
  * Listeners are grouped by bind address and port into pc_port entries; every HTTPRoute rule is
- * compiled once per listener it is served on (its limits, client certificate forwarding and
- * authentication depend on the listener), with its filters, resolved backends (and their TLS) and
- * effective timeouts; HTTPS listeners get their certificates and client bundles, and each port
- * gets its route table.
- * All of it is copied into the snapshot's own arena: nothing points back into the load arena,
- * which the loader frees as soon as this returns. Runs on the control thread; the snapshot is
- * read-only from the moment it is returned.
+ * compiled once per listener it is served on (its limits, client certificate forwarding,
+ * authentication and authorization depend on the listener), with its filters, resolved backends
+ * (and their TLS) and effective timeouts; HTTPS listeners get their certificates and client
+ * bundles, and each port gets its route table. All of it is copied into the snapshot's own arena:
+ * nothing points back into the load arena, which the loader frees as soon as this returns. Runs on
+ * the control thread; the snapshot is read-only from the moment it is returned.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +391,7 @@ compile_rule(struct compiler *c, const struct pc_model_resource *route_res,
 
     if (rule->route_name == NULL || rule->rule_name == NULL
         || pc_model_compile_authn(&c->tls, route_res, l, &rule->authn) != 0
+        || pc_model_compile_authz(&c->tls, route_res, l, &rule->authz) != 0
         || compile_filters(c->arena, src, rule) != 0
         || compile_backends(c, route_res, l, src, rule) != 0 || push_rule(c, rule) != 0) {
         return NULL;
@@ -785,7 +785,7 @@ compile_proxy(struct compiler *c)
         spec != NULL && spec->tls != NULL && spec->tls->session_ticket_rotation.node != NULL
             ? (uint32_t)spec->tls->session_ticket_rotation.v
             : PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS;
-    return 0;
+    return pc_model_compile_decision_log(m, c->arena, &p->decision_log);
 }
 
 /* The Workload API address is kept only when some compiled source streams from it. */
@@ -804,16 +804,49 @@ compile_workload_socket(struct compiler *c)
 
 /* ---- the snapshot ---- */
 
+/* The configuration files, then the other files the load read (Rego modules), once each. */
+static int
+copy_files(struct compiler *c, const char *const *files, size_t n_files)
+{
+    size_t n_read = c->model->n_read_files;
+    const char **names = pc_arena_calloc(c->arena, n_files + n_read + 1, sizeof(*names));
+    size_t n = 0;
+
+    if (names == NULL) {
+        return PC_ENOMEM;
+    }
+    for (size_t i = 0; i < n_files + n_read; i++) {
+        const char *f = i < n_files ? files[i] : c->model->read_files[i - n_files];
+        bool seen = false;
+
+        for (size_t j = n_files; j < n && !seen; j++) {
+            seen = strcmp(names[j], f) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        names[n] = pc_arena_strdup(c->arena, f);
+        if (names[n++] == NULL) {
+            return PC_ENOMEM;
+        }
+    }
+    c->cfg->files = names;
+    c->cfg->n_files = n;
+    return 0;
+}
+
 static int
 copy_lists(struct compiler *c, const char *const *files, size_t n_files)
 {
-    const char **names = pc_arena_calloc(c->arena, n_files + 1, sizeof(*names));
     const struct pc_route_rule **rules = pc_arena_calloc(c->arena, c->n_rules + 1, sizeof(*rules));
     const char **material = pc_arena_calloc(c->arena, c->tls.n_files + 1, sizeof(*material));
     const struct pc_authn **authns =
         pc_arena_calloc(c->arena, c->tls.n_authns + 1, sizeof(*authns));
+    const struct pc_authz **authzs =
+        pc_arena_calloc(c->arena, c->tls.n_authzs + 1, sizeof(*authzs));
 
-    if (names == NULL || rules == NULL || material == NULL || authns == NULL) {
+    if (rules == NULL || material == NULL || authns == NULL || authzs == NULL
+        || copy_files(c, files, n_files) != 0) {
         return PC_ENOMEM;
     }
     if (c->tls.n_authns > 0) {
@@ -821,23 +854,20 @@ copy_lists(struct compiler *c, const char *const *files, size_t n_files)
     }
     c->cfg->authns = authns;
     c->cfg->n_authns = c->tls.n_authns;
+    if (c->tls.n_authzs > 0) {
+        memcpy(authzs, c->tls.authzs, c->tls.n_authzs * sizeof(*authzs));
+    }
+    c->cfg->authzs = authzs;
+    c->cfg->n_authzs = c->tls.n_authzs;
     /* The material paths are snapshot strings already; only the vector moves to the arena. */
     if (c->tls.n_files > 0) {
         memcpy(material, c->tls.files, c->tls.n_files * sizeof(*material));
     }
     c->cfg->material_files = material;
     c->cfg->n_material_files = c->tls.n_files;
-    for (size_t i = 0; i < n_files; i++) {
-        names[i] = pc_arena_strdup(c->arena, files[i]);
-        if (names[i] == NULL) {
-            return PC_ENOMEM;
-        }
-    }
     if (c->n_rules > 0) {
         memcpy(rules, c->rules, c->n_rules * sizeof(*rules));
     }
-    c->cfg->files = names;
-    c->cfg->n_files = n_files;
     c->cfg->rules = rules;
     c->cfg->n_rules = c->n_rules;
     return 0;
@@ -878,6 +908,7 @@ pc_model_compile(struct pc_model *model, const char *const *files, size_t n_file
     pc_free(c.rules);
     pc_free(c.tls.files);
     pc_free(c.tls.authns);
+    pc_free(c.tls.authzs);
     return c.cfg;
 
 fail_destroy:
@@ -886,6 +917,7 @@ fail:
     pc_free(c.rules);
     pc_free(c.tls.files);
     pc_free(c.tls.authns);
+    pc_free(c.tls.authzs);
     if (rc == PC_ENOMEM) {
         pc_diag_add(model->diag, "", 0, 0, "", NULL,
                     "out of memory while compiling the configuration");

@@ -4,11 +4,12 @@
  * pc_config_load() reads YAML files of Kubernetes Gateway API resources (Gateway, HTTPRoute,
  * BackendTLSPolicy...), core Secrets and ConfigMaps, and portcullis's own API group
  * (ServiceEndpoints, ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles,
- * WorkloadIdentity, TrustBundle, AuthenticationPolicy), validates them whole and compiles one
- * immutable snapshot: listeners grouped by port, each port with a compiled route table, every
- * backendRef resolved to endpoint addresses and every policy folded into the rules it applies to.
- * TLS material is recorded as sources (files, inline PEM, the Workload API) for src/tls to read,
- * never parsed.
+ * WorkloadIdentity, TrustBundle, AuthenticationPolicy, AuthorizationPolicy), validates them whole
+ * and compiles one immutable snapshot: listeners grouped by port, each port with a compiled route
+ * table, every backendRef resolved to endpoint addresses and every policy folded into the rules it
+ * applies to. TLS material is recorded as sources (files, inline PEM, the Workload API) for
+ * src/tls to read, never parsed; Rego modules are compiled, and regular expressions and SPIFFE ID
+ * patterns of authorization rules too.
  *
  * A snapshot is built on the control thread, published to the workers by an atomic pointer swap,
  * and never modified afterwards; it is reference-counted so requests in flight finish on the one
@@ -58,6 +59,14 @@ struct pc_spiffe_matcher;
 #define PC_CONFIG_DEFAULT_INTROSPECTION_TIMEOUT_MS   2000u
 #define PC_CONFIG_DEFAULT_INTROSPECTION_CACHE_TTL_MS 30000u
 #define PC_CONFIG_DEFAULT_DPOP_MAX_AGE_MS            60000u
+
+/* AuthorizationPolicy and decision log defaults. */
+#define PC_CONFIG_DEFAULT_AUTHZ_TIMEOUT_MS          200u /* OPA and HTTP check calls */
+#define PC_CONFIG_DEFAULT_AUTHZ_DENY_STATUS         403u
+#define PC_CONFIG_DEFAULT_REGO_STEP_LIMIT           100000u
+#define PC_CONFIG_DEFAULT_DECISION_CHECKPOINT_MS    10000u
+#define PC_CONFIG_DEFAULT_DECISION_CHECKPOINT_LINES 1000u
+#define PC_CONFIG_DEFAULT_DECISION_QUEUE_LINES      65536u
 
 /* Bounds on what a load reads; past them the configuration is refused. */
 #define PC_CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
@@ -367,10 +376,13 @@ enum pc_string_match {
 
 struct pc_string_matcher {
     enum pc_string_match type;
-    const char *value; /* NUL-terminated; NULL for PC_STRING_PRESENT */
+    const char *value; /* NUL-terminated; NULL for PC_STRING_PRESENT; the pattern for REGEX */
     size_t value_len;
     const void *regex; /* PC_STRING_REGEX: the compiled pcre2_code, JIT-compiled where possible,
-                          freed with the snapshot */
+                          freed with the snapshot. Compiled as route matches are (PCRE2_UTF,
+                          PCRE2_MATCH_INVALID_UTF, anchored at both ends, '$' only at the end,
+                          \C and backreferences refused); matching brings its own match data
+                          and limits */
 };
 
 /* A request header test: the header named (lower case) must exist and match (any one of its
@@ -396,7 +408,7 @@ enum pc_authz_path_type {
 };
 
 struct pc_authz_path_segment {
-    const char *text; /* the literal, or the parameter's name */
+    const char *text; /* the literal (normalised as request paths are), or the parameter's name */
     size_t len;
     bool is_param;
     bool is_rest; /* "{name...}": the rest of the path; only the last segment */
@@ -404,7 +416,9 @@ struct pc_authz_path_segment {
 
 struct pc_authz_path {
     enum pc_authz_path_type type;
-    const char *value; /* EXACT and PREFIX; the template's text for TEMPLATE (for logs) */
+    const char *value; /* EXACT and PREFIX: normalised as request paths are (a PREFIX without a
+                          trailing '/', except "/" itself); TEMPLATE: the template's text, for
+                          logs */
     size_t value_len;
     const struct pc_authz_path_segment *segments; /* TEMPLATE only */
     size_t n_segments;
@@ -445,7 +459,8 @@ enum pc_authz_effect {
  * lists (scopes_all, roles_all, claims_all, headers).
  */
 struct pc_authz_rule {
-    const char *name; /* the rule's name, or "<policy>/rules/<index>": logs, metrics, reasons */
+    const char *name; /* the rule's name, or "<namespace>/<policy>/rules/<index>": logs, metrics,
+                         reasons */
     enum pc_authz_effect effect;
 
     /* The request. */
@@ -460,7 +475,7 @@ struct pc_authz_rule {
     bool is_sources_inverted; /* the rule holds for addresses OUTSIDE sources */
 
     /* The principal (authentication's outcome). */
-    bool require_authenticated; /* a principal must exist; implied by any principal condition */
+    bool require_authenticated; /* a principal must exist; set by any principal condition */
     bool require_anonymous;     /* no principal may exist */
     const struct pc_string_matcher *subjects; /* sub */
     size_t n_subjects;
@@ -484,7 +499,7 @@ struct pc_authz_rule {
     size_t n_param_claims;
 
     /* The TLS peer (the client certificate of this connection). */
-    bool require_peer_certificate;
+    bool require_peer_certificate;                     /* set by any peer condition too */
     const struct pc_spiffe_matcher *const *spiffe_ids; /* the peer's SPIFFE ID, any of these
                                                           patterns (tls/spiffe.h) */
     size_t n_spiffe_ids;
@@ -507,7 +522,8 @@ enum pc_authz_source {
 struct pc_authz_remote {
     const char *url;            /* OPA: the whole data URL, ".../v1/data/<path>"; HTTP: the
                                    check URL, to which the request's path is appended when
-                                   append_path is set */
+                                   append_path is set (the URL then has no query and no
+                                   trailing '/') */
     bool append_path;           /* HTTP only */
     uint32_t timeout_ms;        /* default 200 ms */
     const char *const *headers; /* HTTP: request headers copied to the check (lower case);
@@ -518,7 +534,8 @@ struct pc_authz_remote {
     const char *const *response_headers; /* HTTP: headers of a 2xx check answer copied to the
                                             upstream request (lower case) */
     size_t n_response_headers;
-    struct pc_pem_source ca; /* https: the CA bundle; unset: the system's */
+    struct pc_pem_source ca; /* https: the CA bundle, a watched file or inline PEM; unset (path
+                                and data NULL): the system's roots */
     /* Decision cache (per worker): off when ttl_ms is 0. Keyed by the values at these input
      * paths ("attributes.request.http.method", "principal.sub", "parsed_path"); never keyed on
      * anything else, so the operator decides what may share a decision. */
@@ -538,9 +555,10 @@ struct pc_authz_rego {
     uint64_t step_limit; /* evaluation steps per decision; past it: an error (fail closed) */
 };
 
-/* What one route requires before a request may pass. */
+/* What one route requires before a request may pass; shared by every rule the policy covers. */
 struct pc_authz {
     const char *policy; /* "namespace/name" of the AuthorizationPolicy */
+    uint32_t id;        /* dense and unique within the snapshot: 0 .. pc_config.n_authzs - 1 */
     enum pc_authz_source source;
     const struct pc_authz_rule *deny_rules; /* PC_AUTHZ_RULES: any match denies */
     size_t n_deny_rules;
@@ -639,8 +657,12 @@ struct pc_port {
  * decision, with checkpoint lines signed by an Ed25519 key. Disabled when path is NULL.
  */
 struct pc_decision_log_settings {
-    const char *path;                /* appended to; the chain continues across restarts */
-    const char *signing_key_file;    /* PEM Ed25519 private key (PKCS#8); required with path */
+    const char *path;                /* appended to; the chain continues across restarts; as
+                                        written (relative to the working directory, like the
+                                        access log) */
+    const char *signing_key_file;    /* PEM Ed25519 private key (PKCS#8), checked at load;
+                                        required with path; absolute (a relative path is read
+                                        from the declaring file's directory) */
     uint32_t checkpoint_interval_ms; /* a signed checkpoint at least this often (default 10 s) */
     uint32_t checkpoint_lines;       /* and after this many lines (default 1000) */
     uint32_t queue_lines;            /* lines waiting for the writer; past it lines are dropped
@@ -673,7 +695,8 @@ struct pc_config {
     const struct pc_route_rule *const *rules; /* every compiled rule, indexed by its id */
     size_t n_rules;
 
-    const char *const *files; /* every file that was read, for the file watcher */
+    const char *const *files; /* every file that was read (Rego modules too), for the file
+                                 watcher: a change reloads the configuration */
     size_t n_files;
     /* Every certificate, key and bundle file the TLS settings name, and every local JWKS file
      * (PC_PEM_FILE sources, once each), watched for rotation. */
@@ -683,6 +706,10 @@ struct pc_config {
      * must be fetched, refreshed or watched. */
     const struct pc_authn *const *authns;
     size_t n_authns;
+    /* Every compiled authorization, once each, indexed by its id: per-policy state such as
+     * decision caches and Rego contexts can live in arrays. */
+    const struct pc_authz *const *authzs;
+    size_t n_authzs;
     const char *source;  /* the path given to pc_config_load (the buffer's name for _buffer) */
     bool source_is_dir;  /* source is a directory: watch it for files added or removed too */
     uint64_t generation; /* set by the caller that publishes the snapshot */

@@ -2,9 +2,10 @@
  * The validated model: every decoded resource of one load, indexed by kind, namespace and name,
  * plus what validation worked out about them (which listeners each route attaches to with which
  * hostnames, which policy values apply where, which certificates and trust bundles each listener
- * and backend uses, which AuthenticationPolicy protects each target). It is the hand-off between
- * the loader, the checks (check.c, attach.c, material.c, tls.c, authn.c) and the compiler
- * (compile.c, with material.c and tls.c for TLS and authn.c for authentication).
+ * and backend uses, which AuthenticationPolicy and AuthorizationPolicy protect each target). It is
+ * the hand-off between the loader, the checks (check.c, attach.c, material.c, tls.c, authn.c,
+ * authz.c) and the compiler (compile.c, with material.c and tls.c for TLS, authn.c for
+ * authentication and authz.c for authorization and the decision log).
  *
  * Everything lives in the load arena and dies with it; the compiled snapshot copies what it
  * keeps. Control thread only.
@@ -83,6 +84,7 @@ struct pc_model_listener {
     /* Policies naming this listener as their sectionName. */
     struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
     struct pc_model_slot authn; /* owner: the AuthenticationPolicy; node: its targetRef */
+    struct pc_model_slot authz; /* owner: the AuthorizationPolicy; node: its targetRef */
     /* HTTPRoutes attached, in load order. */
     struct pc_model_resource **routes;
     size_t n_routes;
@@ -109,6 +111,7 @@ struct pc_model_gateway {
     struct pc_model_slot
         client_policy[PC_MODEL_CLIENT_COUNT]; /* policies naming the whole Gateway */
     struct pc_model_slot authn; /* the AuthenticationPolicy naming the whole Gateway */
+    struct pc_model_slot authz; /* the AuthorizationPolicy naming the whole Gateway */
     /* spec.backendTLS.clientCertificateRef, resolved; NULL: none. */
     const struct pc_model_resource *client_certificate;
 };
@@ -127,6 +130,7 @@ struct pc_model_route {
     struct pc_model_slot client_policy[PC_MODEL_CLIENT_COUNT];
     struct pc_model_slot backend_policy[PC_MODEL_BACKEND_COUNT];
     struct pc_model_slot authn; /* the AuthenticationPolicy naming the route */
+    struct pc_model_slot authz; /* the AuthorizationPolicy naming the route */
 };
 
 /* A BackendTLSPolicy targeting a ServiceEndpoints, or one of its ports by name. */
@@ -195,6 +199,9 @@ struct pc_model_tls_compiler {
     const struct pc_authn **authns; /* heap vector of every compiled pc_authn, once each */
     size_t n_authns;
     size_t cap_authns;
+    const struct pc_authz **authzs; /* heap vector of every compiled pc_authz, by id */
+    size_t n_authzs;
+    size_t cap_authzs;
 };
 
 struct pc_model {
@@ -211,6 +218,22 @@ struct pc_model {
     const char *workload_api_socket;
     bool is_socket_from_env;
     bool is_socket_refused; /* the ProxyConfig's address was reported bad: say nothing more */
+    /* Files read besides the configuration (Rego modules), absolute, for the file watcher;
+     * an arena vector. */
+    const char **read_files;
+    size_t n_read_files;
+    size_t cap_read_files;
+    /* The decision log's signing key, absolute, once checked; NULL otherwise. */
+    const char *decision_key_file;
+};
+
+/* What a policy's targetRef resolved to: a whole Gateway, one of its listeners, or a route. */
+struct pc_model_target {
+    const struct pc_model_resource *res; /* the Gateway or HTTPRoute */
+    struct pc_model_gateway *gateway;    /* Gateway targets */
+    struct pc_model_listener *listener;  /* Gateway targets with a sectionName */
+    struct pc_model_route *route;        /* HTTPRoute targets */
+    char what[300]; /* "Gateway default/gw listener \"https\"", "HTTPRoute default/r" */
 };
 
 /* Prepares an empty model over arena (borrowed) reporting to diag (borrowed). */
@@ -357,6 +380,57 @@ int pc_model_resolve_authn(struct pc_model *model);
  */
 int pc_model_compile_authn(struct pc_model_tls_compiler *tc, const struct pc_model_resource *route,
                            const struct pc_model_listener *l, const struct pc_authn **out);
+
+/*
+ * Resolves targetRef t of a policy (Gateway, Gateway listener by sectionName, or HTTPRoute, in
+ * the policy's namespace) into *out (attach.c), reporting a wrong group, a missing resource or
+ * listener, and a sectionName on a route. Returns true when out names a target whose state
+ * exists.
+ */
+bool pc_model_resolve_target(struct pc_model *model, const struct pc_model_resource *policy,
+                             const struct pc_resource_target_ref *t, struct pc_model_target *out);
+
+/* Reports a targetRef listed twice in targets (attach.c). */
+void pc_model_check_target_list(struct pc_model *model, const struct pc_schema_list *targets);
+
+/*
+ * Checks every AuthorizationPolicy on its own (authz.c): one decision source, rule names,
+ * methods, paths and templates, header tests, regular expressions (compiled with PCRE2), CIDRs,
+ * principal and peer conditions, SPIFFE ID patterns, object-level path parameters, decision
+ * point URLs, CA bundles and cache keys; reads and compiles Rego modules and the query (the
+ * modules join model->read_files). Runs after the material checks. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_check_authz(struct pc_model *model);
+
+/*
+ * Resolves AuthorizationPolicy targets (authz.c): two policies on one target are an error naming
+ * both. Runs once routes are attached. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_resolve_authz(struct pc_model *model);
+
+/*
+ * The authorization of the rules of route served on listener l (authz.c): the policy naming the
+ * route, else the listener, else its Gateway. *out is NULL when none applies, else the policy's
+ * snapshot copy, made on first use, shared by every rule it covers and listed once in
+ * tc->authzs (its id is its index there). Regular expressions, SPIFFE matchers and the Rego
+ * policy and query are owned by the snapshot and freed with it. Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_authz(struct pc_model_tls_compiler *tc, const struct pc_model_resource *route,
+                           const struct pc_model_listener *l, const struct pc_authz **out);
+
+/*
+ * Checks the ProxyConfig's decisionLog (authz.c): a file path, and a signing key file that holds
+ * an unencrypted PKCS#8 Ed25519 private key (read, parsed with OpenSSL and wiped). Returns 0 or
+ * PC_ENOMEM.
+ */
+int pc_model_check_decision_log(struct pc_model *model);
+
+/*
+ * Fills out from the ProxyConfig's decisionLog, or with defaults and a NULL path when there is
+ * none (authz.c); strings go into arena (the snapshot's). Returns 0 or PC_ENOMEM.
+ */
+int pc_model_compile_decision_log(const struct pc_model *model, struct pc_arena *arena,
+                                  struct pc_decision_log_settings *out);
 
 /*
  * The TLS checks of listeners, ClientTrafficPolicy TLS fields and BackendTLSPolicies that need

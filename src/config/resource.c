@@ -3,9 +3,10 @@
  *
  * Bounds follow the Gateway API v1 CRDs where the specification sets them (16 hostnames, 16
  * rules, 64 matches, 16 filters and backendRefs, 1024-byte paths, 4096-byte header values...)
- * and are ours for the portcullis.dev kinds; the defaults of AuthenticationPolicy durations are
- * config.h's. Tables are listed leaves first because each one
- * names the tables of its nested objects. The tables are constant data, safe from any thread.
+ * and are ours for the portcullis.dev kinds; the defaults of AuthenticationPolicy durations,
+ * AuthorizationPolicy decision points and the decision log are config.h's. Tables are listed leaves
+ * first because each one names the tables of its nested objects. The tables are constant data, safe
+ * from any thread.
  */
 #include "config/resource.h"
 
@@ -501,6 +502,171 @@ check_core_group(const char *s, size_t len, struct pc_schema_msg *msg)
     return false;
 }
 
+/* ---- checks of AuthorizationPolicy values ---- */
+
+/* Methods are case-sensitive tokens (RFC 9110 section 9.1); every registered one is upper case. */
+static bool
+check_method(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    char upper[33];
+
+    if (!pc_value_is_header_name(s, len) || len > 32) {
+        snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a valid method", s);
+        snprintf(msg->hint, sizeof(msg->hint), "a method is a token such as GET or PURGE");
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        upper[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 'a' + 'A') : s[i];
+    }
+    upper[len] = '\0';
+    if (memcmp(upper, s, len) == 0) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "method \"%s\" is not upper case", s);
+    snprintf(msg->hint, sizeof(msg->hint),
+             "methods are case-sensitive (RFC 9110 section 9.1); write \"%s\"", upper);
+    return false;
+}
+
+static bool
+check_cidr(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    struct pc_value_cidr cidr;
+    const char *problem = pc_value_cidr_problem(s, len, &cidr);
+    char block[64];
+
+    if (problem == NULL) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a CIDR block: %s", s, problem);
+    if (cidr.family != 0 && strcmp(problem, "it has host bits set") == 0) {
+        pc_value_format_cidr(&cidr, block, sizeof(block));
+        snprintf(msg->hint, sizeof(msg->hint),
+                 "did you mean %s? a single address is written without a prefix, or with /%u",
+                 block, cidr.family == AF_INET ? 32u : 128u);
+    } else {
+        snprintf(msg->hint, sizeof(msg->hint),
+                 "write an address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
+    }
+    return false;
+}
+
+/* A path template parameter: [A-Za-z_][A-Za-z0-9_]*, as in OpenAPI and most routers. */
+static bool
+is_identifier(const char *s, size_t len)
+{
+    bool ok = len > 0 && len <= 64 && !(s[0] >= '0' && s[0] <= '9');
+
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = s[i];
+
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    }
+    return ok;
+}
+
+static bool
+check_param_name(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    if (is_identifier(s, len)) {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.64s\" is not a parameter name", s);
+    snprintf(msg->hint, sizeof(msg->hint),
+             "a parameter name is a letter or '_' followed by letters, digits and '_', as in {id}");
+    return false;
+}
+
+/* Input document paths a decision cache may be keyed on: each is always defined, perhaps null. */
+static const char *const cache_keys[] = {
+    "attributes.request.http.method",
+    "attributes.request.http.path",
+    "attributes.request.http.host",
+    "attributes.request.http.headers.<name>",
+    "parsed_path",
+    "principal.sub",
+    "principal.iss",
+    "principal.client_id",
+    "peer.spiffe_id",
+    "attributes.source.address",
+};
+
+#define HEADER_KEY_PREFIX "attributes.request.http.headers."
+
+static bool
+check_header_key(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *name = s + strlen(HEADER_KEY_PREFIX);
+    size_t name_len = len - strlen(HEADER_KEY_PREFIX);
+
+    if (!pc_value_is_header_name(name, name_len)) {
+        snprintf(msg->problem, sizeof(msg->problem),
+                 "\"%.64s\" is not a header name in cache key \"%.128s\"", name, s);
+        return false;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        if (name[i] >= 'A' && name[i] <= 'Z') {
+            snprintf(msg->problem, sizeof(msg->problem),
+                     "header name \"%.64s\" in cache key \"%.128s\" is not lower case", name, s);
+            snprintf(msg->hint, sizeof(msg->hint),
+                     "the input document names headers in lower case");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+check_cache_key(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    size_t n = sizeof(cache_keys) / sizeof(cache_keys[0]);
+    size_t pos = 0;
+    const char *near;
+
+    if (len > strlen(HEADER_KEY_PREFIX)
+        && strncmp(s, HEADER_KEY_PREFIX, strlen(HEADER_KEY_PREFIX)) == 0) {
+        return check_header_key(s, len, msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(cache_keys[i]) == len && strcmp(s, cache_keys[i]) == 0) {
+            return true;
+        }
+    }
+    near = pc_value_suggest(s, cache_keys, n);
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.128s\" is not a cache key", s);
+    if (near != NULL) {
+        pos = (size_t)snprintf(msg->hint, sizeof(msg->hint), "did you mean \"%s\"? ", near);
+    }
+    snprintf(
+        msg->hint + pos, sizeof(msg->hint) - pos,
+        "a cache is keyed on input paths that are always defined: attributes.request.http.method, .path, .host or .headers.<name>, parsed_path, principal.sub, .iss or .client_id, peer.spiffe_id, attributes.source.address");
+    return false;
+}
+
+/*
+ * OPA's REST Data API answers POST <opa>/v1/data/<package path> with the value of that document
+ * (OPA REST API, "Get a Document (with Input)"); a URL without a document path would ask for
+ * the whole data tree.
+ */
+static bool
+check_opa_url(const char *s, size_t len, struct pc_schema_msg *msg)
+{
+    const char *data = strstr(s, "/v1/data/");
+    size_t path_start = data != NULL ? (size_t)(data - s) + strlen("/v1/data/") : len;
+
+    if (!check_url(s, len, msg)) {
+        return false;
+    }
+    if (data != NULL && path_start < len && s[path_start] != '?' && s[path_start] != '/') {
+        return true;
+    }
+    snprintf(msg->problem, sizeof(msg->problem), "\"%.128s\" names no document under /v1/data/", s);
+    snprintf(
+        msg->hint, sizeof(msg->hint),
+        "give OPA's Data API URL of the decision, such as http://127.0.0.1:8181/v1/data/portcullis/authz");
+    return false;
+}
+
 /* ---- enums ---- */
 
 static const char *const from_values[] = { "All", "Selector", "Same", NULL };
@@ -539,6 +705,13 @@ static const char *const secret_kinds[] = { "Secret", NULL };
 static const char *const trust_bundle_kinds[] = { "TrustBundle", NULL };
 static const char *const auth_methods[] = { "client_secret_basic", "client_secret_post", NULL };
 static const char *const binding_modes[] = { "None", "Certificate", "DPoP", "Any", NULL };
+static const char *const string_match_types[] = {
+    "Exact", "Prefix", "Suffix", "Present", "RegularExpression", NULL
+};
+static const char *const authz_path_types[] = { "Exact", "PathPrefix", "Template", NULL };
+static const char *const authz_actions[] = { "Allow", "Deny", NULL };
+static const char *const authz_modes[] = { "Enforce", "Shadow", NULL };
+static const char *const failure_modes[] = { "Closed", "Open", NULL };
 
 /* ---- shared ---- */
 
@@ -1070,6 +1243,27 @@ static const struct pc_schema_field spiffe_fields[] = {
 };
 SCHEMA(spiffe_schema, struct pc_resource_spiffe, spiffe_fields);
 
+static const struct pc_schema_field signing_key_fields[] = {
+    { "file", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_signing_key, file), STRLEN(4096),
+      .check = check_file_path },
+};
+SCHEMA(signing_key_schema, struct pc_resource_signing_key, signing_key_fields);
+
+static const struct pc_schema_field decision_log_fields[] = {
+    { "path", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_decision_log, path), STRLEN(4096),
+      .check = check_file_path },
+    { "signingKey", PC_SCHEMA_OBJECT, REQ, AT(struct pc_resource_decision_log, signing_key),
+      .sub = &signing_key_schema },
+    { "checkpointInterval", PC_SCHEMA_DURATION, DEF,
+      AT(struct pc_resource_decision_log, checkpoint_interval), .min = 100, .max = ONE_HOUR,
+      .def_int = PC_CONFIG_DEFAULT_DECISION_CHECKPOINT_MS },
+    { "checkpointLines", PC_SCHEMA_INT, DEF, AT(struct pc_resource_decision_log, checkpoint_lines),
+      .min = 1, .max = 1000000, .def_int = PC_CONFIG_DEFAULT_DECISION_CHECKPOINT_LINES },
+    { "queueLines", PC_SCHEMA_INT, DEF, AT(struct pc_resource_decision_log, queue_lines), .min = 64,
+      .max = 1048576, .def_int = PC_CONFIG_DEFAULT_DECISION_QUEUE_LINES },
+};
+SCHEMA(decision_log_schema, struct pc_resource_decision_log, decision_log_fields);
+
 static const struct pc_schema_field proxy_config_fields[] = {
     { "admin", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, admin),
       .sub = &admin_schema },
@@ -1084,6 +1278,8 @@ static const struct pc_schema_field proxy_config_fields[] = {
       .sub = &proxy_tls_schema },
     { "spiffe", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, spiffe),
       .sub = &spiffe_schema },
+    { "decisionLog", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_proxy_config, decision_log),
+      .sub = &decision_log_schema },
 };
 SCHEMA(proxy_config_schema, struct pc_resource_proxy_config, proxy_config_fields);
 
@@ -1387,6 +1583,209 @@ static const struct pc_schema_field authn_policy_fields[] = {
 };
 SCHEMA(authn_policy_schema, struct pc_resource_authn_policy, authn_policy_fields);
 
+/* ---- AuthorizationPolicy ---- */
+
+/* A string test; a plain string in its place is an Exact one. */
+static const struct pc_schema_field string_match_fields[] = {
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_string_match, type),
+      .values = string_match_types, .def_str = "Exact" },
+    { "value", PC_SCHEMA_STRING, PC_SCHEMA_SHORTHAND, AT(struct pc_resource_string_match, value),
+      STRLEN(4096) },
+};
+SCHEMA(string_match_schema, struct pc_resource_string_match, string_match_fields);
+
+static const struct pc_schema_field authz_path_fields[] = {
+    { "type", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_path, type),
+      .values = authz_path_types },
+    { "value", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_path, value), STRLEN(1024) },
+};
+SCHEMA(authz_path_schema, struct pc_resource_authz_path, authz_path_fields);
+
+static const struct pc_schema_field authz_header_fields[] = {
+    { "name", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_header, name),
+      .check = check_header_name },
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_header, type),
+      .values = string_match_types, .def_str = "Exact" },
+    { "value", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_header, value), STRLEN(4096) },
+    { "invert", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_authz_header, invert) },
+};
+SCHEMA(authz_header_schema, struct pc_resource_authz_header, authz_header_fields);
+
+static const struct pc_schema_field authz_request_fields[] = {
+    { "methods", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_request, methods), .min = 0,
+      .max = 16, .check = check_method },
+    { "paths", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_request, paths), .min = 0, .max = 32,
+      .sub = &authz_path_schema },
+    { "headers", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_request, headers), .min = 0,
+      .max = 16, .sub = &authz_header_schema },
+    { "sourceCIDRs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_request, source_cidrs),
+      .min = 0, .max = 128, .check = check_cidr },
+    { "notSourceCIDRs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_request, not_source_cidrs),
+      .min = 0, .max = 128, .check = check_cidr },
+};
+SCHEMA(authz_request_schema, struct pc_resource_authz_request, authz_request_fields);
+
+static const struct pc_schema_field claim_test_fields[] = {
+    { "path", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_claim_test, path),
+      .check = check_claim_path },
+    { "type", PC_SCHEMA_STRING, 0, AT(struct pc_resource_claim_test, type),
+      .values = string_match_types, .def_str = "Exact" },
+    { "value", PC_SCHEMA_STRING, 0, AT(struct pc_resource_claim_test, value), STRLEN(4096) },
+};
+SCHEMA(claim_test_schema, struct pc_resource_claim_test, claim_test_fields);
+
+static const struct pc_schema_field claim_tests_fields[] = {
+    { "allOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_claim_tests, all_of), .min = 0, .max = 16,
+      .sub = &claim_test_schema },
+    { "anyOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_claim_tests, any_of), .min = 0, .max = 16,
+      .sub = &claim_test_schema },
+};
+SCHEMA(claim_tests_schema, struct pc_resource_claim_tests, claim_tests_fields);
+
+static const struct pc_schema_field role_requirement_fields[] = {
+    { "allOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_scope_requirement, all_of), .min = 0,
+      .max = 32, .check = check_claim_value },
+    { "anyOf", PC_SCHEMA_LIST, 0, AT(struct pc_resource_scope_requirement, any_of), .min = 0,
+      .max = 32, .check = check_claim_value },
+};
+SCHEMA(role_requirement_schema, struct pc_resource_scope_requirement, role_requirement_fields);
+
+static const struct pc_schema_field path_param_fields[] = {
+    { "param", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_path_param, param),
+      .check = check_param_name },
+    { "claim", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_path_param, claim),
+      .check = check_claim_path },
+};
+SCHEMA(path_param_schema, struct pc_resource_path_param, path_param_fields);
+
+static const struct pc_schema_field authz_principal_fields[] = {
+    { "authenticated", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_authz_principal, authenticated) },
+    { "subjects", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_principal, subjects), .min = 0,
+      .max = 64, .sub = &string_match_schema },
+    { "issuers", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_principal, issuers), .min = 0,
+      .max = 16, .check = check_identifier },
+    { "clientIDs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_principal, client_ids), .min = 0,
+      .max = 64, .check = check_client_id },
+    { "scopes", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_principal, scopes),
+      .sub = &scope_requirement_schema },
+    { "roles", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_principal, roles),
+      .sub = &role_requirement_schema },
+    { "claims", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_principal, claims),
+      .sub = &claim_tests_schema },
+    { "pathParams", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_principal, path_params),
+      .min = 0, .max = 8, .sub = &path_param_schema },
+};
+SCHEMA(authz_principal_schema, struct pc_resource_authz_principal, authz_principal_fields);
+
+static const struct pc_schema_field authz_peer_fields[] = {
+    { "certificate", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_authz_peer, certificate) },
+    { "spiffeIDs", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_peer, spiffe_ids), .min = 0,
+      .max = 64 },
+    { "subjects", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_peer, subjects), .min = 0,
+      .max = 64, .sub = &string_match_schema },
+    { "dnsNames", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_peer, dns_names), .min = 0,
+      .max = 64, .check = check_wild_hostname },
+};
+SCHEMA(authz_peer_schema, struct pc_resource_authz_peer, authz_peer_fields);
+
+static const struct pc_schema_field authz_rule_fields[] = {
+    { "name", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_rule, name),
+      .check = check_subdomain },
+    { "action", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_rule, action),
+      .values = authz_actions, .def_str = "Allow" },
+    { "request", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_rule, request),
+      .sub = &authz_request_schema },
+    { "principal", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_rule, principal),
+      .sub = &authz_principal_schema },
+    { "peer", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_rule, peer),
+      .sub = &authz_peer_schema },
+};
+SCHEMA(authz_rule_schema, struct pc_resource_authz_rule, authz_rule_fields);
+
+static const struct pc_schema_field pem_bundle_fields[] = {
+    { "file", PC_SCHEMA_STRING, 0, AT(struct pc_resource_pem_bundle, file), STRLEN(4096),
+      .check = check_file_path },
+    { "pem", PC_SCHEMA_STRING, 0, AT(struct pc_resource_pem_bundle, pem), STRLEN(4 * ONE_MIB) },
+};
+SCHEMA(pem_bundle_schema, struct pc_resource_pem_bundle, pem_bundle_fields);
+
+static const struct pc_schema_field decision_cache_fields[] = {
+    { "ttl", PC_SCHEMA_DURATION, REQ, AT(struct pc_resource_decision_cache, ttl), .min = 1,
+      .max = ONE_HOUR },
+    { "key", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_decision_cache, key), .min = 1, .max = 16,
+      .check = check_cache_key },
+};
+SCHEMA(decision_cache_schema, struct pc_resource_decision_cache, decision_cache_fields);
+
+#define REMOTE_TIMEOUT                                                                             \
+    {                                                                                              \
+        "timeout", PC_SCHEMA_DURATION, DEF, AT(struct pc_resource_authz_remote, timeout),          \
+            .min = 1, .max = 10000, .def_int = PC_CONFIG_DEFAULT_AUTHZ_TIMEOUT_MS                  \
+    }
+
+static const struct pc_schema_field authz_opa_fields[] = {
+    { "url", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_remote, url),
+      .check = check_opa_url },
+    REMOTE_TIMEOUT,
+    { "includeHeaders", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_remote, headers), .min = 0,
+      .max = 64, .check = check_header_name },
+    { "caBundle", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_remote, ca_bundle),
+      .sub = &pem_bundle_schema },
+    { "cache", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_remote, cache),
+      .sub = &decision_cache_schema },
+    { "forwardHeaders", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "OPA receives request headers in its input: list them in includeHeaders" },
+    { "appendPath", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "OPA receives the path in its input (attributes.request.http.path, parsed_path)" },
+};
+SCHEMA(authz_opa_schema, struct pc_resource_authz_remote, authz_opa_fields);
+
+static const struct pc_schema_field authz_http_fields[] = {
+    { "url", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_remote, url), .check = check_url },
+    { "appendPath", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_authz_remote, append_path) },
+    REMOTE_TIMEOUT,
+    { "forwardHeaders", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_remote, headers), .min = 0,
+      .max = 64, .check = check_header_name },
+    { "upstreamHeaders", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_remote, upstream_headers),
+      .min = 0, .max = 32, .check = check_header_name },
+    { "caBundle", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_remote, ca_bundle),
+      .sub = &pem_bundle_schema },
+    { "cache", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_remote, cache),
+      .sub = &decision_cache_schema },
+    { "includeHeaders", PC_SCHEMA_UNSUPPORTED, 0, 0,
+      .hint = "a check service receives the request headers listed in forwardHeaders" },
+};
+SCHEMA(authz_http_schema, struct pc_resource_authz_remote, authz_http_fields);
+
+static const struct pc_schema_field authz_rego_fields[] = {
+    { "files", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_authz_rego, files), .min = 1, .max = 64,
+      .check = check_file_path },
+    { "query", PC_SCHEMA_STRING, REQ, AT(struct pc_resource_authz_rego, query), STRLEN(1024) },
+    { "stepLimit", PC_SCHEMA_INT, DEF, AT(struct pc_resource_authz_rego, step_limit), .min = 100,
+      .max = 1000000000, .def_int = PC_CONFIG_DEFAULT_REGO_STEP_LIMIT },
+};
+SCHEMA(authz_rego_schema, struct pc_resource_authz_rego, authz_rego_fields);
+
+static const struct pc_schema_field authz_policy_fields[] = {
+    { "targetRefs", PC_SCHEMA_LIST, REQ, AT(struct pc_resource_authz_policy, target_refs), .min = 1,
+      .max = 16, .sub = &ctp_target_schema },
+    { "mode", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_policy, mode), .values = authz_modes,
+      .def_str = "Enforce" },
+    { "failureMode", PC_SCHEMA_STRING, 0, AT(struct pc_resource_authz_policy, failure_mode),
+      .values = failure_modes, .def_str = "Closed" },
+    { "denyStatus", PC_SCHEMA_INT, DEF, AT(struct pc_resource_authz_policy, deny_status),
+      .min = 401, .max = 499, .def_int = PC_CONFIG_DEFAULT_AUTHZ_DENY_STATUS },
+    { "rules", PC_SCHEMA_LIST, 0, AT(struct pc_resource_authz_policy, rules), .min = 0, .max = 256,
+      .sub = &authz_rule_schema },
+    { "opa", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_policy, opa),
+      .sub = &authz_opa_schema },
+    { "http", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_policy, http),
+      .sub = &authz_http_schema },
+    { "rego", PC_SCHEMA_OBJECT, 0, AT(struct pc_resource_authz_policy, rego),
+      .sub = &authz_rego_schema },
+};
+SCHEMA(authz_policy_schema, struct pc_resource_authz_policy, authz_policy_fields);
+
 /* ---- documents ---- */
 
 static const struct pc_schema_field meta_fields[] = {
@@ -1431,6 +1830,7 @@ static const struct pc_schema_field workload_identity_doc[] = { DOC_FIELDS(
 static const struct pc_schema_field trust_bundle_doc[] = { DOC_FIELDS(&trust_bundle_schema, REQ) };
 static const struct pc_schema_field btls_doc[] = { DOC_FIELDS(&backend_tls_policy_schema, REQ) };
 static const struct pc_schema_field authn_doc[] = { DOC_FIELDS(&authn_policy_schema, REQ) };
+static const struct pc_schema_field authz_doc[] = { DOC_FIELDS(&authz_policy_schema, REQ) };
 
 /* Secret and ConfigMap carry their data next to metadata; a Secret's values are secret. */
 static const struct pc_schema_field secret_doc[] = {
@@ -1470,6 +1870,7 @@ SCHEMA(workload_identity_doc_schema, struct pc_resource_doc, workload_identity_d
 SCHEMA(trust_bundle_doc_schema, struct pc_resource_doc, trust_bundle_doc);
 SCHEMA(btls_doc_schema, struct pc_resource_doc, btls_doc);
 SCHEMA(authn_doc_schema, struct pc_resource_doc, authn_doc);
+SCHEMA(authz_doc_schema, struct pc_resource_doc, authz_doc);
 SCHEMA(secret_doc_schema, struct pc_resource_doc, secret_doc);
 SCHEMA(config_map_doc_schema, struct pc_resource_doc, config_map_doc);
 
@@ -1521,6 +1922,8 @@ static const struct pc_resource_type types[] = {
       true, &btls_doc_schema },
     { PC_RESOURCE_AUTHN_POLICY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "AuthenticationPolicy", true,
       &authn_doc_schema },
+    { PC_RESOURCE_AUTHZ_POLICY, PC_RESOURCE_OWN_GROUP "/v1alpha1", "AuthorizationPolicy", true,
+      &authz_doc_schema },
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
@@ -1529,7 +1932,7 @@ static const char *const kind_names[] = {
     "Gateway",          "HTTPRoute",           "ReferenceGrant",       "Namespace",
     "ServiceEndpoints", "ClientTrafficPolicy", "BackendTrafficPolicy", "ProxyConfig",
     "Secret",           "ConfigMap",           "CertificateFiles",     "WorkloadIdentity",
-    "TrustBundle",      "BackendTLSPolicy",    "AuthenticationPolicy",
+    "TrustBundle",      "BackendTLSPolicy",    "AuthenticationPolicy", "AuthorizationPolicy",
 };
 
 const struct pc_resource_type *

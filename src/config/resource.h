@@ -3,7 +3,7 @@
  * them: Gateway API Gateway, HTTPRoute, ReferenceGrant and BackendTLSPolicy, core Namespace,
  * Secret and ConfigMap, and the portcullis.dev/v1alpha1 kinds ServiceEndpoints,
  * ClientTrafficPolicy, BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity,
- * TrustBundle and AuthenticationPolicy.
+ * TrustBundle, AuthenticationPolicy and AuthorizationPolicy.
  *
  * Every struct starts with the node of its mapping. A field that was absent has a NULL node (and
  * the default from the schema, if any); an object that was absent is a NULL pointer. The
@@ -33,6 +33,7 @@ enum pc_resource_kind {
     PC_RESOURCE_TRUST_BUNDLE,
     PC_RESOURCE_BACKEND_TLS_POLICY,
     PC_RESOURCE_AUTHN_POLICY,
+    PC_RESOURCE_AUTHZ_POLICY,
     PC_RESOURCE_COUNT,
 };
 
@@ -435,6 +436,20 @@ struct pc_resource_spiffe {
     struct pc_schema_string workload_api_socket;
 };
 
+struct pc_resource_signing_key {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string file; /* a PKCS#8 Ed25519 private key, PEM */
+};
+
+struct pc_resource_decision_log {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string path;
+    struct pc_resource_signing_key *signing_key;
+    struct pc_schema_int checkpoint_interval; /* ms */
+    struct pc_schema_int checkpoint_lines;
+    struct pc_schema_int queue_lines;
+};
+
 struct pc_resource_proxy_config {
     const struct pc_yaml_node *node;
     struct pc_resource_admin *admin;
@@ -444,6 +459,7 @@ struct pc_resource_proxy_config {
     struct pc_resource_watch *watch;
     struct pc_resource_proxy_tls *tls;
     struct pc_resource_spiffe *spiffe;
+    struct pc_resource_decision_log *decision_log;
 };
 
 /* ---- certificate and trust material ---- */
@@ -626,6 +642,131 @@ struct pc_resource_authn_policy {
     struct pc_resource_principal *principal;
     struct pc_schema_list claim_to_headers; /* of struct pc_resource_claim_header */
     struct pc_schema_string realm;
+};
+
+/* ---- AuthorizationPolicy ---- */
+
+/* A string test {type, value}; a plain string stands for {type: Exact, value: <it>}. */
+struct pc_resource_string_match {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string type; /* Exact (default), Prefix, Suffix, Present, RegularExpression */
+    struct pc_schema_string value;
+};
+
+struct pc_resource_authz_path {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string type; /* Exact, PathPrefix or Template */
+    struct pc_schema_string value;
+};
+
+struct pc_resource_authz_header {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+    struct pc_schema_string type; /* as pc_resource_string_match */
+    struct pc_schema_string value;
+    struct pc_schema_int invert;
+};
+
+struct pc_resource_authz_request {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list methods;          /* of struct pc_schema_string */
+    struct pc_schema_list paths;            /* of struct pc_resource_authz_path */
+    struct pc_schema_list headers;          /* of struct pc_resource_authz_header */
+    struct pc_schema_list source_cidrs;     /* of struct pc_schema_string */
+    struct pc_schema_list not_source_cidrs; /* of struct pc_schema_string */
+};
+
+/* A claim test: a claim path, and how its value is compared. */
+struct pc_resource_claim_test {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string path;
+    struct pc_schema_string type;
+    struct pc_schema_string value;
+};
+
+struct pc_resource_claim_tests {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list all_of; /* of struct pc_resource_claim_test */
+    struct pc_schema_list any_of;
+};
+
+struct pc_resource_path_param {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string param;
+    struct pc_schema_string claim;
+};
+
+struct pc_resource_authz_principal {
+    const struct pc_yaml_node *node;
+    struct pc_schema_int authenticated;
+    struct pc_schema_list subjects;   /* of struct pc_resource_string_match */
+    struct pc_schema_list issuers;    /* of struct pc_schema_string */
+    struct pc_schema_list client_ids; /* of struct pc_schema_string */
+    struct pc_resource_scope_requirement *scopes;
+    struct pc_resource_scope_requirement *roles; /* the same shape: allOf and anyOf strings */
+    struct pc_resource_claim_tests *claims;
+    struct pc_schema_list path_params; /* of struct pc_resource_path_param */
+};
+
+struct pc_resource_authz_peer {
+    const struct pc_yaml_node *node;
+    struct pc_schema_int certificate;
+    struct pc_schema_list spiffe_ids; /* of struct pc_schema_string: SPIFFE ID patterns */
+    struct pc_schema_list subjects;   /* of struct pc_resource_string_match */
+    struct pc_schema_list dns_names;  /* of struct pc_schema_string */
+};
+
+struct pc_resource_authz_rule {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string name;
+    struct pc_schema_string action; /* Allow (default) or Deny */
+    struct pc_resource_authz_request *request;
+    struct pc_resource_authz_principal *principal;
+    struct pc_resource_authz_peer *peer;
+};
+
+/* PEM certificates from a file or held inline. */
+struct pc_resource_pem_bundle {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string file;
+    struct pc_schema_string pem;
+};
+
+struct pc_resource_decision_cache {
+    const struct pc_yaml_node *node;
+    struct pc_schema_int ttl;  /* ms */
+    struct pc_schema_list key; /* of struct pc_schema_string: input document paths */
+};
+
+/* spec.opa and spec.http share this struct; each has its own schema. */
+struct pc_resource_authz_remote {
+    const struct pc_yaml_node *node;
+    struct pc_schema_string url;
+    struct pc_schema_int append_path;       /* http */
+    struct pc_schema_int timeout;           /* ms */
+    struct pc_schema_list headers;          /* opa includeHeaders, http forwardHeaders */
+    struct pc_schema_list upstream_headers; /* http */
+    struct pc_resource_pem_bundle *ca_bundle;
+    struct pc_resource_decision_cache *cache;
+};
+
+struct pc_resource_authz_rego {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list files; /* of struct pc_schema_string, relative to the declaring file */
+    struct pc_schema_string query;
+    struct pc_schema_int step_limit;
+};
+
+struct pc_resource_authz_policy {
+    const struct pc_yaml_node *node;
+    struct pc_schema_list target_refs;    /* of struct pc_resource_target_ref */
+    struct pc_schema_string mode;         /* Enforce (default) or Shadow */
+    struct pc_schema_string failure_mode; /* Closed (default) or Open */
+    struct pc_schema_int deny_status;
+    struct pc_schema_list rules; /* of struct pc_resource_authz_rule; node set even when empty */
+    struct pc_resource_authz_remote *opa;
+    struct pc_resource_authz_remote *http;
+    struct pc_resource_authz_rego *rego;
 };
 
 /*

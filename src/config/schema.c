@@ -481,6 +481,33 @@ apply_absent(struct pc_schema_ctx *ctx, const struct pc_schema_field *f,
     }
 }
 
+static bool
+has_shorthand(const struct pc_schema *schema)
+{
+    for (size_t i = 0; i < schema->n_fields; i++) {
+        if (schema->fields[i].flags & PC_SCHEMA_SHORTHAND) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A plain scalar where an object with a shorthand is expected: it is that one string field. */
+static void
+decode_shorthand(struct pc_schema_ctx *ctx, const struct pc_schema *schema,
+                 const struct pc_yaml_node *node, char *dst)
+{
+    for (size_t i = 0; i < schema->n_fields; i++) {
+        const struct pc_schema_field *f = &schema->fields[i];
+
+        if (f->flags & PC_SCHEMA_SHORTHAND) {
+            decode_string(ctx, f, node, (struct pc_schema_string *)(void *)(dst + f->offset));
+        } else {
+            apply_absent(ctx, f, node, dst + f->offset);
+        }
+    }
+}
+
 static void
 decode_into(struct pc_schema_ctx *ctx, const struct pc_schema *schema,
             const struct pc_yaml_node *node, void *dst)
@@ -488,6 +515,10 @@ decode_into(struct pc_schema_ctx *ctx, const struct pc_schema *schema,
     bool seen[MAX_FIELDS] = { false };
 
     *(const struct pc_yaml_node **)dst = node;
+    if (node->kind == PC_YAML_SCALAR && has_shorthand(schema)) {
+        decode_shorthand(ctx, schema, node, dst);
+        return;
+    }
     if (node->kind != PC_YAML_MAP) {
         fail(ctx, node, NULL, "expected a mapping, got %s", pc_yaml_describe(node));
     }

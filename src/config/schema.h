@@ -67,6 +67,9 @@ enum pc_schema_type {
 #define PC_SCHEMA_REQUIRED  0x1u /* absent or null is an error */
 #define PC_SCHEMA_SECRET    0x2u /* never echo the value (of a map or list: its items) */
 #define PC_SCHEMA_DEFAULTED 0x4u /* absent takes def_int (ints, bools, durations) */
+/* A string field a plain scalar may stand for: `alice` in place of the object reads as
+ * `{value: alice}`, the other fields taking their defaults. One per schema at most. */
+#define PC_SCHEMA_SHORTHAND 0x8u
 
 /* What a check found wrong, when it returns false. Both are plain text; hint may stay empty. */
 struct pc_schema_msg {

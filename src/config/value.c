@@ -464,6 +464,87 @@ pc_value_ip(const char *s, uint16_t port, struct sockaddr_storage *addr, socklen
     return PC_EINVAL;
 }
 
+/* Reads the decimal prefix length of a CIDR block: 1-3 digits without a leading zero. */
+static bool
+parse_prefix_len(const char *s, size_t len, unsigned max, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (len == 0 || len > 3 || (len > 1 && s[0] == '0')) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!is_digit(s[i])) {
+            return false;
+        }
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return v <= max;
+}
+
+/* Clears the bits of addr past prefix_len; returns whether any was set. */
+static bool
+mask_host_bits(unsigned char *addr, size_t n_bytes, unsigned prefix_len)
+{
+    bool had = false;
+
+    for (size_t i = 0; i < n_bytes; i++) {
+        unsigned keep = prefix_len >= (i + 1) * 8 ? 8 : prefix_len > i * 8 ? prefix_len - i * 8 : 0;
+        unsigned char mask = (unsigned char)(keep == 0 ? 0 : 0xff << (8 - keep));
+
+        had = had || (addr[i] & (unsigned char)~mask) != 0;
+        addr[i] &= mask;
+    }
+    return had;
+}
+
+const char *
+pc_value_cidr_problem(const char *s, size_t len, struct pc_value_cidr *out)
+{
+    const char *slash = memchr(s, '/', len);
+    size_t addr_len = slash != NULL ? (size_t)(slash - s) : len;
+    char text[INET6_ADDRSTRLEN];
+    unsigned max;
+
+    memset(out, 0, sizeof(*out));
+    if (addr_len == 0 || addr_len >= sizeof(text)) {
+        return "it is not an IP address with an optional /prefix length";
+    }
+    memcpy(text, s, addr_len);
+    text[addr_len] = '\0';
+    if (strlen(text) != addr_len) {
+        return "it is not an IP address with an optional /prefix length";
+    }
+    if (inet_pton(AF_INET, text, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, text, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return "it is not an IP address with an optional /prefix length";
+    }
+    out->prefix_len = max;
+    if (slash != NULL && !parse_prefix_len(slash + 1, len - addr_len - 1, max, &out->prefix_len)) {
+        return max == 32 ? "its prefix length is not a number from 0 to 32"
+                         : "its prefix length is not a number from 0 to 128";
+    }
+    if (mask_host_bits(out->addr, max / 8, out->prefix_len)) {
+        return "it has host bits set";
+    }
+    return NULL;
+}
+
+void
+pc_value_format_cidr(const struct pc_value_cidr *cidr, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+
+    inet_ntop(cidr->family, cidr->addr, ip, sizeof(ip));
+    snprintf(buf, size, "%s/%u", ip, cidr->prefix_len);
+}
+
 void
 pc_value_format_addr(const struct sockaddr_storage *addr, char *name, size_t size)
 {

@@ -1,9 +1,9 @@
 /*
  * Syntax of the scalar values the configuration uses: Gateway API durations (GEP-2257),
  * Kubernetes quantities and timestamps, hostnames, names, header names and values, path values,
- * IP addresses and "IP:port" endpoints, base64 and the shape of PEM text, SPIFFE IDs, trust
- * domains and Workload API addresses, the URLs, claim paths, scopes and JWS algorithm names of
- * authentication policies; plus the edit distance behind "did you mean" hints.
+ * IP addresses, CIDR blocks and "IP:port" endpoints, base64 and the shape of PEM text, SPIFFE IDs,
+ * trust domains and Workload API addresses, the URLs, claim paths, scopes and JWS algorithm names
+ * of authentication policies; plus the edit distance behind "did you mean" hints.
  *
  * Pure functions over borrowed strings; no allocation. Used by the schema checks and the
  * validator on the control thread, but safe anywhere.
@@ -79,6 +79,24 @@ int pc_value_ip(const char *s, uint16_t port, struct sockaddr_storage *addr, soc
  */
 int pc_value_endpoint(const char *s, size_t len, struct sockaddr_storage *addr, socklen_t *addr_len,
                       char *name, size_t name_size);
+
+/* A block of IP addresses: the network address (in network byte order) and its prefix. */
+struct pc_value_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned prefix_len; /* 0-32 or 0-128 */
+};
+
+/*
+ * Parses a CIDR block, "10.0.0.0/8" or "2001:db8::/32"; a bare address is the block of that one
+ * address (/32 or /128). Returns NULL with *out filled when valid, else a static sentence saying
+ * what is wrong. An address with bits set past the prefix is refused ("it has host bits set")
+ * with *out still holding the block it lies in, so the caller can suggest it.
+ */
+const char *pc_value_cidr_problem(const char *s, size_t len, struct pc_value_cidr *out);
+
+/* Writes a block as "10.0.0.0/8" into buf (at least 64 bytes). */
+void pc_value_format_cidr(const struct pc_value_cidr *cidr, char *buf, size_t size);
 
 /* Formats addr as "1.2.3.4:80" or "[::1]:80" into name (at least 64 bytes). */
 void pc_value_format_addr(const struct sockaddr_storage *addr, char *name, size_t size);

@@ -317,7 +317,7 @@ test_unknown_kind_lists_kinds(void **state)
                  "HTTPRoute, ReferenceGrant, BackendTLSPolicy (gateway.networking.k8s.io); "
                  "Namespace, Secret, ConfigMap (v1); ServiceEndpoints, ClientTrafficPolicy, "
                  "BackendTrafficPolicy, ProxyConfig, CertificateFiles, WorkloadIdentity, "
-                 "TrustBundle, AuthenticationPolicy (portcullis.dev)");
+                 "TrustBundle, AuthenticationPolicy, AuthorizationPolicy (portcullis.dev)");
 }
 
 static void
