@@ -551,6 +551,70 @@ test_jws_rejects_standard_base64(void **state)
     assert_int_equal(verify(strdup("eyJhbGciOiJSUzI1NiJ9.e30 .AAAA")), PC_AUTHN_BAD_BASE64);
 }
 
+/* Parses header.PAYLOAD.AAAA, where payload is already base64url; returns the reason. */
+static enum pc_authn_reason
+parse_payload(const char *payload, unsigned char *out, size_t *out_len)
+{
+    char token[512];
+    struct pc_jws jws;
+    enum pc_authn_reason reason = PC_AUTHN_INTERNAL;
+    int rc;
+
+    /* {"alg":"RS256"} */
+    snprintf(token, sizeof(token), "eyJhbGciOiJSUzI1NiJ9.%s.AAAA", payload);
+    rc = pc_jws_parse(token, strlen(token), PC_JWS_ALG_RS256, 0, 0, arena, &jws, &reason);
+    assert_int_equal(rc, reason == PC_AUTHN_OK ? 0 : PC_EACCES);
+    if (rc == 0 && out != NULL) {
+        memcpy(out, jws.payload, jws.payload_len);
+        *out_len = jws.payload_len;
+        assert_int_equal(jws.payload[jws.payload_len], '\0');
+    }
+    pc_arena_reset(arena);
+    return reason;
+}
+
+static void
+test_jws_decodes_every_byte_at_every_length(void **state)
+{
+    unsigned char bytes[96];
+    unsigned char got[96];
+
+    /* Every byte value, and segments ending on a whole quantum, two and three characters. */
+    for (size_t start = 0; start < 256; start += sizeof(bytes)) {
+        for (size_t i = 0; i < sizeof(bytes); i++) {
+            bytes[i] = (unsigned char)((start + i * 7) % 256);
+        }
+        for (size_t len = 0; len <= sizeof(bytes); len++) {
+            char *b64 = jose_b64url(bytes, len);
+            size_t got_len = SIZE_MAX;
+
+            assert_int_equal(parse_payload(b64, got, &got_len), PC_AUTHN_OK);
+            assert_int_equal(got_len, len);
+            assert_memory_equal(got, bytes, len);
+            free(b64);
+        }
+    }
+}
+
+static void
+test_jws_rejects_non_canonical_base64(void **state)
+{
+    /* "e30" is {}; "e31" and "e32" set bits past the last byte, as "fQ" and "fR" do for "}". */
+    assert_int_equal(parse_payload("e30", NULL, NULL), PC_AUTHN_OK);
+    assert_int_equal(parse_payload("e31", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("e32", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("fQ", NULL, NULL), PC_AUTHN_OK);
+    assert_int_equal(parse_payload("fR", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    /* A lone trailing character holds no byte. */
+    assert_int_equal(parse_payload("e30AA", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("e", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    /* Bytes outside the alphabet, in a whole quantum and in the tail. */
+    assert_int_equal(parse_payload("e3\x80wAA", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("AAAAe=", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("AAAA\xffQ", NULL, NULL), PC_AUTHN_BAD_BASE64);
+    assert_int_equal(parse_payload("AAAAf*A", NULL, NULL), PC_AUTHN_BAD_BASE64);
+}
+
 static void
 test_jws_rejects_crit(void **state)
 {
@@ -664,6 +728,8 @@ main(void)
         cmocka_unit_test(test_jws_rejects_64k_token_before_parsing),
         cmocka_unit_test(test_jws_rejects_padded_base64),
         cmocka_unit_test(test_jws_rejects_standard_base64),
+        cmocka_unit_test(test_jws_decodes_every_byte_at_every_length),
+        cmocka_unit_test(test_jws_rejects_non_canonical_base64),
         cmocka_unit_test(test_jws_rejects_crit),
         cmocka_unit_test(test_jws_rejects_malformed_framing),
         cmocka_unit_test(test_jws_rejects_bad_header_json),
