@@ -1215,6 +1215,10 @@ check_request(struct pc_fetch_transfer *t, const struct pc_fetch_request *req)
         return set_outcome(t, PC_FETCH_INVALID_REQUEST, PC_EINVAL, "tls_files",
                            "a client certificate needs its key, and a key its certificate");
     }
+    if (req->ca_file != NULL && req->ca_pem != NULL) {
+        return set_outcome(t, PC_FETCH_INVALID_REQUEST, PC_EINVAL, "tls_files",
+                           "a CA bundle is a file or PEM text, not both");
+    }
     return 0;
 }
 
@@ -1445,6 +1449,17 @@ set_tls_options(struct pc_fetch_transfer *t, const struct pc_fetch_request *req)
      * or every public CA would still vouch for a provider pinned to a private one. */
     if (is_ok && req->ca_file != NULL) {
         is_ok = curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) == CURLE_OK
+                && curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK;
+    }
+    if (is_ok && req->ca_pem != NULL) {
+        struct curl_blob blob = {
+            .data = (void *)req->ca_pem,
+            .len = req->ca_pem_len,
+            .flags = CURL_BLOB_COPY,
+        };
+
+        /* The blob replaces CURLOPT_CAINFO; the default CA directory goes as above. */
+        is_ok = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK
                 && curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK;
     }
     if (is_ok && req->cert_file != NULL) {

@@ -102,11 +102,15 @@ struct pc_fetch_request {
     size_t max_response_bytes;   /* body bytes kept; more fails the request; 0: default */
 
     /* TLS. ca_file: PEM CA certificates to trust instead of the system's roots (NULL: system
-     * roots). cert_file and key_file: a PEM client certificate (chain) and its unencrypted PEM
-     * key, presented when the server asks (mutual TLS); both or neither. */
+     * roots, unless ca_pem is given). cert_file and key_file: a PEM client certificate (chain) and
+     * its unencrypted PEM key, presented when the server asks (mutual TLS); both or neither. */
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
+    /* The same CA certificates as PEM text in memory (ca_pem_len bytes; copied), for a bundle
+     * given inline in the configuration; at most one of ca_file and ca_pem. */
+    const char *ca_pem;
+    size_t ca_pem_len;
     /* Response header fields the caller wants back (names, any case; at most
      * PC_FETCH_MAX_KEPT_HEADERS fields are kept in all): each field of the final response with
      * one of these names is returned in the response's headers, in arrival order. */

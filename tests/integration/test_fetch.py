@@ -614,6 +614,18 @@ def test_trusted_ca_gives_200(probe_bin, tls_web, pki):
         assert (r["result"], r["status"], r["body"]) == ("ok", 200, "hello world")
 
 
+def test_ca_given_as_pem_text_replaces_system_roots(probe_bin, tls_web, pki):
+    url = "https://127.0.0.1:%d/hello" % tls_web.port
+
+    ok = probe(probe_bin, url, "--ca-pem", pki.ca).one()
+    other = probe(probe_bin, url, "--ca-pem", pki.other_ca).one()
+    both = probe(probe_bin, url, "--ca-pem", pki.ca, "--ca", pki.ca).one()
+
+    assert (ok["result"], ok["status"]) == ("ok", 200)
+    assert (other["result"], other["detail"]) == ("unreachable", "tls_verify_failed")
+    assert (both["result"], both["detail"]) == ("invalid_request", "tls_files")
+
+
 def test_certificate_for_another_name_is_refused(probe_bin, servers, pki):
     wrong = servers.http(tls_context(pki, pki.wrong))
 
