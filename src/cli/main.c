@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/audit.h"
 #include "cli/policy.h"
 #include "cli/run.h"
 
@@ -16,6 +17,7 @@ usage(FILE *out)
                  "  run -c PATH [--workers N]    serve the configuration at PATH\n"
                  "  validate -c PATH             check a configuration and exit (1 on errors)\n"
                  "  policy eval|test|conformance evaluate and test Rego policies (policy --help)\n"
+                 "  audit verify FILE --key PUB  check a decision log's chain and signatures\n"
                  "  --version                    print the version\n"
                  "  --help                       print this help\n"
                  "\n"
@@ -48,6 +50,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "policy") == 0) {
         return pc_cli_policy(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        return pc_cli_audit(argc - 1, argv + 1);
     }
     fprintf(stderr, "portcullis: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
