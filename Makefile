@@ -6,6 +6,7 @@
 #   make fuzz            build the libFuzzer targets (clang) into build-fuzz/
 #   make fuzz-replay     replay every fuzz corpus once
 #   make bench-bins      build the C micro-benchmarks under bench/
+#   make test-tools      build the test-only drivers under tests/tools/ (integration tests use them)
 #   make format          clang-format every source file in place
 #
 # Libraries come from Debian and are found with pkg-config; llhttp is compiled from the
@@ -62,7 +63,10 @@ FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 BENCH_SRCS  := $(sort $(wildcard bench/*.c))
 BENCH_BINS  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all unit fuzz fuzz-replay format clean bench-bins
+TOOL_SRCS   := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS   := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all unit fuzz fuzz-replay format clean bench-bins test-tools
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -109,6 +113,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 bench-bins: $(BENCH_BINS)
 
+# Test-only drivers under tests/tools/ link the library like the binary does.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+test-tools: $(TOOL_BINS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
@@ -141,7 +153,7 @@ fuzz-replay: $(FUZZ_BINS)
 	    echo "== $$n"; ./$$f -runs=0 tests/fuzz/corpus/$$n; done
 
 format:
-	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*/*.[ch] tests/fuzz/*.c)
+	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*/*.[ch] tests/fuzz/*.c tests/tools/*.c)
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
