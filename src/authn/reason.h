@@ -49,6 +49,9 @@ enum pc_authn_reason {
     PC_AUTHN_CNF_MISMATCH,     /* cnf "x5t#S256" is not the client certificate's hash */
     /* Not the token's fault: out of memory or a library failure (answer 503, not 401). */
     PC_AUTHN_INTERNAL,
+    /* Later additions to the DPoP refusals, after the others so that no code's value moves. */
+    PC_AUTHN_DPOP_MISSING,   /* the DPoP scheme without exactly one DPoP header field */
+    PC_AUTHN_DPOP_AS_BEARER, /* a token bound to a DPoP key sent as a bearer token */
     PC_AUTHN_REASON_COUNT
 };
 

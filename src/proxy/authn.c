@@ -44,6 +44,8 @@ _Static_assert((unsigned)PC_JWT_HS512 == (unsigned)PC_JWS_ALG_HS512, "alg bits a
 
 #define MAX_TOKEN_BYTES 8192
 #define DPOP_SKEW_S     5
+/* The proof algorithms check_dpop accepts (PC_JWS_ALG_ASYMMETRIC), for the challenge's algs. */
+#define DPOP_ALGS       "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"
 #define INTROSPECT_MAX  (64 * 1024)
 
 enum authn_outcome {
@@ -74,35 +76,41 @@ describe(enum pc_authn_reason reason)
     case PC_AUTHN_DPOP_WRONG_JKT:
     case PC_AUTHN_DPOP_BAD_KEY:
     case PC_AUTHN_DPOP_PRIVATE_KEY:
+    case PC_AUTHN_DPOP_MISSING:
         return "The DPoP proof is not valid";
+    case PC_AUTHN_DPOP_AS_BEARER:
+        return "The access token is bound to a DPoP key";
     default:
         /* Which check failed is for the operator's log, not for the caller. */
         return "The access token is not valid";
     }
 }
 
-/* RFC 6750 section 3, or RFC 9449 section 7.1 for DPoP-bound routes. */
+/*
+ * RFC 6750 section 3, or RFC 9449 section 7.1 for DPoP-bound routes, whose challenge names the
+ * proof algorithms accepted whether or not it names an error.
+ */
 static char *
 challenge(struct pc_exchange *x, const struct pc_authn *a, const char *error, const char *desc,
           const char *scope)
 {
     bool is_dpop = a->binding == PC_BINDING_DPOP && !a->binding_if_present;
     const char *scheme = is_dpop ? "DPoP" : "Bearer";
+    const char *algs = is_dpop ? "algs=\"" DPOP_ALGS "\"" : "";
+    const char *comma = a->realm != NULL ? "," : "";
     char realm[160] = "";
-    char *s;
 
     if (a->realm != NULL) {
         snprintf(realm, sizeof(realm), " realm=\"%s\"", a->realm);
     }
     if (error == NULL) {
-        return pc_arena_sprintf(x->arena, "%s%s", scheme, realm);
+        return pc_arena_sprintf(x->arena, "%s%s%s%s%s", scheme, realm, is_dpop ? comma : "",
+                                is_dpop ? " " : "", algs);
     }
-    s = pc_arena_sprintf(x->arena, "%s%s%s error=\"%s\", error_description=\"%s\"%s%s%s%s", scheme,
-                         realm, a->realm != NULL ? "," : "", error, desc,
-                         scope != NULL ? ", scope=\"" : "", scope != NULL ? scope : "",
-                         scope != NULL ? "\"" : "",
-                         is_dpop ? ", algs=\"ES256 ES384 ES512 RS256 PS256 EdDSA\"" : "");
-    return s;
+    return pc_arena_sprintf(x->arena, "%s%s%s error=\"%s\", error_description=\"%s\"%s%s%s%s%s",
+                            scheme, realm, comma, error, desc, scope != NULL ? ", scope=\"" : "",
+                            scope != NULL ? scope : "", scope != NULL ? "\"" : "",
+                            is_dpop ? ", " : "", algs);
 }
 
 static void
@@ -121,8 +129,21 @@ answer(struct pc_exchange *x, unsigned status, const char *reason, const char *w
                          "application/problem+json", body, (size_t)n);
 }
 
+/*
+ * A 401 names nobody: a token may have verified while its sender failed to prove that it holds
+ * it (RFC 8705, RFC 9449), and the access log must not attribute the refused request to the
+ * token's subject. The arena keeps the reference until it is reset.
+ */
+static void
+forget_principal(struct pc_exchange *x)
+{
+    x->principal = NULL;
+}
+
+/* Answers 401 with error (RFC 6750 section 3.1, RFC 9449 section 7.1), or 503 for INTERNAL. */
 static enum authn_outcome
-refuse(struct pc_exchange *x, const struct pc_authn *a, enum pc_authn_reason reason)
+refuse_with(struct pc_exchange *x, const struct pc_authn *a, enum pc_authn_reason reason,
+            const char *error, const char *desc)
 {
     const char *name = pc_authn_reason_name(reason);
 
@@ -133,9 +154,31 @@ refuse(struct pc_exchange *x, const struct pc_authn *a, enum pc_authn_reason rea
     }
     /* A bad token is the client's doing: a counter and a debug line, never a warning. */
     pc_metrics_authn_failure(server_metrics(x->server), name);
-    pc_log(PC_LOG_DEBUG, "authn", "token_refused", "policy=%s reason=%s", a->policy, name);
-    answer(x, 401, name, challenge(x, a, "invalid_token", describe(reason), NULL));
+    pc_log(PC_LOG_DEBUG, "authn", "token_refused", "policy=%s reason=%s error=%s", a->policy, name,
+           error);
+    forget_principal(x);
+    answer(x, 401, name, challenge(x, a, error, desc, NULL));
     return AUTHN_ANSWERED;
+}
+
+static enum authn_outcome
+refuse(struct pc_exchange *x, const struct pc_authn *a, enum pc_authn_reason reason)
+{
+    return refuse_with(x, a, reason, "invalid_token", describe(reason));
+}
+
+/*
+ * RFC 9449 section 7.1: a proof that fails a check of section 4.3 is "invalid_dpop_proof",
+ * whichever check it was; a proof by another key than the token's is a failed key binding,
+ * which the RFC's own example answers with "invalid_token".
+ */
+static enum authn_outcome
+refuse_proof(struct pc_exchange *x, const struct pc_authn *a, enum pc_authn_reason reason)
+{
+    if (reason == PC_AUTHN_DPOP_WRONG_JKT) {
+        return refuse(x, a, reason);
+    }
+    return refuse_with(x, a, reason, "invalid_dpop_proof", "The DPoP proof is not valid");
 }
 
 static enum authn_outcome
@@ -433,7 +476,7 @@ check_dpop(struct pc_exchange *x, const struct pc_authn *a, const char *token, s
     int rc;
 
     if (h == NULL || is_repeated) {
-        return refuse(x, a, PC_AUTHN_DPOP_BAD_KEY);
+        return refuse_proof(x, a, PC_AUTHN_DPOP_MISSING);
     }
     req.uri = request_uri(x, &req.uri_len);
     req.access_token = token;
@@ -445,13 +488,14 @@ check_dpop(struct pc_exchange *x, const struct pc_authn *a, const char *token, s
     rc = pc_dpop_verify(h->value, h->value_len, &opts, &req, (int64_t)time(NULL), x->arena, &proof,
                         &reason);
     if (rc != 0) {
-        return refuse(x, a, reason);
+        return refuse_proof(x, a, reason);
     }
     rc = pc_replay_cache_check(server_replay(x->server), proof.thumbprint, sizeof(proof.thumbprint),
                                proof.jti, proof.jti_len, now,
                                now + 1000ull * (opts.max_age_s + 2 * DPOP_SKEW_S));
     if (rc != 0) {
         pc_metrics_authn_failure(server_metrics(x->server), "dpop_replay");
+        forget_principal(x);
         answer(x, 401, "dpop_replay",
                challenge(x, a, "invalid_dpop_proof", "The DPoP proof was used before", NULL));
         return AUTHN_ANSWERED;
@@ -489,7 +533,7 @@ check_binding(struct pc_exchange *x, const struct pc_authn *a, const char *token
     }
     if (!is_dpop_scheme && a->location == PC_TOKEN_BEARER) {
         /* RFC 9449 section 7.2: a DPoP-bound token sent as a bearer token is refused. */
-        return refuse(x, a, PC_AUTHN_CNF_MISSING);
+        return refuse(x, a, has_jkt ? PC_AUTHN_DPOP_AS_BEARER : PC_AUTHN_CNF_MISSING);
     }
     return check_dpop(x, a, token, len);
 }
@@ -553,9 +597,10 @@ accept_principal(struct pc_exchange *x, const struct pc_authn *a, const char *to
 {
     enum authn_outcome o = check_binding(x, a, token, len, is_dpop_scheme);
 
-    if (o == AUTHN_OK) {
-        o = check_requirements(x, a);
+    if (o != AUTHN_OK) {
+        return o;
     }
+    o = check_requirements(x, a);
     if (o == AUTHN_OK) {
         collect_forwarded_claims(x, a);
     }

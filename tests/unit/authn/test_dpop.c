@@ -370,6 +370,17 @@ test_dpop_thumbprint(void **state)
     json_decref(odd);
 }
 
+/* Metrics labels and access-log reasons: the gateway's DPoP refusals keep these names. */
+static void
+test_dpop_refusal_names_are_stable(void **state)
+{
+    assert_string_equal(pc_authn_reason_name(PC_AUTHN_DPOP_MISSING), "dpop_missing");
+    assert_string_equal(pc_authn_reason_name(PC_AUTHN_DPOP_AS_BEARER), "dpop_bound_as_bearer");
+    assert_string_equal(pc_authn_reason_name(PC_AUTHN_DPOP_WRONG_JKT), "dpop_wrong_jkt");
+    assert_string_equal(pc_authn_reason_name(PC_AUTHN_INTERNAL), "internal");
+    assert_string_equal(pc_authn_reason_name(PC_AUTHN_REASON_COUNT), "unknown");
+}
+
 int
 main(void)
 {
@@ -387,6 +398,7 @@ main(void)
         cmocka_unit_test(test_dpop_rejects_wrong_typ_and_key_problems),
         cmocka_unit_test(test_dpop_normalize_uri),
         cmocka_unit_test(test_dpop_thumbprint),
+        cmocka_unit_test(test_dpop_refusal_names_are_stable),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
