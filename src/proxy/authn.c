@@ -516,6 +516,13 @@ check_binding(struct pc_exchange *x, const struct pc_authn *a, const char *token
          * policy asks of tokens sent as bearer tokens. */
         return check_dpop(x, a, token, len);
     }
+    if (has_jkt && !is_dpop_scheme && a->location == PC_TOKEN_BEARER
+        && b != PC_BINDING_CERTIFICATE) {
+        /* RFC 9449 section 7.2: these routes take the DPoP scheme, so a DPoP-bound token sent as
+         * a bearer token is refused on each of them, even where no binding is required: one
+         * stolen token would otherwise be a bearer token wherever a policy asks for none. */
+        return refuse(x, a, PC_AUTHN_DPOP_AS_BEARER);
+    }
     if (b == PC_BINDING_NONE) {
         return AUTHN_OK;
     }
@@ -532,8 +539,8 @@ check_binding(struct pc_exchange *x, const struct pc_authn *a, const char *token
         return check_certificate_binding(x, a);
     }
     if (!is_dpop_scheme && a->location == PC_TOKEN_BEARER) {
-        /* RFC 9449 section 7.2: a DPoP-bound token sent as a bearer token is refused. */
-        return refuse(x, a, has_jkt ? PC_AUTHN_DPOP_AS_BEARER : PC_AUTHN_CNF_MISSING);
+        /* A token bound to a certificate only, sent without a proof to a DPoP route. */
+        return refuse(x, a, PC_AUTHN_CNF_MISSING);
     }
     return check_dpop(x, a, token, len);
 }

@@ -528,6 +528,17 @@ def test_dpop_scheme_checked_on_a_bearer_route_too(dpop_gw, keys):
                    error="invalid_dpop_proof")
 
 
+def test_dpop_bound_token_sent_as_a_bearer_token_refused_where_no_binding_is_required(
+        dpop_gw, keys):
+    """RFC 9449 section 7.2: the gateway takes the DPoP scheme on every route, so a stolen
+    DPoP-bound token is no bearer token anywhere; an unbound token still is."""
+    tok = bound_token(keys)
+    assert_refused(dpop_gw, "/bearer/x", tok, "dpop_bound_as_bearer", realm="bound")
+    assert_served(dpop_gw, "/bearer/x", token(keys, sub="plain"), sub="plain")
+    cert_bound = token(keys, sub="cert-bound", cnf={"x5t#S256": b64u(b"c" * 32)})
+    assert_served(dpop_gw, "/bearer/x", cert_bound, sub="cert-bound")
+
+
 def test_cached_dpop_token_still_needs_a_fresh_proof(dpop_gw, keys):
     tok = bound_token(keys, sub="cached-dpop")
     dpop_served(dpop_gw, tok, proof(keys.client, "GET", URL, tok), sub="cached-dpop")
