@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the three benchmarks in sequence with their defaults: the keep-alive proxy benchmark
-# (bench/proxy.sh), memory per idle connection (bench/idle_conns.sh) and route-matching scale
-# (bench/route_scale.sh). About 2 minutes in all.
+# Runs the four benchmarks in sequence with their defaults: the keep-alive proxy benchmark
+# (bench/proxy.sh), JWT verification (bench/jwt.sh), memory per idle connection
+# (bench/idle_conns.sh) and route-matching scale (bench/route_scale.sh). About 7 minutes in all.
 #
 # Usage: bench/run_all.sh [-b BINARY]   (the portcullis binary, default build/portcullis)
 #
@@ -38,6 +38,7 @@ run() {
 }
 
 run "keep-alive proxy benchmark (bench/proxy.sh)" "$BENCH_DIR/proxy.sh" "${binary_args[@]}"
+run "JWT verification (bench/jwt.sh)" "$BENCH_DIR/jwt.sh" "${binary_args[@]}"
 run "memory per idle connection (bench/idle_conns.sh)" "$BENCH_DIR/idle_conns.sh" \
     "${binary_args[@]}"
 run "route matching scale (bench/route_scale.sh)" "$BENCH_DIR/route_scale.sh"
