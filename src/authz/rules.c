@@ -671,21 +671,78 @@ param_claims_hold(const struct pc_authz_rule *rule, const struct eval *ev)
 }
 
 /*
- * The principal's conditions, in the resource's order. Returns the name of the first that
- * fails, or NULL; *held counts those that held before it.
+ * Who the principal is: subjects, issuers and client ids. Returns the first condition that
+ * fails, or NULL; *held counts the set conditions that held before it.
+ */
+static const char *
+identity_fails(const struct pc_authz_rule *r, const struct pc_principal *p, bool is_deny,
+               size_t *held)
+{
+    const char *iss = r->n_issuers > 0 ? pc_principal_issuer(p) : NULL;
+    const char *client_id = r->n_client_ids > 0 ? pc_principal_client_id(p) : NULL;
+
+    if (r->n_subjects > 0
+        && !string_claim_holds(r->subjects, pc_principal_subject(p), r->n_subjects, is_deny)) {
+        return COND_SUBJECTS;
+    }
+    *held += r->n_subjects > 0;
+    if (r->n_issuers > 0 && (iss == NULL || !any_equal(r->issuers, r->n_issuers, iss))) {
+        return COND_ISSUERS;
+    }
+    *held += r->n_issuers > 0;
+    if (r->n_client_ids > 0
+        && (client_id == NULL || !any_equal(r->client_ids, r->n_client_ids, client_id))) {
+        return COND_CLIENT_IDS;
+    }
+    *held += r->n_client_ids > 0;
+    return NULL;
+}
+
+/* What the principal was granted: scopes, roles and claims. As identity_fails. */
+static const char *
+grants_fail(const struct pc_authz_rule *r, const struct pc_principal *p, bool is_deny, size_t *held)
+{
+    if (r->n_scopes_all > 0 && !granted_all(p, r->scopes_all, r->n_scopes_all, false)) {
+        return COND_SCOPES_ALL;
+    }
+    *held += r->n_scopes_all > 0;
+    if (r->n_scopes_any > 0 && !granted_any(p, r->scopes_any, r->n_scopes_any, false)) {
+        return COND_SCOPES_ANY;
+    }
+    *held += r->n_scopes_any > 0;
+    if (r->n_roles_all > 0 && !granted_all(p, r->roles_all, r->n_roles_all, true)) {
+        return COND_ROLES_ALL;
+    }
+    *held += r->n_roles_all > 0;
+    if (r->n_roles_any > 0 && !granted_any(p, r->roles_any, r->n_roles_any, true)) {
+        return COND_ROLES_ANY;
+    }
+    *held += r->n_roles_any > 0;
+    if (r->n_claims_all > 0 && !claims_hold(p, r->claims_all, r->n_claims_all, true, is_deny)) {
+        return COND_CLAIMS_ALL;
+    }
+    *held += r->n_claims_all > 0;
+    if (r->n_claims_any > 0 && !claims_hold(p, r->claims_any, r->n_claims_any, false, is_deny)) {
+        return COND_CLAIMS_ANY;
+    }
+    *held += r->n_claims_any > 0;
+    return NULL;
+}
+
+/*
+ * The principal's conditions, in the resource's order, the object-level check last. Returns
+ * the name of the first that fails, or NULL; *held counts those that held before it.
  */
 static const char *
 principal_fails(const struct pc_authz_rule *r, const struct eval *ev, size_t *held)
 {
     const struct pc_principal *p = ev->view->principal;
-    bool is_deny = ev->is_deny;
+    const char *failed;
 
-    if (r->require_anonymous) {
-        if (p != NULL) {
-            return COND_AUTHENTICATED;
-        }
-        (*held)++;
+    if (r->require_anonymous && p != NULL) {
+        return COND_AUTHENTICATED;
     }
+    *held += r->require_anonymous;
     if (!has_principal_conditions(r)) {
         return NULL;
     }
@@ -693,70 +750,17 @@ principal_fails(const struct pc_authz_rule *r, const struct eval *ev, size_t *he
         return COND_AUTHENTICATED;
     }
     (*held)++;
-    if (r->n_subjects > 0) {
-        if (!string_claim_holds(r->subjects, pc_principal_subject(p), r->n_subjects, is_deny)) {
-            return COND_SUBJECTS;
-        }
-        (*held)++;
+    failed = identity_fails(r, p, ev->is_deny, held);
+    if (failed == NULL) {
+        failed = grants_fail(r, p, ev->is_deny, held);
     }
-    if (r->n_issuers > 0) {
-        const char *iss = pc_principal_issuer(p);
-
-        if (iss == NULL || !any_equal(r->issuers, r->n_issuers, iss)) {
-            return COND_ISSUERS;
-        }
-        (*held)++;
+    if (failed != NULL || r->n_param_claims == 0) {
+        return failed;
     }
-    if (r->n_client_ids > 0) {
-        const char *client_id = pc_principal_client_id(p);
-
-        if (client_id == NULL || !any_equal(r->client_ids, r->n_client_ids, client_id)) {
-            return COND_CLIENT_IDS;
-        }
-        (*held)++;
+    if (!param_claims_hold(r, ev)) {
+        return COND_PATH_PARAMS;
     }
-    if (r->n_scopes_all > 0) {
-        if (!granted_all(p, r->scopes_all, r->n_scopes_all, false)) {
-            return COND_SCOPES_ALL;
-        }
-        (*held)++;
-    }
-    if (r->n_scopes_any > 0) {
-        if (!granted_any(p, r->scopes_any, r->n_scopes_any, false)) {
-            return COND_SCOPES_ANY;
-        }
-        (*held)++;
-    }
-    if (r->n_roles_all > 0) {
-        if (!granted_all(p, r->roles_all, r->n_roles_all, true)) {
-            return COND_ROLES_ALL;
-        }
-        (*held)++;
-    }
-    if (r->n_roles_any > 0) {
-        if (!granted_any(p, r->roles_any, r->n_roles_any, true)) {
-            return COND_ROLES_ANY;
-        }
-        (*held)++;
-    }
-    if (r->n_claims_all > 0) {
-        if (!claims_hold(p, r->claims_all, r->n_claims_all, true, is_deny)) {
-            return COND_CLAIMS_ALL;
-        }
-        (*held)++;
-    }
-    if (r->n_claims_any > 0) {
-        if (!claims_hold(p, r->claims_any, r->n_claims_any, false, is_deny)) {
-            return COND_CLAIMS_ANY;
-        }
-        (*held)++;
-    }
-    if (r->n_param_claims > 0) {
-        if (!param_claims_hold(r, ev)) {
-            return COND_PATH_PARAMS;
-        }
-        (*held)++;
-    }
+    (*held)++;
     return NULL;
 }
 
@@ -800,23 +804,17 @@ peer_fails(const struct pc_authz_rule *r, const struct eval *ev, size_t *held)
         return COND_CERTIFICATE;
     }
     (*held)++;
-    if (r->n_spiffe_ids > 0) {
-        if (!spiffe_id_holds(r, peer)) {
-            return COND_SPIFFE_IDS;
-        }
-        (*held)++;
+    if (r->n_spiffe_ids > 0 && !spiffe_id_holds(r, peer)) {
+        return COND_SPIFFE_IDS;
     }
-    if (r->n_peer_subjects > 0) {
-        if (!string_claim_holds(r->peer_subjects, peer->subject, r->n_peer_subjects, ev->is_deny)) {
-            return COND_PEER_SUBJECTS;
-        }
-        (*held)++;
+    *held += r->n_spiffe_ids > 0;
+    if (r->n_peer_subjects > 0
+        && !string_claim_holds(r->peer_subjects, peer->subject, r->n_peer_subjects, ev->is_deny)) {
+        return COND_PEER_SUBJECTS;
     }
-    if (r->n_peer_dns_names > 0) {
-        if (!dns_name_holds(r, peer)) {
-            return COND_PEER_DNS_NAMES;
-        }
-        (*held)++;
+    *held += r->n_peer_subjects > 0;
+    if (r->n_peer_dns_names > 0 && !dns_name_holds(r, peer)) {
+        return COND_PEER_DNS_NAMES;
     }
     return NULL;
 }
@@ -837,30 +835,22 @@ rule_fails(const struct pc_authz_rule *r, struct eval *ev, size_t *held)
     ev->caps.n = 0;
     ev->caps.is_truncated = false;
     *held = 0;
-    if (r->n_methods > 0) {
-        if (!method_matches(r, ev->view)) {
-            return COND_METHODS;
-        }
-        (*held)++;
+    if (r->n_methods > 0 && !method_matches(r, ev->view)) {
+        return COND_METHODS;
     }
-    if (r->n_paths > 0) {
-        if (!paths_hold(r, ev)) {
-            return COND_PATHS;
-        }
-        (*held)++;
+    *held += r->n_methods > 0;
+    if (r->n_paths > 0 && !paths_hold(r, ev)) {
+        return COND_PATHS;
     }
-    if (r->n_headers > 0) {
-        if (!headers_hold(r, ev)) {
-            return COND_HEADERS;
-        }
-        (*held)++;
+    *held += r->n_paths > 0;
+    if (r->n_headers > 0 && !headers_hold(r, ev)) {
+        return COND_HEADERS;
     }
-    if (r->n_sources > 0) {
-        if (!sources_hold(r, ev)) {
-            return r->is_sources_inverted ? COND_NOT_SOURCES : COND_SOURCES;
-        }
-        (*held)++;
+    *held += r->n_headers > 0;
+    if (r->n_sources > 0 && !sources_hold(r, ev)) {
+        return r->is_sources_inverted ? COND_NOT_SOURCES : COND_SOURCES;
     }
+    *held += r->n_sources > 0;
     failed = principal_fails(r, ev, held);
     if (failed != NULL) {
         return failed;
