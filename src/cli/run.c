@@ -25,6 +25,7 @@
 #include "admin/admin.h"
 #include "authn/cache.h"
 #include "authn/keyring.h"
+#include "authz/decision_log.h"
 #include "config/config.h"
 #include "config/diag.h"
 #include "core/alloc.h"
@@ -59,6 +60,7 @@ struct run {
     char *workload_socket;
     struct pc_metrics *metrics;
     struct pc_access_log *access_log;
+    struct pc_decision_log *decision_log;
     struct pc_fetch *fetch;     /* the control thread's outbound calls (keys, discovery) */
     struct pc_keyring *keyring; /* every JWT provider's keys */
     struct pc_replay_cache *replay;
@@ -360,6 +362,12 @@ reload(struct run *run, const char *trigger)
            trigger, (unsigned long long)cfg->generation, cfg->n_ports, cfg->n_rules);
 }
 
+static bool
+same_string(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static void
 warn_restart_settings(const struct pc_config *old, const struct pc_config *cfg)
 {
@@ -371,8 +379,13 @@ warn_restart_settings(const struct pc_config *old, const struct pc_config *cfg)
         || old->proxy.admin_enabled != cfg->proxy.admin_enabled) {
         pc_log(PC_LOG_WARN, "config", "restart_required", "setting=admin");
     }
-    if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0)) {
+    if (!same_string(a, b)) {
         pc_log(PC_LOG_WARN, "config", "restart_required", "setting=accessLog");
+    }
+    if (!same_string(old->proxy.decision_log.path, cfg->proxy.decision_log.path)
+        || !same_string(old->proxy.decision_log.signing_key_file,
+                        cfg->proxy.decision_log.signing_key_file)) {
+        pc_log(PC_LOG_WARN, "config", "restart_required", "setting=decisionLog");
     }
 }
 
@@ -843,6 +856,49 @@ load_initial(struct run *run)
     return 0;
 }
 
+/* The decision log's own counters, rendered with the other metrics. */
+static void
+render_decision_log(void *data, struct pc_metrics_out *out)
+{
+    const struct pc_decision_log *log = data;
+
+    pc_metrics_printf(out,
+                      "# HELP portcullis_decision_log_lines_total Decision lines written to the "
+                      "decision log.\n# TYPE portcullis_decision_log_lines_total counter\n"
+                      "portcullis_decision_log_lines_total %llu\n"
+                      "# HELP portcullis_decision_log_dropped_total Decision lines lost: the queue "
+                      "was full or the file could not be written.\n"
+                      "# TYPE portcullis_decision_log_dropped_total counter\n"
+                      "portcullis_decision_log_dropped_total %llu\n"
+                      "# HELP portcullis_decision_log_write_errors_total Failed writes and fsyncs "
+                      "of the decision log file.\n"
+                      "# TYPE portcullis_decision_log_write_errors_total counter\n"
+                      "portcullis_decision_log_write_errors_total %llu\n",
+                      (unsigned long long)pc_decision_log_lines(log),
+                      (unsigned long long)pc_decision_log_dropped(log),
+                      (unsigned long long)pc_decision_log_write_errors(log));
+}
+
+/* Opens the decision log the configuration names, before anything serves. */
+static int
+open_decision_log(struct run *run)
+{
+    const struct pc_decision_log_settings *settings = &run->cfg->proxy.decision_log;
+    struct pc_err err;
+
+    if (settings->path == NULL) {
+        return 0;
+    }
+    run->decision_log = pc_decision_log_open(settings, &err);
+    if (run->decision_log == NULL) {
+        pc_log(PC_LOG_ERROR, "run", "decision_log_failed", "path=%s detail=\"%s\"", settings->path,
+               err.msg);
+        return PC_EIO;
+    }
+    pc_metrics_set_extra(run->metrics, render_decision_log, run->decision_log);
+    return 0;
+}
+
 int
 pc_cli_run(int argc, char **argv)
 {
@@ -874,6 +930,9 @@ pc_cli_run(int argc, char **argv)
             return 1;
         }
     }
+    if (open_decision_log(&run) != 0) {
+        return 1;
+    }
     if (pc_fetch_global_init() != 0) {
         pc_log(PC_LOG_ERROR, "run", "fetch_init_failed", "detail=\"libcurl cannot start\"");
         return 1;
@@ -891,6 +950,7 @@ pc_cli_run(int argc, char **argv)
     run.shared.access_log = run.access_log;
     run.shared.keyring = run.keyring;
     run.shared.replay = run.replay;
+    run.shared.decision_log = run.decision_log;
 
     run.material = pc_tls_material_create();
     if (run.material == NULL || start_control(&run) != 0) {
@@ -913,6 +973,8 @@ pc_cli_run(int argc, char **argv)
     pc_free(run.workload_socket);
     pc_config_unref(run.cfg);
     pc_access_log_close(run.access_log);
+    pc_metrics_set_extra(run.metrics, NULL, NULL);
+    pc_decision_log_close(run.decision_log);
     pc_metrics_destroy(run.metrics);
     return 0;
 }

@@ -232,6 +232,10 @@ format_line(char *buf, size_t cap, const struct pc_access_record *r)
     if (r->subject != NULL) {
         pos = put_cstr(buf, pos, cap, "subject", r->subject);
     }
+    if (r->decision_id != NULL) {
+        pos = put_cstr(buf, pos, cap, "decision_id", r->decision_id);
+        pos = put_cstr(buf, pos, cap, "authz", r->authz);
+    }
     if (r->reason != NULL) {
         pos = put_cstr(buf, pos, cap, "reason", r->reason);
     }

@@ -32,11 +32,13 @@ struct pc_access_record {
     uint64_t bytes_in;  /* request body bytes */
     uint64_t bytes_out; /* response body bytes */
     uint64_t duration_us;
-    int64_t upstream_us;  /* -1 when no upstream was used */
-    const char *upstream; /* endpoint name */
-    const char *client;   /* "address:port" */
-    const char *reason;   /* why the gateway answered itself, e.g. "obs_fold"; may be NULL */
-    const char *subject;  /* the authenticated caller's sub; NULL when anonymous */
+    int64_t upstream_us;     /* -1 when no upstream was used */
+    const char *upstream;    /* endpoint name */
+    const char *client;      /* "address:port" */
+    const char *reason;      /* why the gateway answered itself, e.g. "obs_fold"; may be NULL */
+    const char *subject;     /* the authenticated caller's sub; NULL when anonymous */
+    const char *decision_id; /* the authorization decision's id; NULL when none was made */
+    const char *authz;       /* its effect ("allowed", "denied", "would_deny", ...); or NULL */
 };
 
 /*

@@ -44,6 +44,7 @@ struct pc_metrics_worker {
     struct reason_count reasons[REASONS_MAX];       /* requests rejected */
     struct reason_count tls_reasons[REASONS_MAX];   /* client handshakes failed */
     struct reason_count authn_reasons[REASONS_MAX]; /* requests refused by authentication */
+    struct reason_count authz_reasons[REASONS_MAX]; /* authorization denials and failures */
 };
 
 struct pc_metrics {
@@ -51,6 +52,8 @@ struct pc_metrics {
     _Atomic uint64_t reloads;
     _Atomic uint64_t reload_failures;
     uint64_t start_time;
+    pc_metrics_extra_fn extra; /* set before serving, read by every rendering */
+    void *extra_data;
 };
 
 struct pc_metrics *
@@ -263,6 +266,15 @@ pc_metrics_reject(struct pc_metrics_worker *w, const char *reason)
 }
 
 void
+pc_metrics_authz(struct pc_metrics_worker *w, enum pc_counter effect, const char *reason)
+{
+    pc_metrics_add(w, effect, 1);
+    if (effect != PC_M_AUTHZ_ALLOWED) {
+        count_reason(w->authz_reasons, reason);
+    }
+}
+
+void
 pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason)
 {
     count_reason(w->tls_reasons, reason);
@@ -281,17 +293,18 @@ pc_metrics_reload(struct pc_metrics *m, int ok)
 }
 
 /* A growing text buffer for rendering. */
-struct out {
+struct pc_metrics_out {
     char *buf;
     size_t len;
     size_t cap;
     int rc;
 };
 
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct pc_metrics_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
-out_printf(struct out *o, const char *fmt, ...)
+out_vprintf(struct pc_metrics_out *o, const char *fmt, va_list args)
 {
     va_list ap;
     int n;
@@ -300,7 +313,7 @@ out_printf(struct out *o, const char *fmt, ...)
         return;
     }
     for (;;) {
-        va_start(ap, fmt);
+        va_copy(ap, args);
         n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
@@ -323,6 +336,33 @@ out_printf(struct out *o, const char *fmt, ...)
     }
 }
 
+static void
+out_printf(struct pc_metrics_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    out_vprintf(o, fmt, ap);
+    va_end(ap);
+}
+
+void
+pc_metrics_printf(struct pc_metrics_out *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    out_vprintf(out, fmt, ap);
+    va_end(ap);
+}
+
+void
+pc_metrics_set_extra(struct pc_metrics *m, pc_metrics_extra_fn fn, void *data)
+{
+    m->extra = fn;
+    m->extra_data = data;
+}
+
 static int64_t
 sum_counter(struct pc_metrics *m, enum pc_counter c)
 {
@@ -339,7 +379,7 @@ sum_counter(struct pc_metrics *m, enum pc_counter c)
 }
 
 static void
-render_counters(struct pc_metrics *m, struct out *o)
+render_counters(struct pc_metrics *m, struct pc_metrics_out *o)
 {
     static const struct {
         enum pc_counter c;
@@ -381,18 +421,38 @@ render_counters(struct pc_metrics *m, struct out *o)
           "Tokens found in the verified-token cache." },
         { PC_M_AUTHN_UNAVAILABLE, "portcullis_authn_unavailable_total", "counter",
           "Requests answered 503 because an identity provider or its keys were unavailable." },
+        { PC_M_AUTHZ_CACHE_HITS, "portcullis_authz_cache_hits_total", "counter",
+          "Remote authorization decisions served from a worker's decision cache." },
+        { PC_M_AUTHZ_LOG_UNRECORDED, "portcullis_authz_decisions_unrecorded_total", "counter",
+          "Decisions whose decision-log line could not be built (over 16 KiB, or no memory)." },
+    };
+
+    static const struct {
+        enum pc_counter c;
+        const char *effect;
+    } effects[] = {
+        { PC_M_AUTHZ_ALLOWED, "allowed" },         { PC_M_AUTHZ_DENIED, "denied" },
+        { PC_M_AUTHZ_WOULD_DENY, "would_deny" },   { PC_M_AUTHZ_FAILED_CLOSED, "failed_closed" },
+        { PC_M_AUTHZ_FAILED_OPEN, "failed_open" }, { PC_M_AUTHZ_SHADOW_FAILED, "shadow_failed" },
     };
 
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
         out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", defs[i].name, defs[i].help,
                    defs[i].name, defs[i].type, defs[i].name, (long long)sum_counter(m, defs[i].c));
     }
+    out_printf(o, "# HELP portcullis_authz_decisions_total Authorization decisions by effect: "
+                  "allowed, denied, would_deny (shadow mode), failed_closed, failed_open, "
+                  "shadow_failed.\n# TYPE portcullis_authz_decisions_total counter\n");
+    for (size_t i = 0; i < sizeof(effects) / sizeof(effects[0]); i++) {
+        out_printf(o, "portcullis_authz_decisions_total{effect=\"%s\"} %lld\n", effects[i].effect,
+                   (long long)sum_counter(m, effects[i].c));
+    }
 }
 
 /* Sums one reason table over the workers and renders it as a counter family. */
 static void
-render_reasons(struct pc_metrics *m, struct out *o, size_t table_offset, const char *name,
-               const char *help)
+render_reasons(struct pc_metrics *m, struct pc_metrics_out *o, size_t table_offset,
+               const char *name, const char *help)
 {
     const char *reasons[REASONS_MAX];
     uint64_t counts[REASONS_MAX];
@@ -473,7 +533,7 @@ merge_into(struct merged *d, const struct pc_route_stats *s)
 }
 
 static void
-render_merged(struct out *o, const struct merged *d)
+render_merged(struct pc_metrics_out *o, const struct merged *d)
 {
     static const char *const classes[5] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
     uint64_t cumulative = 0;
@@ -502,7 +562,7 @@ render_merged(struct out *o, const struct merged *d)
 }
 
 static void
-render_routes(struct pc_metrics *m, struct out *o)
+render_routes(struct pc_metrics *m, struct pc_metrics_out *o)
 {
     size_t total = 0;
     size_t cap = 16;
@@ -553,7 +613,7 @@ render_routes(struct pc_metrics *m, struct out *o)
 int
 pc_metrics_render(struct pc_metrics *m, char **out, size_t *len)
 {
-    struct out o = { 0 };
+    struct pc_metrics_out o = { 0 };
 
     render_counters(m, &o);
     render_reasons(m, &o, offsetof(struct pc_metrics_worker, reasons),
@@ -565,6 +625,12 @@ pc_metrics_render(struct pc_metrics *m, char **out, size_t *len)
     render_reasons(m, &o, offsetof(struct pc_metrics_worker, authn_reasons),
                    "portcullis_authn_failures_total",
                    "Requests refused by authentication (401 and 403), by reason.");
+    render_reasons(
+        m, &o, offsetof(struct pc_metrics_worker, authz_reasons), "portcullis_authz_refusals_total",
+        "Authorization decisions that denied (or would have, in shadow mode) or failed, by reason.");
+    if (m->extra != NULL) {
+        m->extra(m->extra_data, &o);
+    }
     render_routes(m, &o);
     out_printf(&o,
                "# HELP portcullis_config_reloads_total Configuration reloads applied.\n"

@@ -37,6 +37,14 @@ enum pc_counter {
     PC_M_AUTHN_VERIFIED,
     PC_M_AUTHN_CACHE_HITS,
     PC_M_AUTHN_UNAVAILABLE,
+    PC_M_AUTHZ_ALLOWED,
+    PC_M_AUTHZ_DENIED,
+    PC_M_AUTHZ_WOULD_DENY, /* shadow mode */
+    PC_M_AUTHZ_FAILED_CLOSED,
+    PC_M_AUTHZ_FAILED_OPEN,
+    PC_M_AUTHZ_SHADOW_FAILED,
+    PC_M_AUTHZ_CACHE_HITS,
+    PC_M_AUTHZ_LOG_UNRECORDED, /* decision lines too long to record */
     PC_M__COUNT,
 };
 
@@ -85,6 +93,24 @@ void pc_metrics_tls_failure(struct pc_metrics_worker *w, const char *reason);
 
 /* Records a request refused by authentication, by reason (a static string). Worker only. */
 void pc_metrics_authn_failure(struct pc_metrics_worker *w, const char *reason);
+
+/*
+ * Records an authorization decision that did not simply allow: effect is one of the
+ * PC_M_AUTHZ_* counters above, reason a static string (a denial's or a failure's code).
+ * Worker only.
+ */
+void pc_metrics_authz(struct pc_metrics_worker *w, enum pc_counter effect, const char *reason);
+
+/*
+ * Process-wide figures that some other module keeps (the decision log's line counts): fn is
+ * called at each rendering, from any thread, and appends complete metric families with
+ * pc_metrics_printf. data is borrowed until pc_metrics_set_extra(m, NULL, NULL).
+ */
+struct pc_metrics_out;
+typedef void (*pc_metrics_extra_fn)(void *data, struct pc_metrics_out *out);
+void pc_metrics_set_extra(struct pc_metrics *m, pc_metrics_extra_fn fn, void *data);
+void pc_metrics_printf(struct pc_metrics_out *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Process-wide events, from the control thread. */
 void pc_metrics_reload(struct pc_metrics *m, int ok);

@@ -48,6 +48,9 @@ struct pc_fetch;
 struct pc_fetch_transfer;
 struct pc_token_cache;
 struct pc_jws_verifier;
+struct pc_decision_log;
+struct pc_lru;
+struct pc_rego_ctx;
 struct pc_replay_cache;
 struct pc_keyring;
 struct pc_keyring_slot;
@@ -95,6 +98,8 @@ struct listener {
     struct listener *next;
     const struct cfg_holder *cached_holder;
     const struct pc_port *cached_port;
+    uint32_t accepted_in_turn; /* connections accepted in this loop iteration */
+    bool is_accept_held;       /* one is pending until the iteration's end (server.c) */
 };
 
 enum req_state {
@@ -209,6 +214,16 @@ struct pc_exchange {
     bool is_authn_retried;              /* keys were refetched once for this request */
     bool is_authn_dpop;                 /* the token came with the DPoP auth-scheme */
 
+    /* Authorization: the decision's id (hex, "" before), the input document it was made on
+     * (arena; NULL for native rules), its effect for the access log, and the fields it adds
+     * to the upstream request. */
+    char decision_id[33];
+    char *authz_input;
+    size_t authz_input_len;
+    const char *authz_effect;
+    const struct pc_header_pair *authz_headers;
+    size_t n_authz_headers;
+
     struct pc_h1_head *resp;
     uint16_t status;
     const char *reason; /* why the gateway answered itself; NULL for upstream answers */
@@ -255,6 +270,11 @@ struct pc_token_cache *server_token_cache(struct pc_server *server);
 /* This worker's cache of ready JWT signature contexts (authn/jws.h). */
 struct pc_jws_verifier *server_jws_verifier(struct pc_server *server);
 struct pc_fetch *server_fetch(struct pc_server *server);
+/* The process's decision log, or NULL when none is configured. */
+struct pc_decision_log *server_decision_log(struct pc_server *server);
+/* This worker's cache of remote authorization decisions, and its Rego evaluation context. */
+struct pc_lru *server_decision_cache(struct pc_server *server);
+struct pc_rego_ctx *server_rego_ctx(struct pc_server *server);
 struct pc_keyring *server_keyring(struct pc_server *server);
 struct pc_replay_cache *server_replay(struct pc_server *server);
 /* Parks x (a reference is taken) until slot's keys change from version, then re-runs its step. */
@@ -291,6 +311,8 @@ void exchange_rerun(struct pc_exchange *x);
 /* authn.c: the authentication step. Returns true to go on, false when the request was answered
  * or waits (and resumes itself). */
 bool authn_step(struct pc_exchange *x);
+/* The authorization step (authz.c); the same contract as authn_step. */
+bool authz_step(struct pc_exchange *x);
 /* Answers the request itself; body (may be NULL) is copied. Closes the connection afterwards
  * when the request's body was not read. */
 void exchange_answer(struct pc_exchange *x, unsigned status, const char *reason);

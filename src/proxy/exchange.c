@@ -390,6 +390,8 @@ record(struct pc_exchange *x, const char *reason)
     rec.client = client;
     rec.reason = reason;
     rec.subject = x->principal != NULL ? pc_principal_subject(x->principal) : NULL;
+    rec.decision_id = x->decision_id[0] != '\0' ? x->decision_id : NULL;
+    rec.authz = x->authz_effect;
     pc_access_write(log, &rec);
 }
 
@@ -771,16 +773,22 @@ step_authn(struct pc_exchange *x)
 }
 
 static enum step_result
+step_authz(struct pc_exchange *x)
+{
+    return authz_step(x) ? STEP_NEXT : STEP_STOP;
+}
+
+static enum step_result
 step_forward(struct pc_exchange *x)
 {
     forward_start(x);
     return STEP_STOP;
 }
 
-/* The request path. Authorization and rate limits go between authentication and forward as
- * they are built; redirects and rewrites are applied by forward_start. */
+/* The request path. Rate limits go between authorization and forward as they are built;
+ * redirects and rewrites are applied by forward_start. */
 static const step_fn steps[] = {
-    step_prepare, step_route, step_limits, step_authn, step_forward,
+    step_prepare, step_route, step_limits, step_authn, step_authz, step_forward,
 };
 
 static void

@@ -210,8 +210,43 @@ is_identity_header(const struct pc_authn *a, const struct pc_header_pair *h)
     return false;
 }
 
+static bool
+is_in_names(const char *const *names, size_t n, const struct pc_header_pair *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(names[i]) == h->name_len && strncasecmp(names[i], h->name, h->name_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The fields authorization speaks for: a check service's identity fields (whatever it
+ * answered) and the fields this request's decision adds. A client never sets them itself. */
+static bool
+is_authz_header(const struct pc_exchange *x, const struct pc_header_pair *h)
+{
+    const struct pc_authz *z = x->match.rule->authz;
+
+    if (z == NULL) {
+        return false;
+    }
+    if (z->source == PC_AUTHZ_HTTP
+        && is_in_names(z->remote->response_headers, z->remote->n_response_headers, h)) {
+        return true;
+    }
+    for (size_t i = 0; i < x->n_authz_headers; i++) {
+        const struct pc_header_pair *a = &x->authz_headers[i];
+
+        if (a->name_len == h->name_len && strncasecmp(a->name, h->name, h->name_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Copies the client's fields that pass, the filter's set and add fields, then the fields
- * taken from the caller's verified claims. */
+ * taken from the caller's verified claims and those authorization adds. */
 static size_t
 put_request_fields(char *buf, size_t pos, const struct pc_exchange *x)
 {
@@ -224,7 +259,7 @@ put_request_fields(char *buf, size_t pos, const struct pc_exchange *x)
 
         if (is_dropped_request_header(h) || is_named_by_connection(req, h)
             || in_list(m->remove, m->n_remove, h) || in_list(m->set, m->n_set, h)
-            || is_identity_header(a, h)) {
+            || is_identity_header(a, h) || is_authz_header(x, h)) {
             continue;
         }
         pos = put_field(buf, pos, h->name, h->name_len, h->value, h->value_len);
@@ -239,6 +274,11 @@ put_request_fields(char *buf, size_t pos, const struct pc_exchange *x)
     }
     for (size_t i = 0; i < x->n_identity_headers; i++) {
         const struct pc_header_pair *h = &x->identity_headers[i];
+
+        pos = put_field(buf, pos, h->name, h->name_len, h->value, h->value_len);
+    }
+    for (size_t i = 0; i < x->n_authz_headers; i++) {
+        const struct pc_header_pair *h = &x->authz_headers[i];
 
         pos = put_field(buf, pos, h->name, h->name_len, h->value, h->value_len);
     }
@@ -379,6 +419,9 @@ build_request_head(struct pc_exchange *x)
           + x->authority_len + modifier_bytes(&rule->request_headers) + xfcc_len;
     for (size_t i = 0; i < x->n_identity_headers; i++) {
         cap += x->identity_headers[i].name_len + x->identity_headers[i].value_len + 4;
+    }
+    for (size_t i = 0; i < x->n_authz_headers; i++) {
+        cap += x->authz_headers[i].name_len + x->authz_headers[i].value_len + 4;
     }
     buf = pc_arena_alloc(x->arena, cap);
     if (buf == NULL) {

@@ -31,26 +31,31 @@
 #include "core/err.h"
 #include "core/fetch.h"
 #include "core/log.h"
+#include "core/lru.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/conn.h"
+#include "rego/rego.h"
 #include "tls/peer.h"
 #include "tls/stream.h"
 #include "tls/tls.h"
 #include "upstream/pool.h"
 
-#define ARENA_BLOCK_BYTES 8192
-#define FREE_ARENAS_MAX   64
-#define FREE_WREQS_MAX    256
-#define FREE_BUFS_MAX     64
-#define FLUSH_INTERVAL_MS 250
-#define TUNNEL_IDLE_MS    (10 * 60 * 1000)
-#define DEFAULT_HEAD_MS   10000
-#define DEFAULT_BODY_MS   30000
-#define DEFAULT_IDLE_MS   60000
-#define LINGER_MS         2000
-#define TOKEN_CACHE_MAX   16384       /* verified tokens kept per worker */
-#define TLS_INPUT_MAX     (64 * 1024) /* ciphertext held in a session before reading stops */
+#define ARENA_BLOCK_BYTES  8192
+#define FREE_ARENAS_MAX    64
+#define FREE_WREQS_MAX     256
+#define FREE_BUFS_MAX      64
+#define FLUSH_INTERVAL_MS  250
+#define TUNNEL_IDLE_MS     (10 * 60 * 1000)
+#define DEFAULT_HEAD_MS    10000
+#define DEFAULT_BODY_MS    30000
+#define DEFAULT_IDLE_MS    60000
+#define LINGER_MS          2000
+#define TOKEN_CACHE_MAX    16384       /* verified tokens kept per worker */
+#define DECISION_CACHE_MAX 16384       /* remote authorization decisions kept per worker */
+#define REGO_ARENA_BLOCK   (64 * 1024) /* the Rego context's arena block */
+#define TLS_INPUT_MAX      (64 * 1024) /* ciphertext held in a session before reading stops */
+#define ACCEPTS_PER_TURN   4           /* connections a listener takes per loop iteration */
 
 struct pc_server {
     struct pc_worker *worker;
@@ -67,11 +72,14 @@ struct pc_server {
     struct pc_access_writer *access;
     struct pc_token_cache *tokens;
     struct pc_jws_verifier *verifier; /* OpenSSL contexts kept ready for JWT signatures */
+    struct pc_lru *decisions;         /* remote authorization decisions, by the policy's key */
+    struct pc_rego_ctx *rego;         /* in-process Rego evaluation, made on first use */
     struct pc_fetch *fetch;           /* introspection calls from this worker */
     struct key_waiter *key_waiters;   /* requests waiting for refetched keys */
 
     uv_timer_t flush_timer;
     uv_timer_t grace_timer;
+    uv_check_t accept_check; /* ends an accept turn; runs while a listener accepted in it */
     struct wreq *free_wreqs;
     size_t n_free_wreqs;
     struct pc_arena *free_arenas[FREE_ARENAS_MAX];
@@ -111,6 +119,27 @@ struct pc_jws_verifier *
 server_jws_verifier(struct pc_server *server)
 {
     return server->verifier;
+}
+
+struct pc_decision_log *
+server_decision_log(struct pc_server *server)
+{
+    return server->shared->decision_log;
+}
+
+struct pc_lru *
+server_decision_cache(struct pc_server *server)
+{
+    return server->decisions;
+}
+
+struct pc_rego_ctx *
+server_rego_ctx(struct pc_server *server)
+{
+    if (server->rego == NULL) {
+        server->rego = pc_rego_ctx_create(REGO_ARENA_BLOCK);
+    }
+    return server->rego;
 }
 
 struct pc_fetch *
@@ -1124,19 +1153,13 @@ start_tls(struct pc_conn *conn)
 }
 
 static void
-on_connection(uv_stream_t *handle, int status)
+accept_one(struct listener *l)
 {
-    struct listener *l = handle->data;
     struct pc_server *server = l->server;
     struct sockaddr_storage peer;
     int peer_len = sizeof(peer);
     struct pc_conn *conn;
 
-    if (status != 0) {
-        pc_log(PC_LOG_WARN, "http", "accept_failed", "listener=%s error=\"%s\"", l->name,
-               uv_strerror(status));
-        return;
-    }
     conn = pc_calloc(1, sizeof(*conn));
     if (conn == NULL) {
         pc_metrics_add(server->metrics, PC_M_OUT_OF_MEMORY, 1);
@@ -1160,7 +1183,7 @@ on_connection(uv_stream_t *handle, int status)
     pc_metrics_add(server->metrics, PC_M_CONNECTIONS_ACCEPTED, 1);
     pc_metrics_add(server->metrics, PC_M_CONNECTIONS_OPEN, 1);
 
-    if (uv_accept(handle, (uv_stream_t *)&conn->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&conn->tcp) != 0) {
         conn_close(conn);
         return;
     }
@@ -1183,6 +1206,54 @@ on_connection(uv_stream_t *handle, int status)
     }
     conn_set_timer(conn, TIMER_HEAD);
     conn_update_reading(conn);
+}
+
+/*
+ * Accept pacing. libuv accepts every pending connection in one go, and a burst of new TLS
+ * clients would then have all their handshakes computed before any established connection is
+ * served: the clients wait on the gateway, then the gateway waits on them, in turns. Taking at
+ * most ACCEPTS_PER_TURN per loop iteration and leaving the rest for the next one (libuv stops
+ * watching a listener whose connection was not taken, and uv_accept re-arms it) interleaves new
+ * connections with the work of the others, as nginx's one accept per event does.
+ */
+static void
+on_accept_check(uv_check_t *check)
+{
+    struct pc_server *server = check->data;
+    bool is_busy = false;
+
+    for (struct listener *l = server->listeners; l != NULL; l = l->next) {
+        l->accepted_in_turn = 0;
+        if (l->is_accept_held) {
+            l->is_accept_held = false;
+            l->accepted_in_turn = 1;
+            accept_one(l);
+            is_busy = true;
+        }
+    }
+    if (!is_busy) {
+        uv_check_stop(check);
+    }
+}
+
+static void
+on_connection(uv_stream_t *handle, int status)
+{
+    struct listener *l = handle->data;
+    struct pc_server *server = l->server;
+
+    if (status != 0) {
+        pc_log(PC_LOG_WARN, "http", "accept_failed", "listener=%s error=\"%s\"", l->name,
+               uv_strerror(status));
+        return;
+    }
+    uv_check_start(&server->accept_check, on_accept_check);
+    if (l->accepted_in_turn >= ACCEPTS_PER_TURN) {
+        l->is_accept_held = true;
+        return;
+    }
+    l->accepted_in_turn++;
+    accept_one(l);
 }
 
 int
@@ -1289,10 +1360,11 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
     server->current = holder_create(cfg, tls);
     server->tokens = pc_token_cache_create(TOKEN_CACHE_MAX);
     server->verifier = pc_jws_verifier_create();
+    server->decisions = pc_lru_create(DECISION_CACHE_MAX);
     server->fetch = pc_fetch_create(server->loop, NULL, NULL);
     if (server->bufs == NULL || server->pool == NULL || server->metrics == NULL
         || server->current == NULL || server->tokens == NULL || server->verifier == NULL
-        || server->fetch == NULL) {
+        || server->decisions == NULL || server->fetch == NULL) {
         goto fail_server;
     }
     if (shared->access_log != NULL) {
@@ -1308,8 +1380,10 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
 
     uv_timer_init(server->loop, &server->flush_timer);
     uv_timer_init(server->loop, &server->grace_timer);
+    uv_check_init(server->loop, &server->accept_check);
     server->flush_timer.data = server;
     server->grace_timer.data = server;
+    server->accept_check.data = server;
     uv_timer_start(&server->flush_timer, on_flush_timer, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS);
 
     for (size_t i = 0; i < n_fds; i++) {
@@ -1329,6 +1403,7 @@ fail_server:
     pc_buf_pool_destroy(server->bufs);
     pc_token_cache_destroy(server->tokens);
     pc_jws_verifier_free(server->verifier);
+    pc_lru_destroy(server->decisions);
     pc_fetch_destroy(server->fetch);
     pc_free(server);
 fail:
@@ -1378,6 +1453,8 @@ pc_server_update(struct pc_server *server, struct pc_config *cfg, struct pc_tls_
         /* Tokens were verified under the old policies: a provider that kept its name may have
          * changed its audiences or requirements. */
         pc_token_cache_clear(server->tokens);
+        /* Cached decisions were made under the old policies too. */
+        pc_lru_clear(server->decisions);
     }
     holder_unref(server, server->current);
     server->current = holder;
@@ -1422,6 +1499,7 @@ server_check_stopped(struct pc_server *server)
     server->fetch = NULL;
     uv_close((uv_handle_t *)&server->flush_timer, NULL);
     uv_close((uv_handle_t *)&server->grace_timer, NULL);
+    uv_close((uv_handle_t *)&server->accept_check, NULL);
     pc_access_writer_destroy(server->access);
     server->access = NULL;
     pc_pool_destroy(server->pool);
@@ -1455,6 +1533,8 @@ pc_server_destroy(struct pc_server *server)
     pc_buf_pool_destroy(server->bufs);
     pc_token_cache_destroy(server->tokens);
     pc_jws_verifier_free(server->verifier);
+    pc_lru_destroy(server->decisions);
+    pc_rego_ctx_free(server->rego);
     pc_free(server);
 }
 

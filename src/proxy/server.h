@@ -24,13 +24,15 @@ struct pc_keyring;
 struct pc_keyring_slot;
 struct pc_replay_cache;
 struct pc_access_log;
+struct pc_decision_log;
 
 /* Process-wide things every worker's server borrows for the life of the process. */
 struct pc_server_shared {
     struct pc_metrics *metrics;
-    struct pc_access_log *access_log; /* NULL: no access log */
-    struct pc_keyring *keyring;       /* JWT providers' keys, refreshed by the control thread */
-    struct pc_replay_cache *replay;   /* DPoP proofs seen */
+    struct pc_access_log *access_log;     /* NULL: no access log */
+    struct pc_keyring *keyring;           /* JWT providers' keys, refreshed by the control thread */
+    struct pc_replay_cache *replay;       /* DPoP proofs seen */
+    struct pc_decision_log *decision_log; /* NULL: decisions are not recorded */
 };
 
 /* A listening socket for one port, opened for this worker. */
