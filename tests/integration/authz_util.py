@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import certs
-from client import send_request, tls_connect, tls_context
+from client import parse_one, send_request, tls_connect, tls_context
 from conftest import binary
 from opa_server import ThreadedServer
 from test_lifecycle import admin_get
@@ -208,7 +209,9 @@ class Pki:
     """An HTTPS listener's certificate (api.example.com) and X.509-SVIDs of TRUST_DOMAIN for
     clients: "orders" (spiffe://prod.example.org/ns/orders/api, orders.client.example.org,
     subject CN=orders-client,O=Example), "web" (.../ns/web/api, web.client.example.org) and
-    "deep" (.../ns/orders/api/extra, deep.client.example.org)."""
+    "deep" (.../ns/orders/api/extra, deep.client.example.org). For decision points served over
+    HTTPS: point_files, a certificate for 127.0.0.1 and its key, issued by point_ca (whose PEM
+    is in point_ca_path)."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="portcullis-authz-pki-")
@@ -230,6 +233,12 @@ class Pki:
         for name, cert in self.clients.items():
             self.contexts[name] = tls_context(ca=self.server_ca.pem,
                                               cert=cert.write(self.dir, name))
+        self.point_ca = certs.ca("Decision Point CA")
+        self.point_files = certs.leaf(self.point_ca, cn="127.0.0.1", ips=["127.0.0.1"],
+                                      client=False).write(self.dir, "point")
+        self.point_ca_path = os.path.join(self.dir, "point-ca.pem")
+        with open(self.point_ca_path, "wb") as f:
+            f.write(self.point_ca.pem)
 
     def listeners(self, https_port):
         """(listeners text for gateway_config, with an HTTP listener "http" on the gateway's
@@ -306,6 +315,23 @@ def call(port, path, token=None, headers=None, method="GET", host="example.com",
     finally:
         if own:
             conn.close()
+
+
+def raw_call(port, lines):
+    """A request written by hand (lines: the request line and header fields, for repeated
+    fields), on a socket whose local port is known: ((status, headers, body), local port)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        local_port = s.getsockname()[1]
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while True:
+            one = parse_one(data)
+            if one is not None:
+                return one[:3], local_port
+            b = s.recv(65536)
+            if not b:
+                raise ConnectionError("closed before an answer: %r" % data[:300])
+            data += b
 
 
 def served(origin):
@@ -479,17 +505,15 @@ def decision_line_for_request(path, request_id, deadline=DEADLINE):
 
 
 def check_chain(path):
-    """The hash chain, checked here as well as by `audit verify`: seq counts up by one from 0 or
-    1, prev is the SHA-256 of the line before (64 zeros for the first). Returns the lines."""
+    """The hash chain, checked here as well as by `audit verify` (docs/DECISION_LOG.md): seq
+    counts up by one from 0, prev is the SHA-256 of the line before (64 zeros for the first),
+    and only decision lines carry input_sha256. Returns the lines."""
     lines = read_decision_log(path)
     assert lines, "empty decision log"
     prev_hash = "0" * 64
-    first_seq = lines[0][1]["seq"]
-    assert first_seq in (0, 1), first_seq
     for i, (raw, doc) in enumerate(lines):
-        assert list(doc)[:2] == ["seq", "prev"], raw
-        assert doc["seq"] == first_seq + i, (i, raw)
-        assert doc["prev"] == prev_hash, (i, raw)
+        assert raw.startswith(b'{"seq":%d,"prev":"%s",' % (i, prev_hash.encode())), (i, raw)
+        assert ("input_sha256" in doc) != (doc.get("type") == "checkpoint"), raw
         prev_hash = hashlib.sha256(raw).hexdigest()
     return lines
 
@@ -508,15 +532,15 @@ class CheckServer(ThreadedServer):
     """A plain authorization check service (auth_request style). respond(request) decides:
     request is a dict with method, target, path, query and headers (a list of (name, value));
     it returns (status, headers as a list of pairs), or the string "slow" to answer 200 after
-    SLOW_SECONDS. Every request is recorded."""
+    SLOW_SECONDS. Every request is recorded. tls as ThreadedServer takes it."""
 
     SLOW_SECONDS = 2.0
 
-    def __init__(self, respond):
+    def __init__(self, respond, tls=None):
         self.respond = respond
         self.lock = threading.Lock()
         self.requests = []
-        super().__init__()
+        super().__init__(tls)
 
     def count(self):
         with self.lock:

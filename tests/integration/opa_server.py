@@ -23,7 +23,8 @@ Faults, set per data path, make the server misbehave the ways a decision point c
   "500"        500 with OPA's error object
   "undefined"  200 {} whatever the policy says
 and stop() takes the whole server down: the listener and every open connection are closed, so
-that a gateway's pooled keep-alive connections break too.
+that a gateway's pooled keep-alive connections break too. Given a certificate and key, it serves
+HTTPS instead.
 
 ThreadedServer, the threaded HTTP/1.1 server underneath (keep-alive, connections tracked so that
 stop() can cut them), is also what the HTTP check service of the tests is built on.
@@ -33,6 +34,7 @@ import http.server
 import json
 import socket
 import socketserver
+import ssl
 import threading
 import time
 
@@ -52,9 +54,10 @@ class _TrackingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
         self.open_sockets = set()
         self.sockets_lock = threading.Lock()
+        self.tls = tls
         super().__init__(("127.0.0.1", 0), handler)
 
     def process_request_thread(self, request, client_address):
@@ -65,6 +68,15 @@ class _TrackingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         finally:
             with self.sockets_lock:
                 self.open_sockets.discard(request)
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            # In the connection's own thread: a failed handshake ends this connection only.
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
     def cut_connections(self):
         with self.sockets_lock:
@@ -77,14 +89,20 @@ class _TrackingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class ThreadedServer:
-    """An HTTP/1.1 server on 127.0.0.1 (a kernel-chosen port) in a thread of this process.
+    """An HTTP/1.1 server on 127.0.0.1 (a kernel-chosen port) in a thread of this process; with
+    tls, a (certificate chain path, key path) pair, it serves HTTPS.
 
     handle(handler, body) is called for each request (a BaseHTTPRequestHandler whose command,
     path and headers are read, and the request body as bytes) and returns (status, headers as a
     list of pairs, body bytes), or None when it has written the answer itself (or nothing)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         owner = self
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+        self.scheme = "https" if tls is not None else "http"
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -112,7 +130,7 @@ class ThreadedServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = serve
 
-        self.server = _TrackingServer(Handler)
+        self.server = _TrackingServer(Handler, context)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -120,7 +138,7 @@ class ThreadedServer:
 
     @property
     def base_url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def handle(self, handler, body):
         raise NotImplementedError
@@ -142,14 +160,14 @@ def _json(status, doc):
 class OpaServer(ThreadedServer):
     """OPA's Data API with Python policies. policies: {data path: callable(input) -> result or
     UNDEFINED}; faults: {data path: "slow" | "malformed" | "500" | "undefined"}, both changeable
-    while it runs."""
+    while it runs; tls as ThreadedServer takes it."""
 
-    def __init__(self, policies=None, faults=None):
+    def __init__(self, policies=None, faults=None, tls=None):
         self.policies = dict(policies or {})
         self.faults = dict(faults or {})
         self.lock = threading.Lock()
         self.calls = []
-        super().__init__()
+        super().__init__(tls)
 
     def url(self, path):
         """The data URL of a path, as a policy's opa.url names it."""
