@@ -120,8 +120,19 @@ token_header_name(const struct pc_exchange *x, size_t *len)
     return a->location_name;
 }
 
+/* "namespace/gateway/section", as the access log names listeners; NULL when out of memory. */
+static const char *
+listener_name(struct pc_exchange *x)
+{
+    const struct pc_listener *l = x->match.listener;
+
+    return l != NULL ? pc_arena_sprintf(x->arena, "%s/%s", l->gateway, l->name) : NULL;
+}
+
+/* is_full: also what only the input document shows (the local address, the listener's full
+ * name), which native rules never read and which costs a system call and an allocation. */
 static void
-fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool wants_local)
+fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool is_full)
 {
     const struct pc_conn *conn = x->conn;
     const struct pc_route_rule *rule = x->match.rule;
@@ -142,7 +153,7 @@ fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool wants_local)
     v->headers = x->req->headers;
     v->n_headers = x->req->n_headers;
     fill_address(&v->client_addr, conn->peer, conn->peer_port);
-    if (wants_local) {
+    if (is_full) {
         int len = (int)sizeof(v->local_addr);
 
         if (uv_tcp_getsockname(&conn->tcp, (struct sockaddr *)&v->local_addr, &len) != 0) {
@@ -153,7 +164,9 @@ fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool wants_local)
     v->principal = x->principal;
     v->route_name = rule->route_name;
     v->rule_index = rule->rule_index;
-    v->listener = x->match.listener != NULL ? x->match.listener->name : NULL;
+    if (is_full) {
+        v->listener = listener_name(x);
+    }
     v->token_header = token_header_name(x, &v->token_header_len);
 }
 
@@ -717,7 +730,7 @@ start_opa(struct pc_exchange *x, const struct pc_authz *a)
 {
     const struct pc_authz_remote *rm = a->remote;
     static const struct pc_fetch_pair json_type[] = { { "Content-Type", "application/json" } };
-    size_t body_len = x->authz_input_len + 11;
+    size_t body_len = x->authz_input_len + 10; /* {"input": ... } */
     char *body = pc_arena_alloc(x->arena, body_len + 1);
     struct pc_fetch_request req = {
         .method = PC_FETCH_POST,
