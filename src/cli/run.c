@@ -914,6 +914,9 @@ pc_cli_run(int argc, char **argv)
         run.n_workers = count_cores();
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit then fails a write with EFBIG, which the logs handle, instead of
+     * ending the process. */
+    signal(SIGXFSZ, SIG_IGN);
     run.loop = uv_default_loop();
 
     if (load_initial(&run) != 0) {
