@@ -321,6 +321,15 @@ def test_identity_header_absent_when_the_claim_is(pgw, keys):
     assert header_values(doc, "x-user-id") == []
 
 
+def test_claim_that_would_split_the_header_is_not_forwarded(pgw, keys):
+    """A claim value with a line break never becomes a header of its own upstream."""
+    token = token_a(keys, sub="evil\r\nX-Injected: yes")
+    code, hdrs, doc = call(pgw, "/bearer/x", token, headers={"X-User-Id": "admin"})
+    assert code == 200
+    assert header_values(doc, "x-user-id") == []
+    assert header_values(doc, "x-injected") == []
+
+
 # --- scopes ---
 
 @pytest.mark.parametrize("grant", [
