@@ -853,6 +853,13 @@ check_remote(struct pc_model *model, const struct pc_resource_authz_remote *r, b
         report(model, r->url.node, "remove the query, or set appendPath: false",
                "url has a query, and appendPath adds the request's path after the url");
     }
+    /* Compiled, an empty list reads as no list, which for OPA means every header. */
+    if (!is_http && r->headers.node != NULL && r->headers.n == 0) {
+        report(
+            model, r->headers.node,
+            "leave includeHeaders out to put every request header in the input, or list the ones the policy reads",
+            "includeHeaders is empty");
+    }
     check_unique(model, &r->headers, "header", true);
     check_unique(model, &r->upstream_headers, "header", true);
     if (is_http) {
@@ -1132,8 +1139,10 @@ pc_model_check_authz(struct pc_model *model)
     for (size_t i = 0; i < model->n_res[PC_RESOURCE_AUTHZ_POLICY]; i++) {
         struct pc_model_resource *res = model->res[PC_RESOURCE_AUTHZ_POLICY][i];
 
-        /* A missing spec was reported by the decoder; there is nothing more to say. */
-        if (res->doc->spec != NULL && check_policy(model, res) != 0) {
+        const struct pc_resource_authz_policy *spec = res->doc->spec;
+
+        /* A spec that is missing or not a mapping was reported by the decoder; nothing more. */
+        if (spec != NULL && spec->node->kind == PC_YAML_MAP && check_policy(model, res) != 0) {
             return PC_ENOMEM;
         }
     }

@@ -789,6 +789,12 @@ test_http_check_headers(void **state)
                  "is sent to");
     expect_error(POLICY "  opa:\n"
                         "    url: http://127.0.0.1:8181/v1/data/authz\n"
+                        "    includeHeaders: []\n" BASE,
+                 "t.yaml:8:21: error: spec.opa.includeHeaders: includeHeaders is empty; leave "
+                 "includeHeaders out to put every request header in the input, or list the ones "
+                 "the policy reads");
+    expect_error(POLICY "  opa:\n"
+                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
                         "    includeHeaders: [x-tenant, X-Tenant]\n" BASE,
                  "t.yaml:8:32: error: spec.opa.includeHeaders[1]: header \"X-Tenant\" is listed "
                  "twice; list each once");
