@@ -384,7 +384,8 @@ int pc_model_compile_authn(struct pc_model_tls_compiler *tc, const struct pc_mod
 /*
  * Resolves targetRef t of a policy (Gateway, Gateway listener by sectionName, or HTTPRoute, in
  * the policy's namespace) into *out (attach.c), reporting a wrong group, a missing resource or
- * listener, and a sectionName on a route. Returns true when out names a target whose state
+ * listener, and a sectionName on a route. out's pointers borrow the model's resources and their
+ * states, for as long as the model lives. Returns true when out names a target whose state
  * exists.
  */
 bool pc_model_resolve_target(struct pc_model *model, const struct pc_model_resource *policy,
