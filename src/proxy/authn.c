@@ -199,15 +199,18 @@ unavailable(struct pc_exchange *x, const struct pc_authn *a, const char *what, c
 static bool
 is_token68(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
+    /* One bit per byte 0..127: ALPHA DIGIT - . _ ~ + / and '='. A table and no branch per
+     * character: a token is hundreds of bytes, read on every request, cache hits included. */
+    static const uint64_t allowed[2] = { 0x23ffe80000000000ull, 0x47fffffe87fffffeull };
+    uint64_t missing = 0;
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-              || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=')) {
-            return false;
-        }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        uint64_t word = c < 128 ? allowed[c >> 6] : 0;
+
+        missing |= ~(word >> (c & 63)) & 1;
     }
-    return len > 0;
+    return len > 0 && missing == 0;
 }
 
 static const struct pc_header_pair *
