@@ -28,7 +28,7 @@ import uuid
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import RSAAlgorithm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PEER_DIR = os.path.join(ROOT, "tests", "peers", "oidc")
@@ -53,18 +53,30 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def ec_jwk(key):
+    """The JWK of an EC P-256 key (private members too when key is private). RFC 7518 section
+    6.2.1.2 and 6.2.2.1 fix x, y and d at the curve's 32 bytes; python3-jwt's to_jwk drops
+    leading zero bytes (one key in about 120), which a strict verifier rightly refuses."""
+    private = isinstance(key, ec.EllipticCurvePrivateKey)
+    numbers = key.public_key().public_numbers() if private else key.public_numbers()
+    jwk = {"kty": "EC", "crv": "P-256", "x": b64u(numbers.x.to_bytes(32, "big")),
+           "y": b64u(numbers.y.to_bytes(32, "big"))}
+    if private:
+        jwk["d"] = b64u(key.private_numbers().private_value.to_bytes(32, "big"))
+    return jwk
+
+
 def signing_key(kid, kind="RSA"):
     """A private signing JWK (a dict) for the provider's key file: RSA 2048 (RS256) or EC P-256
     (ES256), with kid, use and alg."""
     if kind == "RSA":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(RSAAlgorithm.to_jwk(key))
+        jwk.pop("key_ops", None)
         jwk["alg"] = "RS256"
     else:
-        key = ec.generate_private_key(ec.SECP256R1())
-        jwk = json.loads(ECAlgorithm.to_jwk(key))
+        jwk = ec_jwk(ec.generate_private_key(ec.SECP256R1()))
         jwk["alg"] = "ES256"
-    jwk.pop("key_ops", None)
     jwk.update(kid=kid, use="sig")
     return jwk
 
@@ -84,10 +96,9 @@ def cert_thumbprint(der):
 class DPoPKey:
     """An EC P-256 key a client proves possession of (RFC 9449)."""
 
-    def __init__(self):
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.jwk = json.loads(ECAlgorithm.to_jwk(self.key.public_key()))
-        self.jwk.pop("key_ops", None)
+    def __init__(self, key=None):
+        self.key = key or ec.generate_private_key(ec.SECP256R1())
+        self.jwk = ec_jwk(self.key.public_key())
         self.thumbprint = jwk_thumbprint(self.jwk)
         self.pem = self.key.private_bytes(serialization.Encoding.PEM,
                                           serialization.PrivateFormat.PKCS8,

@@ -25,7 +25,7 @@ import uuid
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import certs
 import oidc
@@ -670,6 +670,23 @@ def test_dpop_proof_for_another_request_refused(gw, dpop_token, htm, htu, reason
     status, headers, _ = dpop_call(gw, token, key.proof(htm, htu, token))
     assert_dpop_refused(status, headers)
     assert failures(metrics(gw), reason) == failures(before, reason) + 1
+
+
+def test_dpop_key_with_a_leading_zero_byte(gw, op):
+    """A key whose x or y starts with a zero byte (about one in 120): its JWK still carries all
+    32 bytes (RFC 7518 section 6.2.1.2), and the proof and the token's cnf.jkt agree on it."""
+    def padded():
+        key = ec.generate_private_key(ec.SECP256R1())
+        numbers = key.public_key().public_numbers()
+        return key if min(numbers.x, numbers.y) < 1 << 248 else None
+
+    key = oidc.DPoPKey(until("a key with a leading zero byte", padded, interval=0))
+    answer = op.token("dpop-svc", SECRETS["dpop-svc"], resource=ORDERS, scope="orders:read",
+                      dpop=key)
+    token = answer["access_token"]
+    assert oidc.jwt_claims(token)["cnf"] == {"jkt": key.thumbprint}
+    status, _, doc = dpop_call(gw, token, key.proof("GET", DPOP_URL, token))
+    assert status == 200, doc
 
 
 def test_dpop_missing_proof_refused(gw, dpop_token):
