@@ -161,8 +161,7 @@ def jwt_provider(name, issuer, keys, audiences=("orders-api",), extra=""):
 
 def introspection(op, client_id, method, cache_ttl="30s", secret_ref=None):
     """spec.introspection at op as client_id, its secret in the Secret <client_id>-secret
-    unless secret_ref names another. The timeout is generous: on a loaded test machine the
-    provider can take longer than the default 2 s, which would answer 503."""
+    unless secret_ref names another."""
     return """introspection:
   endpoint: %s
   clientID: %s
@@ -170,7 +169,6 @@ def introspection(op, client_id, method, cache_ttl="30s", secret_ref=None):
   authMethod: %s
   issuer: %s
   cacheTTL: %s
-  timeout: 10s
 """ % (op.url("/token/introspection"), client_id, secret_ref or client_id + "-secret", method,
        op.issuer, cache_ttl)
 
