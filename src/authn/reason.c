@@ -45,6 +45,7 @@ static const char *const names[] = {
     [PC_AUTHN_INTERNAL] = "internal",
     [PC_AUTHN_DPOP_MISSING] = "dpop_missing",
     [PC_AUTHN_DPOP_AS_BEARER] = "dpop_bound_as_bearer",
+    [PC_AUTHN_INACTIVE] = "inactive",
 };
 
 _Static_assert(sizeof(names) / sizeof(names[0]) == PC_AUTHN_REASON_COUNT,

@@ -52,6 +52,7 @@ enum pc_authn_reason {
     /* Later additions to the DPoP refusals, after the others so that no code's value moves. */
     PC_AUTHN_DPOP_MISSING,   /* the DPoP scheme without exactly one DPoP header field */
     PC_AUTHN_DPOP_AS_BEARER, /* a token bound to a DPoP key sent as a bearer token */
+    PC_AUTHN_INACTIVE,       /* introspection answered active=false: revoked, unknown, ... */
     PC_AUTHN_REASON_COUNT
 };
 

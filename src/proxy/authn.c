@@ -835,8 +835,13 @@ finish_introspection(struct pc_exchange *x, json_t *doc)
         return unavailable(x, a, "introspection_malformed", in->endpoint);
     }
     exp = json_object_get(doc, "exp");
-    if (!json_is_true(json_object_get(doc, "active"))
-        || (json_is_integer(exp) && json_integer_value(exp) <= (json_int_t)time(NULL))) {
+    /* RFC 7662 section 2.2: an inactive token may be revoked, unknown or expired, and the
+     * server need not say which; only a token still active past its exp is known to be
+     * expired. */
+    if (!json_is_true(json_object_get(doc, "active"))) {
+        return refuse(x, a, PC_AUTHN_INACTIVE);
+    }
+    if (json_is_integer(exp) && json_integer_value(exp) <= (json_int_t)time(NULL)) {
         return refuse(x, a, PC_AUTHN_EXPIRED);
     }
     if (in->issuer != NULL && json_object_get(doc, "iss") == NULL) {

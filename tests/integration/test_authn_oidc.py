@@ -540,10 +540,6 @@ def test_introspection_inactive_token_is_invalid(gw, op):
         assert counter(metrics(gw), "unavailable") == counter(before, "unavailable")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/proxy/authn.c finish_introspection() refuses every inactive answer with "
-    "PC_AUTHN_EXPIRED, so a revoked or unknown token is described to the client as expired "
-    "and counted and logged as reason=expired"))
 def test_inactive_token_is_not_reported_as_expired(gw, op):
     """An inactive introspection answer (a revoked or never issued token) is refused for what
     it is: the client is not told that its token expired, and the operator's access log and
