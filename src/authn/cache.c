@@ -5,8 +5,6 @@
  */
 #include "authn/cache.h"
 
-#include <sys/random.h>
-
 #include <pthread.h>
 #include <string.h>
 
@@ -16,6 +14,7 @@
 #include "authn/principal.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/hash.h"
 
 struct entry {
     struct entry *next_in_bucket;
@@ -39,50 +38,6 @@ struct pc_token_cache {
     uint64_t seed;
 };
 
-static uint64_t
-random_seed(void)
-{
-    uint64_t seed = 0;
-
-    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
-        seed = (uint64_t)(uintptr_t)&seed * 0x9e3779b97f4a7c15ull;
-    }
-    return seed;
-}
-
-static uint64_t
-mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
-}
-
-/* A seeded 64-bit hash over 8-byte words: about a nanosecond per word, against the
- * microseconds a signature check costs. */
-static uint64_t
-hash_token(uint64_t seed, const char *s, size_t len)
-{
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    size_t i = 0;
-
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-
-        memcpy(&w, s + i, 8);
-        h = (h ^ mix(w)) * 0x100000001b3ull;
-    }
-    if (i < len) {
-        uint64_t w = 0;
-
-        memcpy(&w, s + i, len - i);
-        h = (h ^ mix(w ^ 0xa5)) * 0x100000001b3ull;
-    }
-    return mix(h);
-}
-
 struct pc_token_cache *
 pc_token_cache_create(size_t max_entries)
 {
@@ -102,7 +57,7 @@ pc_token_cache_create(size_t max_entries)
     }
     cache->mask = buckets - 1;
     cache->max = max_entries > 0 ? max_entries : 1;
-    cache->seed = random_seed();
+    cache->seed = pc_hash_seed();
     return cache;
 }
 
@@ -194,7 +149,7 @@ struct pc_principal *
 pc_token_cache_get(struct pc_token_cache *cache, const char *token, size_t len, uint64_t now_ms,
                    const char **source)
 {
-    uint64_t hash = hash_token(cache->seed, token, len);
+    uint64_t hash = pc_hash_bytes(cache->seed, token, len);
     struct entry *e = find(cache, hash, token, len);
 
     if (e == NULL) {
@@ -214,7 +169,7 @@ void
 pc_token_cache_put(struct pc_token_cache *cache, const char *token, size_t len, const char *source,
                    struct pc_principal *principal, uint64_t expires_ms)
 {
-    uint64_t hash = hash_token(cache->seed, token, len);
+    uint64_t hash = pc_hash_bytes(cache->seed, token, len);
     struct entry *e = find(cache, hash, token, len);
 
     if (e != NULL) {

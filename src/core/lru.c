@@ -6,12 +6,11 @@
  */
 #include "core/lru.h"
 
-#include <sys/random.h>
-
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/hash.h"
 
 struct entry {
     struct entry *next_in_bucket;
@@ -34,38 +33,6 @@ struct pc_lru {
     uint64_t seed;
 };
 
-static uint64_t
-mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
-}
-
-/* A seeded hash over 8-byte words, each word mixed before it is folded in. */
-static uint64_t
-hash_key(uint64_t seed, const unsigned char *s, size_t len)
-{
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    size_t i = 0;
-
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-
-        memcpy(&w, s + i, 8);
-        h = (h ^ mix(w ^ seed)) * 0x100000001b3ull;
-    }
-    if (i < len) {
-        uint64_t w = 0;
-
-        memcpy(&w, s + i, len - i);
-        h = (h ^ mix(w ^ seed ^ 0xa5)) * 0x100000001b3ull;
-    }
-    return mix(h);
-}
-
 struct pc_lru *
 pc_lru_create(size_t max_entries)
 {
@@ -85,9 +52,7 @@ pc_lru_create(size_t max_entries)
         return NULL;
     }
     lru->mask = n_buckets - 1;
-    if (getrandom(&lru->seed, sizeof(lru->seed), 0) != (ssize_t)sizeof(lru->seed)) {
-        lru->seed = mix((uint64_t)(uintptr_t)lru ^ 0x9e3779b97f4a7c15ull);
-    }
+    lru->seed = pc_hash_seed();
     return lru;
 }
 
@@ -162,7 +127,7 @@ find(struct pc_lru *lru, const void *key, size_t len, uint64_t hash)
 const void *
 pc_lru_get(struct pc_lru *lru, const void *key, size_t len, uint64_t now_ms, size_t *value_len)
 {
-    uint64_t hash = hash_key(lru->seed, key, len);
+    uint64_t hash = pc_hash_bytes(lru->seed, key, len);
     struct entry *e = find(lru, key, len, hash);
 
     if (e == NULL) {
@@ -191,7 +156,7 @@ int
 pc_lru_put(struct pc_lru *lru, const void *key, size_t len, const void *value, size_t value_len,
            uint64_t expires_ms)
 {
-    uint64_t hash = hash_key(lru->seed, key, len);
+    uint64_t hash = pc_hash_bytes(lru->seed, key, len);
     struct entry *e = find(lru, key, len, hash);
     size_t slot = hash & lru->mask;
 
