@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the four benchmarks in sequence with their defaults: the keep-alive proxy benchmark
-# (bench/proxy.sh), JWT verification (bench/jwt.sh), memory per idle connection
-# (bench/idle_conns.sh) and route-matching scale (bench/route_scale.sh). About 7 minutes in all.
+# Runs the five benchmarks in sequence with their defaults: the keep-alive proxy benchmark
+# (bench/proxy.sh), JWT verification (bench/jwt.sh), authorization rules with the decision log
+# (bench/authz.sh), memory per idle connection (bench/idle_conns.sh) and route-matching scale
+# (bench/route_scale.sh). About 13 minutes in all.
 #
 # Usage: bench/run_all.sh [-b BINARY]   (the portcullis binary, default build/portcullis)
 #
@@ -17,7 +18,7 @@ case "${1:-}" in
     binary_args=(--binary "$2")
     ;;
 -h | --help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 "") ;;
@@ -39,6 +40,8 @@ run() {
 
 run "keep-alive proxy benchmark (bench/proxy.sh)" "$BENCH_DIR/proxy.sh" "${binary_args[@]}"
 run "JWT verification (bench/jwt.sh)" "$BENCH_DIR/jwt.sh" "${binary_args[@]}"
+run "authorization rules and the decision log (bench/authz.sh)" "$BENCH_DIR/authz.sh" \
+    "${binary_args[@]}"
 run "memory per idle connection (bench/idle_conns.sh)" "$BENCH_DIR/idle_conns.sh" \
     "${binary_args[@]}"
 run "route matching scale (bench/route_scale.sh)" "$BENCH_DIR/route_scale.sh"
