@@ -199,24 +199,30 @@ static void
 put_json_string(struct record *r, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
 
-    put_text(r, "\"");
+    put_raw(r, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            continue;
+        }
+        /* Plain bytes go in runs; a byte to escape ends the run before it. */
+        put_raw(r, s + start, i - start);
+        start = i + 1;
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
             put_raw(r, esc, 2);
-        } else if (c < 0x20 || c >= 0x7f) {
+        } else {
             /* Non-ASCII bytes are escaped one by one: a line must stay valid JSON whatever a
              * client put in a path, and the digest covers the bytes exactly. */
             put_raw(r, esc, 6);
-        } else {
-            put_raw(r, (const char *)&s[i], 1);
         }
     }
-    put_text(r, "\"");
+    put_raw(r, s + start, len - start);
+    put_raw(r, "\"", 1);
 }
 
 static void
@@ -241,16 +247,31 @@ put_cmember(struct record *r, const char *key, const char *s)
 static void
 put_time(struct record *r)
 {
+    /* The seconds' text changes once a second: it is formatted then, not per decision. */
+    static _Thread_local time_t shown_sec = -1;
+    static _Thread_local char shown[32];
+    static _Thread_local size_t shown_len;
     struct timespec ts;
-    struct tm tm;
-    char buf[40];
-    size_t n;
+    long ms;
+    char frac[6];
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(buf, sizeof(buf), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03ldZ\"", ts.tv_nsec / 1000000);
-    put_raw(r, buf, n);
+    if (ts.tv_sec != shown_sec) {
+        struct tm tm;
+
+        gmtime_r(&ts.tv_sec, &tm);
+        shown_len = strftime(shown, sizeof(shown), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+        shown_sec = ts.tv_sec;
+    }
+    ms = ts.tv_nsec / 1000000;
+    frac[0] = '.';
+    frac[1] = (char)('0' + ms / 100);
+    frac[2] = (char)('0' + ms / 10 % 10);
+    frac[3] = (char)('0' + ms % 10);
+    frac[4] = 'Z';
+    frac[5] = '"';
+    put_raw(r, shown, shown_len);
+    put_raw(r, frac, sizeof(frac));
 }
 
 static void
@@ -336,7 +357,7 @@ record_decision(struct pc_exchange *x, const struct pc_authz *a, const struct ve
     size_t input_len = x->authz_input_len;
     char *shown = NULL;
     size_t shown_len = 0;
-    char *buf;
+    char buf[RECORD_MAX];
     size_t len;
 
     if (log == NULL) {
@@ -354,9 +375,9 @@ record_decision(struct pc_exchange *x, const struct pc_authz *a, const struct ve
         shown = x->authz_input;
         shown_len = x->authz_input_len;
     }
-    buf = pc_arena_alloc(x->arena, RECORD_MAX);
-    len =
-        buf != NULL ? format_record(x, a, v, effect, status, shown, shown_len, buf, RECORD_MAX) : 0;
+    /* On the stack: 16 KiB from the arena would take a heap block per request, and submit
+     * copies the record anyway. */
+    len = format_record(x, a, v, effect, status, shown, shown_len, buf, sizeof(buf));
     if (len == 0) {
         pc_metrics_add(server_metrics(x->server), PC_M_AUTHZ_LOG_UNRECORDED, 1);
         return;
