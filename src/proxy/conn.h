@@ -98,8 +98,6 @@ struct listener {
     struct listener *next;
     const struct cfg_holder *cached_holder;
     const struct pc_port *cached_port;
-    uint32_t accepted_in_turn; /* connections accepted in this loop iteration */
-    bool is_accept_held;       /* one is pending until the iteration's end (server.c) */
 };
 
 enum req_state {

@@ -55,7 +55,6 @@
 #define DECISION_CACHE_MAX 16384       /* remote authorization decisions kept per worker */
 #define REGO_ARENA_BLOCK   (64 * 1024) /* the Rego context's arena block */
 #define TLS_INPUT_MAX      (64 * 1024) /* ciphertext held in a session before reading stops */
-#define ACCEPTS_PER_TURN   4           /* connections a listener takes per loop iteration */
 
 struct pc_server {
     struct pc_worker *worker;
@@ -79,7 +78,6 @@ struct pc_server {
 
     uv_timer_t flush_timer;
     uv_timer_t grace_timer;
-    uv_check_t accept_check; /* ends an accept turn; runs while a listener accepted in it */
     struct wreq *free_wreqs;
     size_t n_free_wreqs;
     struct pc_arena *free_arenas[FREE_ARENAS_MAX];
@@ -1208,51 +1206,16 @@ accept_one(struct listener *l)
     conn_update_reading(conn);
 }
 
-/*
- * Accept pacing. libuv accepts every pending connection in one go, and a burst of new TLS
- * clients would then have all their handshakes computed before any established connection is
- * served: the clients wait on the gateway, then the gateway waits on them, in turns. Taking at
- * most ACCEPTS_PER_TURN per loop iteration and leaving the rest for the next one (libuv stops
- * watching a listener whose connection was not taken, and uv_accept re-arms it) interleaves new
- * connections with the work of the others, as nginx's one accept per event does.
- */
-static void
-on_accept_check(uv_check_t *check)
-{
-    struct pc_server *server = check->data;
-    bool is_busy = false;
-
-    for (struct listener *l = server->listeners; l != NULL; l = l->next) {
-        l->accepted_in_turn = 0;
-        if (l->is_accept_held) {
-            l->is_accept_held = false;
-            l->accepted_in_turn = 1;
-            accept_one(l);
-            is_busy = true;
-        }
-    }
-    if (!is_busy) {
-        uv_check_stop(check);
-    }
-}
-
 static void
 on_connection(uv_stream_t *handle, int status)
 {
     struct listener *l = handle->data;
-    struct pc_server *server = l->server;
 
     if (status != 0) {
         pc_log(PC_LOG_WARN, "http", "accept_failed", "listener=%s error=\"%s\"", l->name,
                uv_strerror(status));
         return;
     }
-    uv_check_start(&server->accept_check, on_accept_check);
-    if (l->accepted_in_turn >= ACCEPTS_PER_TURN) {
-        l->is_accept_held = true;
-        return;
-    }
-    l->accepted_in_turn++;
     accept_one(l);
 }
 
@@ -1380,10 +1343,8 @@ pc_server_create(struct pc_worker *worker, const struct pc_server_shared *shared
 
     uv_timer_init(server->loop, &server->flush_timer);
     uv_timer_init(server->loop, &server->grace_timer);
-    uv_check_init(server->loop, &server->accept_check);
     server->flush_timer.data = server;
     server->grace_timer.data = server;
-    server->accept_check.data = server;
     uv_timer_start(&server->flush_timer, on_flush_timer, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS);
 
     for (size_t i = 0; i < n_fds; i++) {
@@ -1499,7 +1460,6 @@ server_check_stopped(struct pc_server *server)
     server->fetch = NULL;
     uv_close((uv_handle_t *)&server->flush_timer, NULL);
     uv_close((uv_handle_t *)&server->grace_timer, NULL);
-    uv_close((uv_handle_t *)&server->accept_check, NULL);
     pc_access_writer_destroy(server->access);
     server->access = NULL;
     pc_pool_destroy(server->pool);
