@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "helpers/config_check.h"
 #include "route/route.h"
 
 #define CERT_B64                                                                                   \
@@ -118,7 +119,6 @@
     PROVIDERS "      issuer: https://idp.example.com\n"                                            \
               "      remoteJWKS: {uri: \"https://idp.example.com/jwks\"}\n"
 
-static struct pc_diag diag;
 static char dir[64];
 static char jwks_path[128];
 
@@ -145,93 +145,6 @@ teardown_files(void **state)
 {
     unlink(jwks_path);
     return rmdir(dir);
-}
-
-static int
-setup(void **state)
-{
-    pc_diag_init(&diag);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    pc_diag_free(&diag);
-    return 0;
-}
-
-static struct pc_config *
-load(const char *yaml)
-{
-    pc_diag_free(&diag);
-    pc_diag_init(&diag);
-    return pc_config_load_buffer("t.yaml", yaml, strlen(yaml), &diag);
-}
-
-static void
-dump_diag(void)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        print_message("  got: %s\n", line);
-    }
-}
-
-static bool
-has_error(const char *want)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        if (strcmp(line, want) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Whether any diagnostic line holds text. */
-static bool
-mentions(const char *text)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        if (strstr(line, text) != NULL) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-expect_error(const char *yaml, const char *want)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg != NULL || !has_error(want)) {
-        print_message("want: %s\n", want);
-        dump_diag();
-        pc_config_unref(cfg);
-        fail_msg("expected diagnostic not found");
-    }
-}
-
-static struct pc_config *
-expect_ok(const char *yaml)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg == NULL) {
-        dump_diag();
-        fail_msg("configuration was refused");
-    }
-    return cfg;
 }
 
 /* Formats a configuration around the temporary path; the caller frees it. */
@@ -272,134 +185,154 @@ find_rule(const struct pc_config *cfg, size_t port, const char *path)
 static void
 test_unknown_field_suggests(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuerr: https://idp.example.com\n" BASE,
-                 "t.yaml:9:7: error: spec.jwt.providers[0].issuerr: unknown field; did you mean "
-                 "\"issuer\"?");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuerr: https://idp.example.com\n" BASE,
+        "t.yaml:9:7: error: spec.jwt.providers[0].issuerr: unknown field; did you mean "
+        "\"issuer\"?");
 }
 
 static void
 test_algorithm_none_refused(void **state)
 {
-    expect_error(POLICY CORP "      algorithms: [RS256, none]\n" BASE,
-                 "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm \"none\" is "
-                 "refused: it would accept unsigned tokens as genuine; list the algorithms your "
-                 "identity provider signs with, such as RS256 or ES256");
+    test_config_expect_error(
+        POLICY CORP "      algorithms: [RS256, none]\n" BASE,
+        "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm \"none\" is "
+        "refused: it would accept unsigned tokens as genuine; list the algorithms your "
+        "identity provider signs with, such as RS256 or ES256");
 }
 
 static void
 test_unknown_algorithm_suggests(void **state)
 {
-    expect_error(POLICY CORP "      algorithms: [ES265]\n" BASE,
-                 "t.yaml:11:20: error: spec.jwt.providers[0].algorithms[0]: unknown algorithm "
-                 "\"ES265\"; did you mean \"ES256\"? allowed: RS256, RS384, RS512, PS256, PS384, "
-                 "PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512");
+    test_config_expect_error(
+        POLICY CORP "      algorithms: [ES265]\n" BASE,
+        "t.yaml:11:20: error: spec.jwt.providers[0].algorithms[0]: unknown algorithm "
+        "\"ES265\"; did you mean \"ES256\"? allowed: RS256, RS384, RS512, PS256, PS384, "
+        "PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512");
 }
 
 static void
 test_algorithm_listed_twice(void **state)
 {
-    expect_error(POLICY CORP "      algorithms: [RS256, ES256, RS256]\n" BASE,
-                 "t.yaml:11:34: error: spec.jwt.providers[0].algorithms[2]: algorithm RS256 is "
-                 "listed twice; list each once");
+    test_config_expect_error(
+        POLICY CORP "      algorithms: [RS256, ES256, RS256]\n" BASE,
+        "t.yaml:11:34: error: spec.jwt.providers[0].algorithms[2]: algorithm RS256 is "
+        "listed twice; list each once");
 }
 
 static void
 test_remote_jwks_http_refused(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n"
-                                  "      remoteJWKS: {uri: \"http://idp.example.com/jwks\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: scheme \"http\" "
-                 "refused; use https://; plain http is allowed only to a loopback address "
-                 "(127.0.0.1, ::1, localhost)");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"http://idp.example.com/jwks\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: scheme \"http\" "
+        "refused; use https://; plain http is allowed only to a loopback address "
+        "(127.0.0.1, ::1, localhost)");
 }
 
 static void
 test_url_shapes(void **state)
 {
-    expect_error(POLICY PROVIDERS
-                 "      issuer: https://idp.example.com\n"
-                 "      remoteJWKS: {uri: \"https://user:pw@idp.example.com/\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
-                 "\"https://user:pw@idp.example.com/\" is not a usable URL: it holds user "
-                 "information (user@host); put credentials elsewhere; write "
-                 "https://host[:port]/path");
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n"
-                                  "      remoteJWKS: {uri: \"https://idp.example.com:0/k\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
-                 "\"https://idp.example.com:0/k\" is not a usable URL: its port is not a number "
-                 "from 1 to 65535; write https://host[:port]/path");
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n"
-                                  "      remoteJWKS: {uri: \"https://idp.example.com/k#x\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
-                 "\"https://idp.example.com/k#x\" is not a usable URL: it has a fragment (#...); "
-                 "write https://host[:port]/path");
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n"
-                                  "      remoteJWKS: {uri: \"ftp://idp.example.com/k\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
-                 "\"ftp://idp.example.com/k\" is not a usable URL: it is not an http:// or "
-                 "https:// URL; write https://host[:port]/path");
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n"
-                                  "      remoteJWKS: {uri: \"https://idp_x/k\"}\n" BASE,
-                 "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: \"https://idp_x/k\" "
-                 "is not a usable URL: its host is neither a DNS name nor an IP address; write "
-                 "https://host[:port]/path");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"https://user:pw@idp.example.com/\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
+        "\"https://user:pw@idp.example.com/\" is not a usable URL: it holds user "
+        "information (user@host); put credentials elsewhere; write "
+        "https://host[:port]/path");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"https://idp.example.com:0/k\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
+        "\"https://idp.example.com:0/k\" is not a usable URL: its port is not a number "
+        "from 1 to 65535; write https://host[:port]/path");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"https://idp.example.com/k#x\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
+        "\"https://idp.example.com/k#x\" is not a usable URL: it has a fragment (#...); "
+        "write https://host[:port]/path");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"ftp://idp.example.com/k\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: "
+        "\"ftp://idp.example.com/k\" is not a usable URL: it is not an http:// or "
+        "https:// URL; write https://host[:port]/path");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n"
+                         "      remoteJWKS: {uri: \"https://idp_x/k\"}\n" BASE,
+        "t.yaml:10:25: error: spec.jwt.providers[0].remoteJWKS.uri: \"https://idp_x/k\" "
+        "is not a usable URL: its host is neither a DNS name nor an IP address; write "
+        "https://host[:port]/path");
 }
 
 static void
 test_moved_fields_point_to_their_place(void **state)
 {
-    expect_error(POLICY CORP "    optional: true\n" BASE,
-                 "t.yaml:11:5: error: spec.jwt.optional: not supported; set spec.optional; it "
-                 "applies to JWTs and opaque tokens alike");
-    expect_error(POLICY PROVIDERS
-                 "      issuer: https://idp.example.com\n"
-                 "      remoteJWKS: {uri: \"https://idp.example.com/jwks\", timeout: 2s}\n" BASE,
-                 "t.yaml:10:57: error: spec.jwt.providers[0].remoteJWKS.timeout: not supported; "
-                 "set refresh.timeout on the provider; it bounds every key fetch, discovery "
-                 "included");
-    expect_error(POLICY CORP "      claimToHeaders: [{claim: sub, header: x-sub}]\n" BASE,
-                 "t.yaml:11:7: error: spec.jwt.providers[0].claimToHeaders: not supported; set "
-                 "spec.claimToHeaders; claims are copied whichever provider verified the token");
+    test_config_expect_error(
+        POLICY CORP "    optional: true\n" BASE,
+        "t.yaml:11:5: error: spec.jwt.optional: not supported; set spec.optional; it "
+        "applies to JWTs and opaque tokens alike");
+    test_config_expect_error(
+        POLICY PROVIDERS
+        "      issuer: https://idp.example.com\n"
+        "      remoteJWKS: {uri: \"https://idp.example.com/jwks\", timeout: 2s}\n" BASE,
+        "t.yaml:10:57: error: spec.jwt.providers[0].remoteJWKS.timeout: not supported; "
+        "set refresh.timeout on the provider; it bounds every key fetch, discovery "
+        "included");
+    test_config_expect_error(
+        POLICY CORP "      claimToHeaders: [{claim: sub, header: x-sub}]\n" BASE,
+        "t.yaml:11:7: error: spec.jwt.providers[0].claimToHeaders: not supported; set "
+        "spec.claimToHeaders; claims are copied whichever provider verified the token");
 }
 
 static void
 test_durations_are_bounded(void **state)
 {
-    expect_error(POLICY CORP "      clockSkew: 10m\n" BASE,
-                 "t.yaml:11:18: error: spec.jwt.providers[0].clockSkew: must be between 0s and "
-                 "5m");
-    expect_error(POLICY CORP "      clockSkew: 1500ms\n" BASE,
-                 "t.yaml:11:18: error: spec.jwt.providers[0].clockSkew: must be a whole number of "
-                 "seconds; write it in seconds, such as \"30s\"");
-    expect_error(POLICY CORP "      refresh: {timeout: 2m}\n" BASE,
-                 "t.yaml:11:26: error: spec.jwt.providers[0].refresh.timeout: must be between "
-                 "100ms and 1m");
+    test_config_expect_error(
+        POLICY CORP "      clockSkew: 10m\n" BASE,
+        "t.yaml:11:18: error: spec.jwt.providers[0].clockSkew: must be between 0s and "
+        "5m");
+    test_config_expect_error(
+        POLICY CORP "      clockSkew: 1500ms\n" BASE,
+        "t.yaml:11:18: error: spec.jwt.providers[0].clockSkew: must be a whole number of "
+        "seconds; write it in seconds, such as \"30s\"");
+    test_config_expect_error(
+        POLICY CORP "      refresh: {timeout: 2m}\n" BASE,
+        "t.yaml:11:26: error: spec.jwt.providers[0].refresh.timeout: must be between "
+        "100ms and 1m");
 }
 
 static void
 test_value_syntax(void **state)
 {
-    expect_error(POLICY CORP
-                 "  require: {claims: {allOf: [{name: \"realm_access..roles\"}]}}\n" BASE,
-                 "t.yaml:11:37: error: spec.require.claims.allOf[0].name: claim path "
-                 "\"realm_access..roles\" is not valid: it has an empty claim name (a leading, "
-                 "doubled or trailing '.'); write claim names separated by '.', such as "
-                 "\"realm_access.roles\"");
-    expect_error(POLICY CORP "  require: {scopes: {anyOf: [\"orders read\"]}}\n" BASE,
-                 "t.yaml:11:30: error: spec.require.scopes.anyOf[0]: \"orders read\" is not a "
-                 "valid scope: 1 to 256 printable ASCII characters without spaces, '\"' or '\\'");
-    expect_error(POLICY CORP "  realm: 'say \"hi\"'\n" BASE,
-                 "t.yaml:11:10: error: spec.realm: not a valid realm; use 1 to 128 printable "
-                 "ASCII characters without '\"' or '\\'");
-    expect_error(POLICY CORP "      typ: \"at jwt\"\n" BASE,
-                 "t.yaml:11:12: error: spec.jwt.providers[0].typ: \"at jwt\" is not a media type; "
-                 "write it like \"at+jwt\" or \"application/jwt\"");
-    expect_error(POLICY CORP "      hmacSecretRef: {kind: ConfigMap, name: jwt-hmac}\n" BASE,
-                 "t.yaml:11:29: error: spec.jwt.providers[0].hmacSecretRef.kind: unknown value "
-                 "\"ConfigMap\"; allowed: Secret");
-    expect_error(POLICY CORP "  tokenLocation: {header: {name: \"X Token\"}}\n" BASE,
-                 "t.yaml:11:34: error: spec.tokenLocation.header.name: \"X Token\" is not a valid "
-                 "header name");
+    test_config_expect_error(
+        POLICY CORP "  require: {claims: {allOf: [{name: \"realm_access..roles\"}]}}\n" BASE,
+        "t.yaml:11:37: error: spec.require.claims.allOf[0].name: claim path "
+        "\"realm_access..roles\" is not valid: it has an empty claim name (a leading, "
+        "doubled or trailing '.'); write claim names separated by '.', such as "
+        "\"realm_access.roles\"");
+    test_config_expect_error(
+        POLICY CORP "  require: {scopes: {anyOf: [\"orders read\"]}}\n" BASE,
+        "t.yaml:11:30: error: spec.require.scopes.anyOf[0]: \"orders read\" is not a "
+        "valid scope: 1 to 256 printable ASCII characters without spaces, '\"' or '\\'");
+    test_config_expect_error(
+        POLICY CORP "  realm: 'say \"hi\"'\n" BASE,
+        "t.yaml:11:10: error: spec.realm: not a valid realm; use 1 to 128 printable "
+        "ASCII characters without '\"' or '\\'");
+    test_config_expect_error(
+        POLICY CORP "      typ: \"at jwt\"\n" BASE,
+        "t.yaml:11:12: error: spec.jwt.providers[0].typ: \"at jwt\" is not a media type; "
+        "write it like \"at+jwt\" or \"application/jwt\"");
+    test_config_expect_error(
+        POLICY CORP "      hmacSecretRef: {kind: ConfigMap, name: jwt-hmac}\n" BASE,
+        "t.yaml:11:29: error: spec.jwt.providers[0].hmacSecretRef.kind: unknown value "
+        "\"ConfigMap\"; allowed: Secret");
+    test_config_expect_error(
+        POLICY CORP "  tokenLocation: {header: {name: \"X Token\"}}\n" BASE,
+        "t.yaml:11:34: error: spec.tokenLocation.header.name: \"X Token\" is not a valid "
+        "header name");
 }
 
 /* ---- a policy on its own ---- */
@@ -407,152 +340,169 @@ test_value_syntax(void **state)
 static void
 test_policy_needs_a_verifier(void **state)
 {
-    expect_error(POLICY "  realm: api\n" BASE,
-                 "t.yaml:5:3: error: spec: the policy has no way to verify a token; add "
-                 "jwt.providers for JWTs, introspection for opaque tokens, or both");
+    test_config_expect_error(
+        POLICY "  realm: api\n" BASE,
+        "t.yaml:5:3: error: spec: the policy has no way to verify a token; add "
+        "jwt.providers for JWTs, introspection for opaque tokens, or both");
 }
 
 static void
 test_provider_needs_one_key_source(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: https://idp.example.com\n" BASE,
-                 "t.yaml:8:7: error: spec.jwt.providers[0]: the provider has no source of "
-                 "verification keys; set remoteJWKS, discovery: true, localJWKS, spiffe or "
-                 "hmacSecretRef");
-    expect_error(POLICY CORP "      discovery: true\n" BASE,
-                 "t.yaml:11:18: error: spec.jwt.providers[0].discovery: set only one of "
-                 "remoteJWKS, discovery, localJWKS, spiffe and hmacSecretRef; a provider takes "
-                 "its keys from one source");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: https://idp.example.com\n" BASE,
+        "t.yaml:8:7: error: spec.jwt.providers[0]: the provider has no source of "
+        "verification keys; set remoteJWKS, discovery: true, localJWKS, spiffe or "
+        "hmacSecretRef");
+    test_config_expect_error(
+        POLICY CORP "      discovery: true\n" BASE,
+        "t.yaml:11:18: error: spec.jwt.providers[0].discovery: set only one of "
+        "remoteJWKS, discovery, localJWKS, spiffe and hmacSecretRef; a provider takes "
+        "its keys from one source");
 }
 
 static void
 test_provider_names_and_issuers_unique(void **state)
 {
-    expect_error(POLICY CORP "    - name: corp\n"
-                             "      issuer: https://other.example.com\n"
-                             "      discovery: true\n" BASE,
-                 "t.yaml:11:13: error: spec.jwt.providers[1].name: provider name \"corp\" is "
-                 "already used at line 8; give every provider of a policy its own name");
-    expect_error(POLICY CORP "    - name: second\n"
-                             "      issuer: https://idp.example.com\n"
-                             "      discovery: true\n" BASE,
-                 "t.yaml:12:15: error: spec.jwt.providers[1].issuer: providers \"corp\" and "
-                 "\"second\" have the same issuer \"https://idp.example.com\"; a token's iss picks "
-                 "its provider: merge the two providers");
+    test_config_expect_error(
+        POLICY CORP "    - name: corp\n"
+                    "      issuer: https://other.example.com\n"
+                    "      discovery: true\n" BASE,
+        "t.yaml:11:13: error: spec.jwt.providers[1].name: provider name \"corp\" is "
+        "already used at line 8; give every provider of a policy its own name");
+    test_config_expect_error(
+        POLICY CORP "    - name: second\n"
+                    "      issuer: https://idp.example.com\n"
+                    "      discovery: true\n" BASE,
+        "t.yaml:12:15: error: spec.jwt.providers[1].issuer: providers \"corp\" and "
+        "\"second\" have the same issuer \"https://idp.example.com\"; a token's iss picks "
+        "its provider: merge the two providers");
 }
 
 static void
 test_issuer_required_except_for_spiffe(void **state)
 {
-    expect_error(POLICY PROVIDERS
-                 "      remoteJWKS: {uri: \"https://idp.example.com/jwks\"}\n" BASE,
-                 "t.yaml:8:7: error: spec.jwt.providers[0].issuer: required field is missing; "
-                 "name the iss of the tokens; only a spiffe provider may leave it out");
+    test_config_expect_error(
+        POLICY PROVIDERS "      remoteJWKS: {uri: \"https://idp.example.com/jwks\"}\n" BASE,
+        "t.yaml:8:7: error: spec.jwt.providers[0].issuer: required field is missing; "
+        "name the iss of the tokens; only a spiffe provider may leave it out");
 }
 
 static void
 test_hmac_algorithms_need_the_secret(void **state)
 {
-    expect_error(POLICY CORP "      algorithms: [RS256, HS256]\n" BASE,
-                 "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm HS256 needs "
-                 "hmacSecretRef; HMAC algorithms verify with a shared secret: use hmacSecretRef as "
-                 "the provider's only key source");
-    expect_error(POLICY PROVIDERS "      issuer: internal\n"
-                                  "      hmacSecretRef: {name: jwt-hmac}\n"
-                                  "      algorithms: [HS256, ES256]\n" BASE,
-                 "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm ES256 needs "
-                 "public keys, and the provider has only an HMAC secret; with hmacSecretRef list "
-                 "HS256, HS384 or HS512 only; public-key algorithms need a key source such as "
-                 "remoteJWKS");
+    test_config_expect_error(
+        POLICY CORP "      algorithms: [RS256, HS256]\n" BASE,
+        "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm HS256 needs "
+        "hmacSecretRef; HMAC algorithms verify with a shared secret: use hmacSecretRef as "
+        "the provider's only key source");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: internal\n"
+                         "      hmacSecretRef: {name: jwt-hmac}\n"
+                         "      algorithms: [HS256, ES256]\n" BASE,
+        "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm ES256 needs "
+        "public keys, and the provider has only an HMAC secret; with hmacSecretRef list "
+        "HS256, HS384 or HS512 only; public-key algorithms need a key source such as "
+        "remoteJWKS");
 }
 
 static void
 test_hmac_secret_must_be_long_enough(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: internal\n"
-                                  "      hmacSecretRef: {name: short}\n"
-                                  "      algorithms: [HS256, HS384]\n"
-                                  "---\n"
-                                  "apiVersion: v1\n"
-                                  "kind: Secret\n"
-                                  "metadata: {name: short}\n"
-                                  "data: {secret: c2hvcnQtYnV0LW5vdC10b28tc2hvcnQ=}\n" BASE,
-                 "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
-                 "default/short key \"secret\" holds 23 bytes, and HS384 needs at least 48; an "
-                 "HMAC key is at least as long as the hash (RFC 7518 section 3.2); `openssl rand "
-                 "-base64 64` makes one");
-    assert_false(mentions("short-but"));
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: internal\n"
+                         "      hmacSecretRef: {name: short}\n"
+                         "      algorithms: [HS256, HS384]\n"
+                         "---\n"
+                         "apiVersion: v1\n"
+                         "kind: Secret\n"
+                         "metadata: {name: short}\n"
+                         "data: {secret: c2hvcnQtYnV0LW5vdC10b28tc2hvcnQ=}\n" BASE,
+        "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
+        "default/short key \"secret\" holds 23 bytes, and HS384 needs at least 48; an "
+        "HMAC key is at least as long as the hash (RFC 7518 section 3.2); `openssl rand "
+        "-base64 64` makes one");
+    assert_false(test_config_mentions("short-but"));
 }
 
 static void
 test_hmac_secret_reference(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: internal\n"
-                                  "      hmacSecretRef: {name: jwt-hmca}\n" BASE,
-                 "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
-                 "default/jwt-hmca not found; did you mean \"jwt-hmac\"?");
-    expect_error(POLICY PROVIDERS "      issuer: internal\n"
-                                  "      hmacSecretRef: {name: gw-client}\n" BASE,
-                 "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
-                 "default/gw-client has no key \"secret\"; put it under data (base64) or "
-                 "stringData, key \"secret\"");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: internal\n"
+                         "      hmacSecretRef: {name: jwt-hmca}\n" BASE,
+        "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
+        "default/jwt-hmca not found; did you mean \"jwt-hmac\"?");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: internal\n"
+                         "      hmacSecretRef: {name: gw-client}\n" BASE,
+        "t.yaml:10:29: error: spec.jwt.providers[0].hmacSecretRef.name: Secret "
+        "default/gw-client has no key \"secret\"; put it under data (base64) or "
+        "stringData, key \"secret\"");
 }
 
 static void
 test_discovery_needs_an_https_issuer(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: http://idp.example.com\n"
-                                  "      discovery: true\n" BASE,
-                 "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer "
-                 "\"http://idp.example.com\" cannot be used for discovery: scheme \"http\" "
-                 "refused; use an https:// issuer; plain http is allowed only to a loopback "
-                 "address (127.0.0.1, ::1, localhost)");
-    expect_error(POLICY PROVIDERS "      issuer: corp-idp\n"
-                                  "      discovery: true\n" BASE,
-                 "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer \"corp-idp\" cannot be "
-                 "used for discovery: it is not an http:// or https:// URL; discovery reads "
-                 "<issuer>/.well-known/openid-configuration: give the issuer as "
-                 "https://host[/path], or the keys' URL in remoteJWKS");
-    expect_error(POLICY PROVIDERS "      issuer: \"https://idp.example.com/?realm=a\"\n"
-                                  "      discovery: true\n" BASE,
-                 "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer "
-                 "\"https://idp.example.com/?realm=a\" cannot be used for discovery: an OpenID "
-                 "issuer has no query; discovery reads <issuer>/.well-known/openid-configuration: "
-                 "give the issuer as https://host[/path], or the keys' URL in remoteJWKS");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: http://idp.example.com\n"
+                         "      discovery: true\n" BASE,
+        "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer "
+        "\"http://idp.example.com\" cannot be used for discovery: scheme \"http\" "
+        "refused; use an https:// issuer; plain http is allowed only to a loopback "
+        "address (127.0.0.1, ::1, localhost)");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: corp-idp\n"
+                         "      discovery: true\n" BASE,
+        "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer \"corp-idp\" cannot be "
+        "used for discovery: it is not an http:// or https:// URL; discovery reads "
+        "<issuer>/.well-known/openid-configuration: give the issuer as "
+        "https://host[/path], or the keys' URL in remoteJWKS");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: \"https://idp.example.com/?realm=a\"\n"
+                         "      discovery: true\n" BASE,
+        "t.yaml:9:15: error: spec.jwt.providers[0].issuer: issuer "
+        "\"https://idp.example.com/?realm=a\" cannot be used for discovery: an OpenID "
+        "issuer has no query; discovery reads <issuer>/.well-known/openid-configuration: "
+        "give the issuer as https://host[/path], or the keys' URL in remoteJWKS");
 }
 
 static void
 test_local_jwks_is_checked(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: local\n"
-                                  "      localJWKS: {}\n" BASE,
-                 "t.yaml:10:18: error: spec.jwt.providers[0].localJWKS: set exactly one of file "
-                 "and inline; a localJWKS reads the keys from a file or holds them inline");
-    expect_error(POLICY PROVIDERS "      issuer: local\n"
-                                  "      localJWKS: {inline: '{\"keys\": [}'}\n" BASE,
-                 "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: it "
-                 "is not JSON (line 1, column 11); give the JSON of a JWK set of public keys: "
-                 "{\"keys\": [{\"kty\": ...}]}");
-    expect_error(POLICY PROVIDERS "      issuer: local\n"
-                                  "      localJWKS: {inline: '{\"keys\": []}'}\n" BASE,
-                 "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: its "
-                 "\"keys\" list is empty; give the JSON of a JWK set of public keys: {\"keys\": "
-                 "[{\"kty\": ...}]}");
-    expect_error(POLICY PROVIDERS
-                 "      issuer: local\n"
-                 "      localJWKS: {inline: '{\"keys\": [{\"kty\": \"oct\", \"k\": "
-                 "\"c2VjcmV0\"}]}'}\n" BASE,
-                 "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: key "
-                 "0 is a symmetric key (kty \"oct\"); use hmacSecretRef; give the JSON of a JWK "
-                 "set of public keys: {\"keys\": [{\"kty\": ...}]}");
-    assert_false(mentions("c2VjcmV0"));
-    expect_error(POLICY PROVIDERS "      issuer: local\n"
-                                  "      localJWKS: {inline: '{\"keys\": [{\"kty\": \"RSA\"}, "
-                                  "{\"kty\": \"RSA\", \"d\": \"cHJpdmF0ZQ\"}]}'}\n" BASE,
-                 "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: key "
-                 "1 holds a private key (member \"d\"); give the JSON of a JWK set of public keys: "
-                 "{\"keys\": [{\"kty\": ...}]}");
-    assert_false(mentions("cHJpdmF0ZQ"));
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {}\n" BASE,
+        "t.yaml:10:18: error: spec.jwt.providers[0].localJWKS: set exactly one of file "
+        "and inline; a localJWKS reads the keys from a file or holds them inline");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {inline: '{\"keys\": [}'}\n" BASE,
+        "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: it "
+        "is not JSON (line 1, column 11); give the JSON of a JWK set of public keys: "
+        "{\"keys\": [{\"kty\": ...}]}");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {inline: '{\"keys\": []}'}\n" BASE,
+        "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: its "
+        "\"keys\" list is empty; give the JSON of a JWK set of public keys: {\"keys\": "
+        "[{\"kty\": ...}]}");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {inline: '{\"keys\": [{\"kty\": \"oct\", \"k\": "
+                         "\"c2VjcmV0\"}]}'}\n" BASE,
+        "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: key "
+        "0 is a symmetric key (kty \"oct\"); use hmacSecretRef; give the JSON of a JWK "
+        "set of public keys: {\"keys\": [{\"kty\": ...}]}");
+    assert_false(test_config_mentions("c2VjcmV0"));
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {inline: '{\"keys\": [{\"kty\": \"RSA\"}, "
+                         "{\"kty\": \"RSA\", \"d\": \"cHJpdmF0ZQ\"}]}'}\n" BASE,
+        "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: key "
+        "1 holds a private key (member \"d\"); give the JSON of a JWK set of public keys: "
+        "{\"keys\": [{\"kty\": ...}]}");
+    assert_false(test_config_mentions("cHJpdmF0ZQ"));
 }
 
 static void
@@ -569,10 +519,10 @@ test_local_jwks_key_count_is_bounded(void **state)
         pos += (size_t)snprintf(yaml + pos, 32768 - pos, "%s{\"kty\": \"EC\"}", i > 0 ? "," : "");
     }
     snprintf(yaml + pos, 32768 - pos, "%s", "]}'}\n" BASE);
-    expect_error(yaml,
-                 "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: "
-                 "it holds 257 keys, and at most 256 are accepted; give the JSON of a JWK set "
-                 "of public keys: {\"keys\": [{\"kty\": ...}]}");
+    test_config_expect_error(
+        yaml, "t.yaml:10:27: error: spec.jwt.providers[0].localJWKS.inline: not a JWK set: "
+              "it holds 257 keys, and at most 256 are accepted; give the JSON of a JWK set "
+              "of public keys: {\"keys\": [{\"kty\": ...}]}");
     free(yaml);
 }
 
@@ -588,7 +538,7 @@ test_local_jwks_file_must_exist(void **state)
              "t.yaml:10:25: error: spec.jwt.providers[0].localJWKS.file: file "
              "\"%s/missing.json\" does not exist; check the path",
              dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     yaml = format_yaml(POLICY PROVIDERS "      issuer: local\n"
                                         "      localJWKS: {file: %s}\n" BASE,
@@ -597,154 +547,177 @@ test_local_jwks_file_must_exist(void **state)
              "t.yaml:10:25: error: spec.jwt.providers[0].localJWKS.file: \"%s\" is not a regular "
              "file; name the JWKS file itself",
              dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
 }
 
 static void
 test_spiffe_provider_rules(void **state)
 {
-    expect_error(POLICY PROVIDERS "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "example-org}}\n" BASE,
-                 "t.yaml:8:7: error: spec.jwt.providers[0].audiences: required for a spiffe "
-                 "provider; a JWT-SVID names the audience it is for (SPIFFE JWT-SVID section 3): "
-                 "list the audiences this gateway accepts");
-    expect_error(POLICY PROVIDERS "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "example-org}}\n"
-                                  "      algorithms: [ES256, EdDSA]\n" BASE,
-                 "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm EdDSA is "
-                 "not used for JWT-SVIDs; JWT-SVIDs are signed with RS*, ES* or PS* algorithms");
-    expect_error(POLICY PROVIDERS "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.com, bundleRef: {name: "
-                                  "example-org}}\n" BASE,
-                 "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
-                 "default/example-org is for trust domain \"example.org\", not \"example.com\"; "
-                 "name the TrustBundle of the provider's trust domain");
-    expect_error(POLICY PROVIDERS "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "pem}}\n"
-                                  "---\n"
-                                  "apiVersion: portcullis.dev/v1alpha1\n"
-                                  "kind: TrustBundle\n"
-                                  "metadata: {name: pem}\n"
-                                  "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n" BASE,
-                 "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
-                 "default/pem holds PEM certificates, which carry no JWT-SVID keys; use a "
-                 "TrustBundle with format: SPIFFE or workloadAPI: true");
-    expect_error(POLICY PROVIDERS "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "nope}}\n" BASE,
-                 "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
-                 "default/nope not found; declare it, or fix the name (and namespace)");
+    test_config_expect_error(
+        POLICY PROVIDERS "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "example-org}}\n" BASE,
+        "t.yaml:8:7: error: spec.jwt.providers[0].audiences: required for a spiffe "
+        "provider; a JWT-SVID names the audience it is for (SPIFFE JWT-SVID section 3): "
+        "list the audiences this gateway accepts");
+    test_config_expect_error(
+        POLICY PROVIDERS "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "example-org}}\n"
+                         "      algorithms: [ES256, EdDSA]\n" BASE,
+        "t.yaml:11:27: error: spec.jwt.providers[0].algorithms[1]: algorithm EdDSA is "
+        "not used for JWT-SVIDs; JWT-SVIDs are signed with RS*, ES* or PS* algorithms");
+    test_config_expect_error(
+        POLICY PROVIDERS "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.com, bundleRef: {name: "
+                         "example-org}}\n" BASE,
+        "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
+        "default/example-org is for trust domain \"example.org\", not \"example.com\"; "
+        "name the TrustBundle of the provider's trust domain");
+    test_config_expect_error(
+        POLICY PROVIDERS "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "pem}}\n"
+                         "---\n"
+                         "apiVersion: portcullis.dev/v1alpha1\n"
+                         "kind: TrustBundle\n"
+                         "metadata: {name: pem}\n"
+                         "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n" BASE,
+        "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
+        "default/pem holds PEM certificates, which carry no JWT-SVID keys; use a "
+        "TrustBundle with format: SPIFFE or workloadAPI: true");
+    test_config_expect_error(
+        POLICY PROVIDERS "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "nope}}\n" BASE,
+        "t.yaml:10:60: error: spec.jwt.providers[0].spiffe.bundleRef.name: TrustBundle "
+        "default/nope not found; declare it, or fix the name (and namespace)");
 }
 
 static void
 test_spiffe_providers_without_issuer(void **state)
 {
-    expect_error(POLICY PROVIDERS "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "example-org}}\n"
-                                  "    - name: again\n"
-                                  "      audiences: [gateway]\n"
-                                  "      spiffe: {trustDomain: example.org, bundleRef: {name: "
-                                  "example-org}}\n" BASE,
-                 "t.yaml:13:29: error: spec.jwt.providers[1].spiffe.trustDomain: providers "
-                 "\"corp\" and \"again\" both take JWT-SVIDs of trust domain \"example.org\" "
-                 "without an issuer; give one of them the issuer its tokens carry, or merge the "
-                 "two");
+    test_config_expect_error(
+        POLICY PROVIDERS "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "example-org}}\n"
+                         "    - name: again\n"
+                         "      audiences: [gateway]\n"
+                         "      spiffe: {trustDomain: example.org, bundleRef: {name: "
+                         "example-org}}\n" BASE,
+        "t.yaml:13:29: error: spec.jwt.providers[1].spiffe.trustDomain: providers "
+        "\"corp\" and \"again\" both take JWT-SVIDs of trust domain \"example.org\" "
+        "without an issuer; give one of them the issuer its tokens carry, or merge the "
+        "two");
 }
 
 static void
 test_refresh_rules(void **state)
 {
-    expect_error(POLICY PROVIDERS "      issuer: local\n"
-                                  "      localJWKS: {inline: '" JWKS_JSON "'}\n"
-                                  "      refresh: {interval: 1m}\n" BASE,
-                 "t.yaml:11:16: error: spec.jwt.providers[0].refresh: refresh applies only to "
-                 "keys fetched from remoteJWKS or discovery; remove it: local files are watched, "
-                 "and SPIFFE keys follow their TrustBundle");
-    expect_error(POLICY CORP "      refresh: {interval: 1m, minInterval: 5m}\n" BASE,
-                 "t.yaml:11:44: error: spec.jwt.providers[0].refresh.minInterval: minInterval 5m "
-                 "is longer than interval 1m; lower minInterval or raise interval");
-    expect_error(POLICY CORP "      refresh: {minInterval: 15m}\n" BASE,
-                 "t.yaml:11:30: error: spec.jwt.providers[0].refresh.minInterval: minInterval "
-                 "15m is longer than interval 10m; lower minInterval or raise interval");
+    test_config_expect_error(
+        POLICY PROVIDERS "      issuer: local\n"
+                         "      localJWKS: {inline: '" JWKS_JSON "'}\n"
+                         "      refresh: {interval: 1m}\n" BASE,
+        "t.yaml:11:16: error: spec.jwt.providers[0].refresh: refresh applies only to "
+        "keys fetched from remoteJWKS or discovery; remove it: local files are watched, "
+        "and SPIFFE keys follow their TrustBundle");
+    test_config_expect_error(
+        POLICY CORP "      refresh: {interval: 1m, minInterval: 5m}\n" BASE,
+        "t.yaml:11:44: error: spec.jwt.providers[0].refresh.minInterval: minInterval 5m "
+        "is longer than interval 1m; lower minInterval or raise interval");
+    test_config_expect_error(
+        POLICY CORP "      refresh: {minInterval: 15m}\n" BASE,
+        "t.yaml:11:30: error: spec.jwt.providers[0].refresh.minInterval: minInterval "
+        "15m is longer than interval 10m; lower minInterval or raise interval");
 }
 
 static void
 test_token_location_in_one_place(void **state)
 {
-    expect_error(POLICY CORP "  tokenLocation: {header: {name: x-token}, cookie: {name: s}}\n" BASE,
-                 "t.yaml:11:52: error: spec.tokenLocation.cookie: set header or cookie, not both; "
-                 "a token is read from one place");
-    expect_error(POLICY CORP "  tokenLocation: {}\n" BASE,
-                 "t.yaml:11:18: error: spec.tokenLocation: set header or cookie; name the header "
-                 "(with its prefix) or the cookie holding the token");
+    test_config_expect_error(
+        POLICY CORP "  tokenLocation: {header: {name: x-token}, cookie: {name: s}}\n" BASE,
+        "t.yaml:11:52: error: spec.tokenLocation.cookie: set header or cookie, not both; "
+        "a token is read from one place");
+    test_config_expect_error(
+        POLICY CORP "  tokenLocation: {}\n" BASE,
+        "t.yaml:11:18: error: spec.tokenLocation: set header or cookie; name the header "
+        "(with its prefix) or the cookie holding the token");
 }
 
 static void
 test_sender_constraint_fields(void **state)
 {
-    expect_error(POLICY CORP "  senderConstraint: {ifPresent: true}\n" BASE,
-                 "t.yaml:11:33: error: spec.senderConstraint.ifPresent: ifPresent applies only "
-                 "with mode Certificate, DPoP or Any; choose a mode, or remove ifPresent");
-    expect_error(POLICY CORP "  senderConstraint: {mode: Certificate, dpopMaxAge: 30s}\n" BASE,
-                 "t.yaml:11:53: error: spec.senderConstraint.dpopMaxAge: dpopMaxAge applies only "
-                 "with mode DPoP or Any; use mode DPoP or Any, or remove dpopMaxAge");
-    expect_error(POLICY CORP "  senderConstraint: {mode: DPoP, dpopMaxAge: 20m}\n" BASE,
-                 "t.yaml:11:46: error: spec.senderConstraint.dpopMaxAge: must be between 1s and "
-                 "10m");
-    expect_error(POLICY CORP "  senderConstraint: {mode: MTLS}\n" BASE,
-                 "t.yaml:11:28: error: spec.senderConstraint.mode: unknown value \"MTLS\"; "
-                 "allowed: None, Certificate, DPoP, Any");
+    test_config_expect_error(
+        POLICY CORP "  senderConstraint: {ifPresent: true}\n" BASE,
+        "t.yaml:11:33: error: spec.senderConstraint.ifPresent: ifPresent applies only "
+        "with mode Certificate, DPoP or Any; choose a mode, or remove ifPresent");
+    test_config_expect_error(
+        POLICY CORP "  senderConstraint: {mode: Certificate, dpopMaxAge: 30s}\n" BASE,
+        "t.yaml:11:53: error: spec.senderConstraint.dpopMaxAge: dpopMaxAge applies only "
+        "with mode DPoP or Any; use mode DPoP or Any, or remove dpopMaxAge");
+    test_config_expect_error(
+        POLICY CORP "  senderConstraint: {mode: DPoP, dpopMaxAge: 20m}\n" BASE,
+        "t.yaml:11:46: error: spec.senderConstraint.dpopMaxAge: must be between 1s and "
+        "10m");
+    test_config_expect_error(
+        POLICY CORP "  senderConstraint: {mode: MTLS}\n" BASE,
+        "t.yaml:11:28: error: spec.senderConstraint.mode: unknown value \"MTLS\"; "
+        "allowed: None, Certificate, DPoP, Any");
 }
 
 static void
 test_certificate_binding_needs_client_certificates(void **state)
 {
-    expect_error(POLICY CORP "  senderConstraint: {mode: Certificate}\n" BASE,
-                 "t.yaml:11:28: error: spec.senderConstraint.mode: mode Certificate needs client "
-                 "certificates, and Gateway default/gw listener \"http\" asks for none; give the "
-                 "listener protocol HTTPS and tls.frontendValidation, or use mode DPoP");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthenticationPolicy\n"
-                 "metadata: {name: auth}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n" CORP
-                 "  senderConstraint: {mode: Certificate}\n" BASE,
-                 "t.yaml:11:28: error: spec.senderConstraint.mode: mode Certificate needs client "
-                 "certificates, and Gateway default/gw listener \"http\" asks for none; give the "
-                 "listener protocol HTTPS and tls.frontendValidation, or use mode DPoP");
+    test_config_expect_error(
+        POLICY CORP "  senderConstraint: {mode: Certificate}\n" BASE,
+        "t.yaml:11:28: error: spec.senderConstraint.mode: mode Certificate needs client "
+        "certificates, and Gateway default/gw listener \"http\" asks for none; give the "
+        "listener protocol HTTPS and tls.frontendValidation, or use mode DPoP");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n" CORP
+        "  senderConstraint: {mode: Certificate}\n" BASE,
+        "t.yaml:11:28: error: spec.senderConstraint.mode: mode Certificate needs client "
+        "certificates, and Gateway default/gw listener \"http\" asks for none; give the "
+        "listener protocol HTTPS and tls.frontendValidation, or use mode DPoP");
 }
 
 static void
 test_claim_headers_are_checked(void **state)
 {
-    expect_error(POLICY CORP "  claimToHeaders: [{claim: sub, header: X-Forwarded-User}]\n" BASE,
-                 "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"X-Forwarded-User\" "
-                 "cannot carry a claim; the gateway sets this header itself");
-    expect_error(POLICY CORP "  claimToHeaders: [{claim: sub, header: Transfer-Encoding}]\n" BASE,
-                 "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"Transfer-Encoding\" "
-                 "cannot carry a claim; the proxy manages this framing and connection header "
-                 "itself");
-    expect_error(POLICY CORP "  claimToHeaders: [{claim: sub, header: Host}]\n" BASE,
-                 "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"Host\" cannot carry "
-                 "a claim; Host names the site asked for, which routing and the upstream rely "
-                 "on");
-    expect_error(POLICY CORP "  claimToHeaders: [{claim: sub, header: cookie}]\n" BASE,
-                 "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"cookie\" cannot "
-                 "carry a claim; it carries the client's credentials; pick a header of your own, "
-                 "such as x-user-id");
-    expect_error(POLICY CORP "  claimToHeaders:\n"
-                             "  - {claim: sub, header: x-user}\n"
-                             "  - {claim: email, header: X-User}\n" BASE,
-                 "t.yaml:13:28: error: spec.claimToHeaders[1].header: header \"X-User\" already "
-                 "carries claim \"sub\"; copy one claim per header");
-    expect_error(POLICY CORP "  tokenLocation: {header: {name: x-token}}\n"
-                             "  claimToHeaders: [{claim: sub, header: X-Token}]\n" BASE,
-                 "t.yaml:12:41: error: spec.claimToHeaders[0].header: header \"X-Token\" carries "
-                 "the token; pick another header");
+    test_config_expect_error(
+        POLICY CORP "  claimToHeaders: [{claim: sub, header: X-Forwarded-User}]\n" BASE,
+        "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"X-Forwarded-User\" "
+        "cannot carry a claim; the gateway sets this header itself");
+    test_config_expect_error(
+        POLICY CORP "  claimToHeaders: [{claim: sub, header: Transfer-Encoding}]\n" BASE,
+        "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"Transfer-Encoding\" "
+        "cannot carry a claim; the proxy manages this framing and connection header "
+        "itself");
+    test_config_expect_error(
+        POLICY CORP "  claimToHeaders: [{claim: sub, header: Host}]\n" BASE,
+        "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"Host\" cannot carry "
+        "a claim; Host names the site asked for, which routing and the upstream rely "
+        "on");
+    test_config_expect_error(
+        POLICY CORP "  claimToHeaders: [{claim: sub, header: cookie}]\n" BASE,
+        "t.yaml:11:41: error: spec.claimToHeaders[0].header: header \"cookie\" cannot "
+        "carry a claim; it carries the client's credentials; pick a header of your own, "
+        "such as x-user-id");
+    test_config_expect_error(
+        POLICY CORP "  claimToHeaders:\n"
+                    "  - {claim: sub, header: x-user}\n"
+                    "  - {claim: email, header: X-User}\n" BASE,
+        "t.yaml:13:28: error: spec.claimToHeaders[1].header: header \"X-User\" already "
+        "carries claim \"sub\"; copy one claim per header");
+    test_config_expect_error(
+        POLICY CORP "  tokenLocation: {header: {name: x-token}}\n"
+                    "  claimToHeaders: [{claim: sub, header: X-Token}]\n" BASE,
+        "t.yaml:12:41: error: spec.claimToHeaders[0].header: header \"X-Token\" carries "
+        "the token; pick another header");
 }
 
 /* ---- targets ---- */
@@ -752,69 +725,75 @@ test_claim_headers_are_checked(void **state)
 static void
 test_targets_resolve(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthenticationPolicy\n"
-                 "metadata: {name: auth}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: rr}]\n" CORP BASE,
-                 "t.yaml:5:40: error: spec.targetRefs[0].name: HTTPRoute default/rr not found; "
-                 "did you mean \"r\"?");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthenticationPolicy\n"
-                 "metadata: {name: auth}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw, sectionName: grpc}]\n" CORP BASE,
-                 "t.yaml:5:55: error: spec.targetRefs[0].sectionName: Gateway default/gw has no "
-                 "listener \"grpc\"; listeners of the Gateway: http, https");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthenticationPolicy\n"
-                 "metadata: {name: auth}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r, sectionName: http}]\n" CORP BASE,
-                 "t.yaml:5:56: error: spec.targetRefs[0].sectionName: sectionName is only "
-                 "supported for Gateway targets; remove it; a route policy applies to the whole "
-                 "route");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthenticationPolicy\n"
-                 "metadata: {name: auth}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw}, {kind: Gateway, name: gw}]\n" CORP BASE,
-                 "t.yaml:5:43: error: spec.targetRefs[1]: Gateway gw is targeted twice; list each "
-                 "target once");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: rr}]\n" CORP BASE,
+        "t.yaml:5:40: error: spec.targetRefs[0].name: HTTPRoute default/rr not found; "
+        "did you mean \"r\"?");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: grpc}]\n" CORP BASE,
+        "t.yaml:5:55: error: spec.targetRefs[0].sectionName: Gateway default/gw has no "
+        "listener \"grpc\"; listeners of the Gateway: http, https");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r, sectionName: http}]\n" CORP BASE,
+        "t.yaml:5:56: error: spec.targetRefs[0].sectionName: sectionName is only "
+        "supported for Gateway targets; remove it; a route policy applies to the whole "
+        "route");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw}, {kind: Gateway, name: gw}]\n" CORP BASE,
+        "t.yaml:5:43: error: spec.targetRefs[1]: Gateway gw is targeted twice; list each "
+        "target once");
 }
 
 static void
 test_two_policies_on_one_target(void **state)
 {
-    expect_error(POLICY CORP "---\n"
-                             "apiVersion: portcullis.dev/v1alpha1\n"
-                             "kind: AuthenticationPolicy\n"
-                             "metadata: {name: other}\n"
-                             "spec:\n"
-                             "  targetRefs: [{kind: Gateway, name: gw}]\n" CORP BASE,
-                 "t.yaml:16:16: error: spec.targetRefs[0]: AuthenticationPolicy default/auth and "
-                 "AuthenticationPolicy default/other both target Gateway default/gw; keep one "
-                 "AuthenticationPolicy per target; a policy on a listener or route wins over one "
-                 "on its Gateway");
-    expect_error(POLICY CORP "---\n"
-                             "apiVersion: portcullis.dev/v1alpha1\n"
-                             "kind: AuthenticationPolicy\n"
-                             "metadata: {name: other}\n"
-                             "spec:\n"
-                             "  targetRefs: [{kind: HTTPRoute, name: r}, {kind: Gateway, name: gw, "
-                             "sectionName: https}]\n"
-                             "  jwt: {providers: [{name: p, issuer: i, discovery: false, "
-                             "remoteJWKS: {uri: \"https://i.example.com/k\"}}]}\n"
-                             "---\n"
-                             "apiVersion: portcullis.dev/v1alpha1\n"
-                             "kind: AuthenticationPolicy\n"
-                             "metadata: {name: third}\n"
-                             "spec:\n"
-                             "  targetRefs: [{kind: HTTPRoute, name: r}]\n" CORP BASE,
-                 "t.yaml:23:16: error: spec.targetRefs[0]: AuthenticationPolicy default/other and "
-                 "AuthenticationPolicy default/third both target HTTPRoute default/r; keep one "
-                 "AuthenticationPolicy per target; a policy on a listener or route wins over one "
-                 "on its Gateway");
+    test_config_expect_error(
+        POLICY CORP "---\n"
+                    "apiVersion: portcullis.dev/v1alpha1\n"
+                    "kind: AuthenticationPolicy\n"
+                    "metadata: {name: other}\n"
+                    "spec:\n"
+                    "  targetRefs: [{kind: Gateway, name: gw}]\n" CORP BASE,
+        "t.yaml:16:16: error: spec.targetRefs[0]: AuthenticationPolicy default/auth and "
+        "AuthenticationPolicy default/other both target Gateway default/gw; keep one "
+        "AuthenticationPolicy per target; a policy on a listener or route wins over one "
+        "on its Gateway");
+    test_config_expect_error(
+        POLICY CORP "---\n"
+                    "apiVersion: portcullis.dev/v1alpha1\n"
+                    "kind: AuthenticationPolicy\n"
+                    "metadata: {name: other}\n"
+                    "spec:\n"
+                    "  targetRefs: [{kind: HTTPRoute, name: r}, {kind: Gateway, name: gw, "
+                    "sectionName: https}]\n"
+                    "  jwt: {providers: [{name: p, issuer: i, discovery: false, "
+                    "remoteJWKS: {uri: \"https://i.example.com/k\"}}]}\n"
+                    "---\n"
+                    "apiVersion: portcullis.dev/v1alpha1\n"
+                    "kind: AuthenticationPolicy\n"
+                    "metadata: {name: third}\n"
+                    "spec:\n"
+                    "  targetRefs: [{kind: HTTPRoute, name: r}]\n" CORP BASE,
+        "t.yaml:23:16: error: spec.targetRefs[0]: AuthenticationPolicy default/other and "
+        "AuthenticationPolicy default/third both target HTTPRoute default/r; keep one "
+        "AuthenticationPolicy per target; a policy on a listener or route wins over one "
+        "on its Gateway");
 }
 
 /* ---- introspection ---- */
@@ -822,60 +801,67 @@ test_two_policies_on_one_target(void **state)
 static void
 test_introspection_is_checked(void **state)
 {
-    expect_error(POLICY "  introspection:\n"
-                        "    endpoint: https://idp.example.com/introspect\n"
-                        "    clientID: gateway\n" BASE,
-                 "t.yaml:7:5: error: spec.introspection.clientSecretRef: required field is "
-                 "missing");
-    expect_error(POLICY "  introspection:\n"
-                        "    endpoint: http://idp.example.com/introspect\n"
-                        "    clientID: gateway\n"
-                        "    clientSecretRef: {name: gw-client}\n" BASE,
-                 "t.yaml:7:15: error: spec.introspection.endpoint: scheme \"http\" refused; use "
-                 "https://; plain http is allowed only to a loopback address (127.0.0.1, ::1, "
-                 "localhost)");
-    expect_error(POLICY "  introspection:\n"
-                        "    endpoint: https://idp.example.com/introspect\n"
-                        "    clientID: gateway\n"
-                        "    clientSecretRef: {name: jwt-hmac}\n" BASE,
-                 "t.yaml:9:29: error: spec.introspection.clientSecretRef.name: Secret "
-                 "default/jwt-hmac has no key \"clientSecret\"; put it under data (base64) or "
-                 "stringData, key \"clientSecret\"");
-    expect_error(POLICY "  introspection:\n"
-                        "    endpoint: https://idp.example.com/introspect\n"
-                        "    clientID: gateway\n"
-                        "    clientSecretRef: {name: gw-client}\n"
-                        "    authMethod: private_key_jwt\n" BASE,
-                 "t.yaml:10:17: error: spec.introspection.authMethod: unknown value "
-                 "\"private_key_jwt\"; allowed: client_secret_basic, client_secret_post");
+    test_config_expect_error(
+        POLICY "  introspection:\n"
+               "    endpoint: https://idp.example.com/introspect\n"
+               "    clientID: gateway\n" BASE,
+        "t.yaml:7:5: error: spec.introspection.clientSecretRef: required field is "
+        "missing");
+    test_config_expect_error(
+        POLICY "  introspection:\n"
+               "    endpoint: http://idp.example.com/introspect\n"
+               "    clientID: gateway\n"
+               "    clientSecretRef: {name: gw-client}\n" BASE,
+        "t.yaml:7:15: error: spec.introspection.endpoint: scheme \"http\" refused; use "
+        "https://; plain http is allowed only to a loopback address (127.0.0.1, ::1, "
+        "localhost)");
+    test_config_expect_error(
+        POLICY "  introspection:\n"
+               "    endpoint: https://idp.example.com/introspect\n"
+               "    clientID: gateway\n"
+               "    clientSecretRef: {name: jwt-hmac}\n" BASE,
+        "t.yaml:9:29: error: spec.introspection.clientSecretRef.name: Secret "
+        "default/jwt-hmac has no key \"clientSecret\"; put it under data (base64) or "
+        "stringData, key \"clientSecret\"");
+    test_config_expect_error(
+        POLICY "  introspection:\n"
+               "    endpoint: https://idp.example.com/introspect\n"
+               "    clientID: gateway\n"
+               "    clientSecretRef: {name: gw-client}\n"
+               "    authMethod: private_key_jwt\n" BASE,
+        "t.yaml:10:17: error: spec.introspection.authMethod: unknown value "
+        "\"private_key_jwt\"; allowed: client_secret_basic, client_secret_post");
 }
 
 static void
 test_secret_values_never_printed(void **state)
 {
-    struct pc_config *cfg = load(POLICY PROVIDERS "      issuer: internal\n"
-                                                  "      hmacSecretRef: {name: leaky}\n"
-                                                  "  introspection:\n"
-                                                  "    endpoint: https://idp.example.com/i\n"
-                                                  "    clientID: gateway\n"
-                                                  "    clientSecretRef: {name: leaky}\n"
-                                                  "---\n"
-                                                  "apiVersion: v1\n"
-                                                  "kind: Secret\n"
-                                                  "metadata: {name: leaky}\n"
-                                                  "data: {secret: \"hunter2hunter2=!\"}\n"
-                                                  "stringData: {clientSecret: [sw0rdf1sh]}\n" BASE);
+    struct pc_config *cfg =
+        test_config_load(POLICY PROVIDERS "      issuer: internal\n"
+                                          "      hmacSecretRef: {name: leaky}\n"
+                                          "  introspection:\n"
+                                          "    endpoint: https://idp.example.com/i\n"
+                                          "    clientID: gateway\n"
+                                          "    clientSecretRef: {name: leaky}\n"
+                                          "---\n"
+                                          "apiVersion: v1\n"
+                                          "kind: Secret\n"
+                                          "metadata: {name: leaky}\n"
+                                          "data: {secret: \"hunter2hunter2=!\"}\n"
+                                          "stringData: {clientSecret: [sw0rdf1sh]}\n" BASE);
 
     assert_null(cfg);
-    assert_true(has_error("t.yaml:19:16: error: data.secret: not valid base64 (at byte 16 of the "
-                          "value); encode the file with `base64 -w0 FILE`, or put the PEM text "
-                          "under stringData"));
-    assert_true(has_error("t.yaml:20:28: error: stringData.clientSecret: expected a string, got a "
-                          "list"));
+    assert_true(test_config_has_error(
+        "t.yaml:19:16: error: data.secret: not valid base64 (at byte 16 of the "
+        "value); encode the file with `base64 -w0 FILE`, or put the PEM text "
+        "under stringData"));
+    assert_true(test_config_has_error(
+        "t.yaml:20:28: error: stringData.clientSecret: expected a string, got a "
+        "list"));
     /* The policy adds nothing about values already reported bad. */
-    assert_int_equal(diag.n_errors, 2);
-    assert_false(mentions("hunter2"));
-    assert_false(mentions("sw0rdf1sh"));
+    assert_int_equal(test_config_diag.n_errors, 2);
+    assert_false(test_config_mentions("hunter2"));
+    assert_false(test_config_mentions("sw0rdf1sh"));
 }
 
 /* ---- compiled snapshots ---- */
@@ -883,7 +869,7 @@ test_secret_values_never_printed(void **state)
 static void
 test_defaults_compile(void **state)
 {
-    struct pc_config *cfg = expect_ok(POLICY CORP BASE);
+    struct pc_config *cfg = test_config_expect_ok(POLICY CORP BASE);
     const struct pc_route_rule *rule = find_rule(cfg, 0, "/");
     const struct pc_authn *a = rule->authn;
     const struct pc_jwt_provider *p;
@@ -932,7 +918,7 @@ test_defaults_compile(void **state)
 static void
 test_no_policy_no_authn(void **state)
 {
-    struct pc_config *cfg = expect_ok(BASE);
+    struct pc_config *cfg = test_config_expect_ok(BASE);
 
     assert_null(find_rule(cfg, 0, "/")->authn);
     assert_int_equal(cfg->n_authns, 0);
@@ -965,7 +951,7 @@ test_each_key_source_compiles(void **state)
                          "      issuer: http://127.0.0.1:9999/realms/test\n"
                          "      discovery: true\n" BASE,
         jwks_path);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_authn *a = find_rule(cfg, 0, "/")->authn;
     const struct pc_jwt_provider *p = a->providers;
 
@@ -1016,7 +1002,7 @@ test_each_key_source_compiles(void **state)
 static void
 test_algorithm_bits(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         POLICY CORP "      algorithms: [RS384, RS512, PS256, PS384, PS512, ES384, ES512, EdDSA]\n"
                     "    - name: hs\n"
                     "      issuer: internal\n"
@@ -1040,7 +1026,7 @@ test_algorithm_bits(void **state)
 static void
 test_token_locations(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         POLICY CORP "  tokenLocation: {header: {name: X-Api-Token, prefix: \"Token \"}}\n" BASE);
     const struct pc_authn *a = find_rule(cfg, 0, "/")->authn;
 
@@ -1049,15 +1035,15 @@ test_token_locations(void **state)
     assert_string_equal(a->location_prefix, "Token ");
     pc_config_unref(cfg);
 
-    cfg = expect_ok(POLICY CORP "  tokenLocation: {header: {name: X-Jwt}}\n" BASE);
+    cfg = test_config_expect_ok(POLICY CORP "  tokenLocation: {header: {name: X-Jwt}}\n" BASE);
     a = find_rule(cfg, 0, "/")->authn;
     assert_int_equal(a->location, PC_TOKEN_HEADER);
     assert_string_equal(a->location_name, "x-jwt");
     assert_null(a->location_prefix);
     pc_config_unref(cfg);
 
-    cfg = expect_ok(POLICY CORP "  tokenLocation: {cookie: {name: Session}}\n"
-                                "  optional: true\n" BASE);
+    cfg = test_config_expect_ok(POLICY CORP "  tokenLocation: {cookie: {name: Session}}\n"
+                                            "  optional: true\n" BASE);
     a = find_rule(cfg, 0, "/")->authn;
     assert_int_equal(a->location, PC_TOKEN_COOKIE);
     assert_string_equal(a->location_name, "Session");
@@ -1065,8 +1051,8 @@ test_token_locations(void **state)
     assert_true(a->is_optional);
     pc_config_unref(cfg);
 
-    cfg = expect_ok(POLICY CORP
-                    "  tokenLocation: {header: {name: Authorization, prefix: \"bearer \"}}\n" BASE);
+    cfg = test_config_expect_ok(
+        POLICY CORP "  tokenLocation: {header: {name: Authorization, prefix: \"bearer \"}}\n" BASE);
     a = find_rule(cfg, 0, "/")->authn;
     assert_int_equal(a->location, PC_TOKEN_BEARER);
     assert_string_equal(a->location_name, "authorization");
@@ -1077,7 +1063,7 @@ test_token_locations(void **state)
 static void
 test_requirements_and_forwarded_headers(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         POLICY CORP "      audiences: [\"api://orders\"]\n"
                     "      typ: at+jwt\n"
                     "      clockSkew: 5s\n"
@@ -1136,14 +1122,15 @@ test_requirements_and_forwarded_headers(void **state)
 static void
 test_introspection_compiles(void **state)
 {
-    struct pc_config *cfg = expect_ok(POLICY "  introspection:\n"
-                                             "    endpoint: https://idp.example.com/introspect\n"
-                                             "    clientID: gateway one\n"
-                                             "    clientSecretRef: {name: gw-client}\n"
-                                             "    authMethod: client_secret_post\n"
-                                             "    issuer: https://idp.example.com\n"
-                                             "    timeout: 500ms\n"
-                                             "    cacheTTL: 1m\n" BASE);
+    struct pc_config *cfg =
+        test_config_expect_ok(POLICY "  introspection:\n"
+                                     "    endpoint: https://idp.example.com/introspect\n"
+                                     "    clientID: gateway one\n"
+                                     "    clientSecretRef: {name: gw-client}\n"
+                                     "    authMethod: client_secret_post\n"
+                                     "    issuer: https://idp.example.com\n"
+                                     "    timeout: 500ms\n"
+                                     "    cacheTTL: 1m\n" BASE);
     const struct pc_authn *a = find_rule(cfg, 0, "/")->authn;
     const struct pc_introspection *in = a->introspection;
 
@@ -1158,10 +1145,10 @@ test_introspection_compiles(void **state)
     assert_int_equal(in->cache_ttl_ms, 60000);
     pc_config_unref(cfg);
 
-    cfg = expect_ok(POLICY CORP "  introspection:\n"
-                                "    endpoint: http://localhost:9000/introspect\n"
-                                "    clientID: gateway\n"
-                                "    clientSecretRef: {name: gw-client}\n" BASE);
+    cfg = test_config_expect_ok(POLICY CORP "  introspection:\n"
+                                            "    endpoint: http://localhost:9000/introspect\n"
+                                            "    clientID: gateway\n"
+                                            "    clientSecretRef: {name: gw-client}\n" BASE);
     in = find_rule(cfg, 0, "/")->authn->introspection;
     assert_true(in->use_basic_auth);
     assert_null(in->issuer);
@@ -1173,20 +1160,20 @@ test_introspection_compiles(void **state)
 static void
 test_sender_constraints_compile(void **state)
 {
-    struct pc_config *cfg =
-        expect_ok("apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: AuthenticationPolicy\n"
-                  "metadata: {name: auth}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: gw, sectionName: "
-                  "https}]\n" CORP "  senderConstraint: {mode: Certificate, ifPresent: true}\n"
-                  "---\n"
-                  "apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: AuthenticationPolicy\n"
-                  "metadata: {name: dpop}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: gw, sectionName: "
-                  "http}]\n" CORP "  senderConstraint: {mode: DPoP, dpopMaxAge: 2m}\n" BASE);
+    struct pc_config *cfg = test_config_expect_ok(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: auth}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: "
+        "https}]\n" CORP "  senderConstraint: {mode: Certificate, ifPresent: true}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthenticationPolicy\n"
+        "metadata: {name: dpop}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: "
+        "http}]\n" CORP "  senderConstraint: {mode: DPoP, dpopMaxAge: 2m}\n" BASE);
     const struct pc_authn *tls = find_rule(cfg, 1, "/")->authn;
     const struct pc_authn *plain = find_rule(cfg, 0, "/")->authn;
 
@@ -1204,7 +1191,7 @@ test_sender_constraints_compile(void **state)
 static void
 test_route_policy_wins_over_listener_and_gateway(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         "apiVersion: portcullis.dev/v1alpha1\n"
         "kind: AuthenticationPolicy\n"
         "metadata: {name: whole}\n"
@@ -1258,12 +1245,12 @@ static void
 test_secrets_wiped_with_the_snapshot(void **state)
 {
     struct pc_config *cfg =
-        expect_ok(POLICY PROVIDERS "      issuer: internal\n"
-                                   "      hmacSecretRef: {name: jwt-hmac}\n"
-                                   "  introspection:\n"
-                                   "    endpoint: https://idp.example.com/i\n"
-                                   "    clientID: gateway\n"
-                                   "    clientSecretRef: {name: gw-client}\n" BASE);
+        test_config_expect_ok(POLICY PROVIDERS "      issuer: internal\n"
+                                               "      hmacSecretRef: {name: jwt-hmac}\n"
+                                               "  introspection:\n"
+                                               "    endpoint: https://idp.example.com/i\n"
+                                               "    clientID: gateway\n"
+                                               "    clientSecretRef: {name: gw-client}\n" BASE);
     const struct pc_authn *a = find_rule(cfg, 0, "/")->authn;
     const char *hmac = a->providers[0].hmac_secret;
     const char *client = a->introspection->client_secret;
@@ -1336,7 +1323,7 @@ test_authn_load_survives_allocation_failures(void **state)
     assert_int_equal(pc_alloc_bytes(), before);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, test_config_setup, test_config_teardown)
 
 int
 main(void)

@@ -29,6 +29,7 @@
 #include "config/value.h"
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "helpers/config_check.h"
 #include "rego/json.h"
 #include "rego/rego.h"
 #include "route/route.h"
@@ -117,7 +118,6 @@
     "\n"                                                                                           \
     "decision if input.attributes.request.http.method == \"GET\"\n"
 
-static struct pc_diag diag;
 static char dir[64];
 
 /* ---- files ---- */
@@ -195,78 +195,6 @@ teardown_files(void **state)
 
 /* ---- loading and diagnostics ---- */
 
-static int
-setup(void **state)
-{
-    pc_diag_init(&diag);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    pc_diag_free(&diag);
-    return 0;
-}
-
-static struct pc_config *
-load(const char *yaml)
-{
-    pc_diag_free(&diag);
-    pc_diag_init(&diag);
-    return pc_config_load_buffer("t.yaml", yaml, strlen(yaml), &diag);
-}
-
-static void
-dump_diag(void)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        print_message("  got: %s\n", line);
-    }
-}
-
-static bool
-has_error(const char *want)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        if (strcmp(line, want) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-expect_error(const char *yaml, const char *want)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg != NULL || !has_error(want)) {
-        print_message("want: %s\n", want);
-        dump_diag();
-        pc_config_unref(cfg);
-        fail_msg("expected diagnostic not found");
-    }
-}
-
-static struct pc_config *
-expect_ok(const char *yaml)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg == NULL) {
-        dump_diag();
-        fail_msg("configuration was refused");
-    }
-    return cfg;
-}
-
 /* Formats text around the temporary directory; the caller frees it. */
 static char *format_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -315,61 +243,70 @@ authz_of(const struct pc_config *cfg)
 static void
 test_unknown_fields_suggest(void **state)
 {
-    expect_error(POLICY "  rulez: []\n" BASE,
-                 "t.yaml:6:3: error: spec.rulez: unknown field; did you mean \"rules\"?");
-    expect_error(POLICY RULES "    actoin: Deny\n" BASE,
-                 "t.yaml:8:5: error: spec.rules[0].actoin: unknown field; did you mean "
-                 "\"action\"?");
-    expect_error(POLICY RULES "    request: {method: [GET]}\n" BASE,
-                 "t.yaml:8:15: error: spec.rules[0].request.method: unknown field; did you mean "
-                 "\"methods\"?");
+    test_config_expect_error(
+        POLICY "  rulez: []\n" BASE,
+        "t.yaml:6:3: error: spec.rulez: unknown field; did you mean \"rules\"?");
+    test_config_expect_error(POLICY RULES "    actoin: Deny\n" BASE,
+                             "t.yaml:8:5: error: spec.rules[0].actoin: unknown field; did you mean "
+                             "\"action\"?");
+    test_config_expect_error(
+        POLICY RULES "    request: {method: [GET]}\n" BASE,
+        "t.yaml:8:15: error: spec.rules[0].request.method: unknown field; did you mean "
+        "\"methods\"?");
 }
 
 static void
 test_fields_of_the_other_decision_point_point_to_their_place(void **state)
 {
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz/allow\n"
-                        "    forwardHeaders: [x-user]\n" BASE,
-                 "t.yaml:8:5: error: spec.opa.forwardHeaders: not supported; OPA receives request "
-                 "headers in its input: list them in includeHeaders");
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz/allow\n"
-                        "    appendPath: true\n" BASE,
-                 "t.yaml:8:5: error: spec.opa.appendPath: not supported; OPA receives the path in "
-                 "its input (attributes.request.http.path, parsed_path)");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    includeHeaders: [x-user]\n" BASE,
-                 "t.yaml:8:5: error: spec.http.includeHeaders: not supported; a check service "
-                 "receives the request headers listed in forwardHeaders");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz/allow\n"
+               "    forwardHeaders: [x-user]\n" BASE,
+        "t.yaml:8:5: error: spec.opa.forwardHeaders: not supported; OPA receives request "
+        "headers in its input: list them in includeHeaders");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz/allow\n"
+               "    appendPath: true\n" BASE,
+        "t.yaml:8:5: error: spec.opa.appendPath: not supported; OPA receives the path in "
+        "its input (attributes.request.http.path, parsed_path)");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: http://127.0.0.1:9000/check\n"
+               "    includeHeaders: [x-user]\n" BASE,
+        "t.yaml:8:5: error: spec.http.includeHeaders: not supported; a check service "
+        "receives the request headers listed in forwardHeaders");
 }
 
 static void
 test_exactly_one_decision_source(void **state)
 {
-    expect_error(POLICY BASE, "t.yaml:5:3: error: spec: the policy has no decision source; set "
-                              "rules (rules: [] denies every request), opa, http or rego");
-    expect_error(POLICY "  rules: []\n"
-                        "  opa: {url: \"http://127.0.0.1:8181/v1/data/authz/allow\"}\n" BASE,
-                 "t.yaml:7:8: error: spec.opa: set only one of rules, opa, http and rego; a "
-                 "policy takes every decision from one source; put the others in policies of "
-                 "their own");
+    test_config_expect_error(POLICY BASE,
+                             "t.yaml:5:3: error: spec: the policy has no decision source; set "
+                             "rules (rules: [] denies every request), opa, http or rego");
+    test_config_expect_error(
+        POLICY "  rules: []\n"
+               "  opa: {url: \"http://127.0.0.1:8181/v1/data/authz/allow\"}\n" BASE,
+        "t.yaml:7:8: error: spec.opa: set only one of rules, opa, http and rego; a "
+        "policy takes every decision from one source; put the others in policies of "
+        "their own");
     /* The first source in the document is kept, whichever it is. */
-    expect_error(POLICY "  http: {url: \"http://127.0.0.1:9000/check\"}\n"
-                        "  rules: []\n" BASE,
-                 "t.yaml:7:10: error: spec.rules: set only one of rules, opa, http and rego; a "
-                 "policy takes every decision from one source; put the others in policies of "
-                 "their own");
-    expect_error(POLICY "  rules:\n" BASE,
-                 "t.yaml:6:9: error: spec.rules: rules is empty (null); write rules: [] to deny "
-                 "every request, or list the rules");
+    test_config_expect_error(
+        POLICY "  http: {url: \"http://127.0.0.1:9000/check\"}\n"
+               "  rules: []\n" BASE,
+        "t.yaml:7:10: error: spec.rules: set only one of rules, opa, http and rego; a "
+        "policy takes every decision from one source; put the others in policies of "
+        "their own");
+    test_config_expect_error(
+        POLICY "  rules:\n" BASE,
+        "t.yaml:6:9: error: spec.rules: rules is empty (null); write rules: [] to deny "
+        "every request, or list the rules");
 }
 
 static void
 test_empty_rules_deny_everything(void **state)
 {
-    struct pc_config *cfg = expect_ok(POLICY "  rules: []\n" BASE);
+    struct pc_config *cfg = test_config_expect_ok(POLICY "  rules: []\n" BASE);
     const struct pc_authz *a = authz_of(cfg);
 
     assert_int_equal(a->source, PC_AUTHZ_RULES);
@@ -383,20 +320,25 @@ test_empty_rules_deny_everything(void **state)
 static void
 test_policy_settings_are_checked(void **state)
 {
-    expect_error(POLICY "  denyStatus: 402\n  rules: []\n" BASE,
-                 "t.yaml:6:15: error: spec.denyStatus: denyStatus 402 is not allowed; use 401 "
-                 "(the caller must authenticate) or 403 to 499; 403 is the default");
-    expect_error(POLICY "  denyStatus: 500\n  rules: []\n" BASE,
-                 "t.yaml:6:15: error: spec.denyStatus: must be between 401 and 499, got 500");
-    expect_error(POLICY "  mode: Audit\n  rules: []\n" BASE,
-                 "t.yaml:6:9: error: spec.mode: unknown value \"Audit\"; allowed: Enforce, "
-                 "Shadow");
-    expect_error(POLICY "  failureMode: open\n  rules: []\n" BASE,
-                 "t.yaml:6:16: error: spec.failureMode: unknown value \"open\"; did you mean "
-                 "\"Open\"? allowed: Closed, Open");
-    expect_error(POLICY RULES "    action: Permit\n" BASE,
-                 "t.yaml:8:13: error: spec.rules[0].action: unknown value \"Permit\"; allowed: "
-                 "Allow, Deny");
+    test_config_expect_error(
+        POLICY "  denyStatus: 402\n  rules: []\n" BASE,
+        "t.yaml:6:15: error: spec.denyStatus: denyStatus 402 is not allowed; use 401 "
+        "(the caller must authenticate) or 403 to 499; 403 is the default");
+    test_config_expect_error(
+        POLICY "  denyStatus: 500\n  rules: []\n" BASE,
+        "t.yaml:6:15: error: spec.denyStatus: must be between 401 and 499, got 500");
+    test_config_expect_error(
+        POLICY "  mode: Audit\n  rules: []\n" BASE,
+        "t.yaml:6:9: error: spec.mode: unknown value \"Audit\"; allowed: Enforce, "
+        "Shadow");
+    test_config_expect_error(
+        POLICY "  failureMode: open\n  rules: []\n" BASE,
+        "t.yaml:6:16: error: spec.failureMode: unknown value \"open\"; did you mean "
+        "\"Open\"? allowed: Closed, Open");
+    test_config_expect_error(
+        POLICY RULES "    action: Permit\n" BASE,
+        "t.yaml:8:13: error: spec.rules[0].action: unknown value \"Permit\"; allowed: "
+        "Allow, Deny");
 }
 
 /* ---- rules ---- */
@@ -404,51 +346,60 @@ test_policy_settings_are_checked(void **state)
 static void
 test_rule_names_are_unique(void **state)
 {
-    expect_error(POLICY RULES "  - name: second\n"
-                              "  - name: first\n" BASE,
-                 "t.yaml:9:11: error: spec.rules[2].name: rule name \"first\" is already used at "
-                 "line 7; give every rule of a policy its own name");
-    expect_error(POLICY RULES "  - name: Second\n" BASE,
-                 "t.yaml:8:11: error: spec.rules[1].name: \"Second\" is not a valid name: "
-                 "lower-case letters, digits, '-' and '.'");
+    test_config_expect_error(
+        POLICY RULES "  - name: second\n"
+                     "  - name: first\n" BASE,
+        "t.yaml:9:11: error: spec.rules[2].name: rule name \"first\" is already used at "
+        "line 7; give every rule of a policy its own name");
+    test_config_expect_error(
+        POLICY RULES "  - name: Second\n" BASE,
+        "t.yaml:8:11: error: spec.rules[1].name: \"Second\" is not a valid name: "
+        "lower-case letters, digits, '-' and '.'");
 }
 
 static void
 test_methods_are_upper_case_tokens(void **state)
 {
-    expect_error(POLICY RULES "    request: {methods: [GET, post]}\n" BASE,
-                 "t.yaml:8:30: error: spec.rules[0].request.methods[1]: method \"post\" is not "
-                 "upper case; methods are case-sensitive (RFC 9110 section 9.1); write \"POST\"");
-    expect_error(POLICY RULES "    request: {methods: [\"GET /\"]}\n" BASE,
-                 "t.yaml:8:25: error: spec.rules[0].request.methods[0]: \"GET /\" is not a valid "
-                 "method; a method is a token such as GET or PURGE");
-    expect_error(POLICY RULES "    request: {methods: [GET, HEAD, GET]}\n" BASE,
-                 "t.yaml:8:36: error: spec.rules[0].request.methods[2]: method \"GET\" is listed "
-                 "twice; list each once");
+    test_config_expect_error(
+        POLICY RULES "    request: {methods: [GET, post]}\n" BASE,
+        "t.yaml:8:30: error: spec.rules[0].request.methods[1]: method \"post\" is not "
+        "upper case; methods are case-sensitive (RFC 9110 section 9.1); write \"POST\"");
+    test_config_expect_error(
+        POLICY RULES "    request: {methods: [\"GET /\"]}\n" BASE,
+        "t.yaml:8:25: error: spec.rules[0].request.methods[0]: \"GET /\" is not a valid "
+        "method; a method is a token such as GET or PURGE");
+    test_config_expect_error(
+        POLICY RULES "    request: {methods: [GET, HEAD, GET]}\n" BASE,
+        "t.yaml:8:36: error: spec.rules[0].request.methods[2]: method \"GET\" is listed "
+        "twice; list each once");
 }
 
 static void
 test_exact_and_prefix_paths(void **state)
 {
-    expect_error(POLICY RULES "    request: {paths: [{type: Exact, value: api}]}\n" BASE,
-                 "t.yaml:8:44: error: spec.rules[0].request.paths[0].value: path \"api\" must be "
-                 "an absolute path starting with '/'; write the path as it appears after "
-                 "normalisation, e.g. \"/api/v1\"");
-    expect_error(POLICY RULES "    request: {paths: [{type: PathPrefix, value: \"/a//b\"}]}\n" BASE,
-                 "t.yaml:8:49: error: spec.rules[0].request.paths[0].value: path \"/a//b\" must "
-                 "not contain \"//\", \"/./\", \"/../\", \"%2F\" or \"#\"; write the path as it "
-                 "appears after normalisation, e.g. \"/api/v1\"");
-    expect_error(POLICY RULES
-                 "    request: {paths: [{type: Exact, value: \"/users/{id}\"}]}\n" BASE,
-                 "t.yaml:8:44: error: spec.rules[0].request.paths[0].value: path \"/users/{id}\" "
-                 "holds '{' or '}', which only a Template captures with; to capture segments use "
-                 "type Template, such as {type: Template, value: \"/users/{id}\"}");
-    expect_error(POLICY RULES "    request: {paths: [{value: /a}]}\n" BASE,
-                 "t.yaml:8:23: error: spec.rules[0].request.paths[0].type: required field is "
-                 "missing");
-    expect_error(POLICY RULES "    request: {paths: [{type: Regex, value: /a}]}\n" BASE,
-                 "t.yaml:8:30: error: spec.rules[0].request.paths[0].type: unknown value "
-                 "\"Regex\"; allowed: Exact, PathPrefix, Template");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{type: Exact, value: api}]}\n" BASE,
+        "t.yaml:8:44: error: spec.rules[0].request.paths[0].value: path \"api\" must be "
+        "an absolute path starting with '/'; write the path as it appears after "
+        "normalisation, e.g. \"/api/v1\"");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{type: PathPrefix, value: \"/a//b\"}]}\n" BASE,
+        "t.yaml:8:49: error: spec.rules[0].request.paths[0].value: path \"/a//b\" must "
+        "not contain \"//\", \"/./\", \"/../\", \"%2F\" or \"#\"; write the path as it "
+        "appears after normalisation, e.g. \"/api/v1\"");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{type: Exact, value: \"/users/{id}\"}]}\n" BASE,
+        "t.yaml:8:44: error: spec.rules[0].request.paths[0].value: path \"/users/{id}\" "
+        "holds '{' or '}', which only a Template captures with; to capture segments use "
+        "type Template, such as {type: Template, value: \"/users/{id}\"}");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{value: /a}]}\n" BASE,
+        "t.yaml:8:23: error: spec.rules[0].request.paths[0].type: required field is "
+        "missing");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{type: Regex, value: /a}]}\n" BASE,
+        "t.yaml:8:30: error: spec.rules[0].request.paths[0].type: unknown value "
+        "\"Regex\"; allowed: Exact, PathPrefix, Template");
 }
 
 #define TEMPLATE_HINT                                                                              \
@@ -491,7 +442,7 @@ test_template_syntax(void **state)
                                  "template \"%s\" is not valid: %s" TEMPLATE_HINT,
                                  cases[i].template, cases[i].problem);
 
-        expect_error(yaml, want);
+        test_config_expect_error(yaml, want);
         free(yaml);
         free(want);
     }
@@ -500,62 +451,72 @@ test_template_syntax(void **state)
 static void
 test_header_tests(void **state)
 {
-    expect_error(POLICY RULES "    request:\n"
-                              "      headers: [{name: x-a, type: Present, value: yes}]\n" BASE,
-                 "t.yaml:9:51: error: spec.rules[0].request.headers[0].value: value is not used "
-                 "with type Present; remove value, or choose another type");
-    expect_error(POLICY RULES "    request:\n"
-                              "      headers: [{name: x-a}]\n" BASE,
-                 "t.yaml:9:17: error: spec.rules[0].request.headers[0].value: required field is "
-                 "missing; give the value to compare with, or use type Present");
-    expect_error(POLICY RULES "    request:\n"
-                              "      headers: [{name: \"x a\", value: b}]\n" BASE,
-                 "t.yaml:9:24: error: spec.rules[0].request.headers[0].name: \"x a\" is not a "
-                 "valid header name");
-    expect_error(POLICY RULES "    request:\n"
-                              "      headers:\n"
-                              "      - {name: x-a, type: RegularExpression, value: \"(a\"}\n" BASE,
-                 "t.yaml:10:53: error: spec.rules[0].request.headers[0].value: invalid regular "
-                 "expression: missing closing parenthesis at offset 2; patterns are PCRE2 in "
-                 "UTF-8 mode, kept close to RE2, and must match the whole value");
-    expect_error(POLICY RULES
-                 "    request:\n"
-                 "      headers:\n"
-                 "      - {name: x-a, type: RegularExpression, value: \"(a)\\\\1\"}\n" BASE,
-                 "t.yaml:10:53: error: spec.rules[0].request.headers[0].value: invalid regular "
-                 "expression: backreferences are not supported at offset 0; patterns are PCRE2 "
-                 "in UTF-8 mode, kept close to RE2, and must match the whole value");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      headers: [{name: x-a, type: Present, value: yes}]\n" BASE,
+        "t.yaml:9:51: error: spec.rules[0].request.headers[0].value: value is not used "
+        "with type Present; remove value, or choose another type");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      headers: [{name: x-a}]\n" BASE,
+        "t.yaml:9:17: error: spec.rules[0].request.headers[0].value: required field is "
+        "missing; give the value to compare with, or use type Present");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      headers: [{name: \"x a\", value: b}]\n" BASE,
+        "t.yaml:9:24: error: spec.rules[0].request.headers[0].name: \"x a\" is not a "
+        "valid header name");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      headers:\n"
+                     "      - {name: x-a, type: RegularExpression, value: \"(a\"}\n" BASE,
+        "t.yaml:10:53: error: spec.rules[0].request.headers[0].value: invalid regular "
+        "expression: missing closing parenthesis at offset 2; patterns are PCRE2 in "
+        "UTF-8 mode, kept close to RE2, and must match the whole value");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      headers:\n"
+                     "      - {name: x-a, type: RegularExpression, value: \"(a)\\\\1\"}\n" BASE,
+        "t.yaml:10:53: error: spec.rules[0].request.headers[0].value: invalid regular "
+        "expression: backreferences are not supported at offset 0; patterns are PCRE2 "
+        "in UTF-8 mode, kept close to RE2, and must match the whole value");
 }
 
 static void
 test_cidrs(void **state)
 {
-    expect_error(POLICY RULES "    request: {sourceCIDRs: [10.1.2.3/8]}\n" BASE,
-                 "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.1.2.3/8\" is not "
-                 "a CIDR block: it has host bits set; did you mean 10.0.0.0/8? a single address is "
-                 "written without a prefix, or with /32");
-    expect_error(POLICY RULES "    request: {notSourceCIDRs: [\"2001:db8::1/32\"]}\n" BASE,
-                 "t.yaml:8:32: error: spec.rules[0].request.notSourceCIDRs[0]: \"2001:db8::1/32\" "
-                 "is not a CIDR block: it has host bits set; did you mean 2001:db8::/32? a single "
-                 "address is written without a prefix, or with /128");
-    expect_error(POLICY RULES "    request: {sourceCIDRs: [10.0.0.0/33]}\n" BASE,
-                 "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.0.0.0/33\" is "
-                 "not a CIDR block: its prefix length is not a number from 0 to 32; write an "
-                 "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
-    expect_error(POLICY RULES "    request: {sourceCIDRs: [10.0.0.0/08]}\n" BASE,
-                 "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.0.0.0/08\" is "
-                 "not a CIDR block: its prefix length is not a number from 0 to 32; write an "
-                 "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
-    expect_error(POLICY RULES "    request: {sourceCIDRs: [localhost]}\n" BASE,
-                 "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"localhost\" is not "
-                 "a CIDR block: it is not an IP address with an optional /prefix length; write an "
-                 "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
-    expect_error(POLICY RULES "    request:\n"
-                              "      sourceCIDRs: [10.0.0.0/8]\n"
-                              "      notSourceCIDRs: [\"::1\"]\n" BASE,
-                 "t.yaml:10:23: error: spec.rules[0].request.notSourceCIDRs: set sourceCIDRs or "
-                 "notSourceCIDRs, not both; a rule tests the client address one way; split it "
-                 "into two rules");
+    test_config_expect_error(
+        POLICY RULES "    request: {sourceCIDRs: [10.1.2.3/8]}\n" BASE,
+        "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.1.2.3/8\" is not "
+        "a CIDR block: it has host bits set; did you mean 10.0.0.0/8? a single address is "
+        "written without a prefix, or with /32");
+    test_config_expect_error(
+        POLICY RULES "    request: {notSourceCIDRs: [\"2001:db8::1/32\"]}\n" BASE,
+        "t.yaml:8:32: error: spec.rules[0].request.notSourceCIDRs[0]: \"2001:db8::1/32\" "
+        "is not a CIDR block: it has host bits set; did you mean 2001:db8::/32? a single "
+        "address is written without a prefix, or with /128");
+    test_config_expect_error(
+        POLICY RULES "    request: {sourceCIDRs: [10.0.0.0/33]}\n" BASE,
+        "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.0.0.0/33\" is "
+        "not a CIDR block: its prefix length is not a number from 0 to 32; write an "
+        "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
+    test_config_expect_error(
+        POLICY RULES "    request: {sourceCIDRs: [10.0.0.0/08]}\n" BASE,
+        "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"10.0.0.0/08\" is "
+        "not a CIDR block: its prefix length is not a number from 0 to 32; write an "
+        "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
+    test_config_expect_error(
+        POLICY RULES "    request: {sourceCIDRs: [localhost]}\n" BASE,
+        "t.yaml:8:29: error: spec.rules[0].request.sourceCIDRs[0]: \"localhost\" is not "
+        "a CIDR block: it is not an IP address with an optional /prefix length; write an "
+        "address and a prefix length, such as 10.0.0.0/8 or 2001:db8::/32");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      sourceCIDRs: [10.0.0.0/8]\n"
+                     "      notSourceCIDRs: [\"::1\"]\n" BASE,
+        "t.yaml:10:23: error: spec.rules[0].request.notSourceCIDRs: set sourceCIDRs or "
+        "notSourceCIDRs, not both; a rule tests the client address one way; split it "
+        "into two rules");
 }
 
 /* ---- the principal ---- */
@@ -563,75 +524,84 @@ test_cidrs(void **state)
 static void
 test_anonymous_excludes_other_principal_conditions(void **state)
 {
-    expect_error(POLICY RULES "    principal:\n"
-                              "      authenticated: false\n"
-                              "      scopes: {allOf: [read]}\n" BASE,
-                 "t.yaml:9:22: error: spec.rules[0].principal.authenticated: authenticated: false "
-                 "admits only anonymous callers, and the principal also sets scopes; anonymous "
-                 "callers have no subject, issuer, client id, scopes, roles or claims: remove "
-                 "authenticated: false or the other conditions");
+    test_config_expect_error(
+        POLICY RULES "    principal:\n"
+                     "      authenticated: false\n"
+                     "      scopes: {allOf: [read]}\n" BASE,
+        "t.yaml:9:22: error: spec.rules[0].principal.authenticated: authenticated: false "
+        "admits only anonymous callers, and the principal also sets scopes; anonymous "
+        "callers have no subject, issuer, client id, scopes, roles or claims: remove "
+        "authenticated: false or the other conditions");
 }
 
 static void
 test_principal_values(void **state)
 {
-    expect_error(POLICY RULES
-                 "    principal: {subjects: [alice, {type: Prefx, value: svc-}]}\n" BASE,
-                 "t.yaml:8:42: error: spec.rules[0].principal.subjects[1].type: unknown value "
-                 "\"Prefx\"; did you mean \"Prefix\"? allowed: Exact, Prefix, Suffix, Present, "
-                 "RegularExpression");
-    expect_error(POLICY RULES "    principal: {subjects: [42]}\n" BASE,
-                 "t.yaml:8:28: error: spec.rules[0].principal.subjects[0]: expected a string, got "
-                 "an integer; quote it: \"42\"");
-    expect_error(POLICY RULES "    principal: {scopes: {allOf: [\"a b\"]}}\n" BASE,
-                 "t.yaml:8:34: error: spec.rules[0].principal.scopes.allOf[0]: \"a b\" is not a "
-                 "valid scope: 1 to 256 printable ASCII characters without spaces, '\"' or '\\'");
-    expect_error(POLICY RULES "    principal:\n"
-                              "      claims:\n"
-                              "        anyOf: [{path: \"org..tenant\", value: acme}]\n" BASE,
-                 "t.yaml:10:24: error: spec.rules[0].principal.claims.anyOf[0].path: claim path "
-                 "\"org..tenant\" is not valid: it has an empty claim name (a leading, doubled or "
-                 "trailing '.'); write claim names separated by '.', such as "
-                 "\"realm_access.roles\"");
-    expect_error(POLICY RULES "    principal:\n"
-                              "      claims:\n"
-                              "        allOf: [{path: tenant, type: RegularExpression, value: "
-                              "\"[a\"}]\n" BASE,
-                 "t.yaml:10:64: error: spec.rules[0].principal.claims.allOf[0].value: invalid "
-                 "regular expression: missing terminating ] for character class at offset 2; "
-                 "patterns are PCRE2 in UTF-8 mode, kept close to RE2, and must match the whole "
-                 "value");
+    test_config_expect_error(
+        POLICY RULES "    principal: {subjects: [alice, {type: Prefx, value: svc-}]}\n" BASE,
+        "t.yaml:8:42: error: spec.rules[0].principal.subjects[1].type: unknown value "
+        "\"Prefx\"; did you mean \"Prefix\"? allowed: Exact, Prefix, Suffix, Present, "
+        "RegularExpression");
+    test_config_expect_error(
+        POLICY RULES "    principal: {subjects: [42]}\n" BASE,
+        "t.yaml:8:28: error: spec.rules[0].principal.subjects[0]: expected a string, got "
+        "an integer; quote it: \"42\"");
+    test_config_expect_error(
+        POLICY RULES "    principal: {scopes: {allOf: [\"a b\"]}}\n" BASE,
+        "t.yaml:8:34: error: spec.rules[0].principal.scopes.allOf[0]: \"a b\" is not a "
+        "valid scope: 1 to 256 printable ASCII characters without spaces, '\"' or '\\'");
+    test_config_expect_error(
+        POLICY RULES "    principal:\n"
+                     "      claims:\n"
+                     "        anyOf: [{path: \"org..tenant\", value: acme}]\n" BASE,
+        "t.yaml:10:24: error: spec.rules[0].principal.claims.anyOf[0].path: claim path "
+        "\"org..tenant\" is not valid: it has an empty claim name (a leading, doubled or "
+        "trailing '.'); write claim names separated by '.', such as "
+        "\"realm_access.roles\"");
+    test_config_expect_error(
+        POLICY RULES "    principal:\n"
+                     "      claims:\n"
+                     "        allOf: [{path: tenant, type: RegularExpression, value: "
+                     "\"[a\"}]\n" BASE,
+        "t.yaml:10:64: error: spec.rules[0].principal.claims.allOf[0].value: invalid "
+        "regular expression: missing terminating ] for character class at offset 2; "
+        "patterns are PCRE2 in UTF-8 mode, kept close to RE2, and must match the whole "
+        "value");
 }
 
 static void
 test_path_params_need_every_path_to_capture(void **state)
 {
-    expect_error(POLICY RULES "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
-                 "t.yaml:8:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
-                 "\"id\" is not captured: the rule has no Template path; add request.paths with a "
-                 "Template that captures it, such as {type: Template, value: \"/users/{id}\"}");
-    expect_error(POLICY RULES "    request:\n"
-                              "      paths:\n"
-                              "      - {type: Template, value: \"/users/{id}\"}\n"
-                              "      - {type: Exact, value: /users}\n"
-                              "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
-                 "t.yaml:12:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
-                 "\"id\" is not captured by request.paths[1] (Exact \"/users\"); capture {id} in "
-                 "every path of the rule, or move the other paths to a rule of their own");
-    expect_error(POLICY RULES "    request:\n"
-                              "      paths:\n"
-                              "      - {type: Template, value: \"/users/{id}/orders\"}\n"
-                              "      - {type: Template, value: \"/accounts/{idx}\"}\n"
-                              "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
-                 "t.yaml:12:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
-                 "\"id\" is not captured by request.paths[1] (Template \"/accounts/{idx}\"); "
-                 "capture {id} in every path of the rule, or move the other paths to a rule of "
-                 "their own");
-    expect_error(POLICY RULES "    request: {paths: [{type: Template, value: \"/u/{id}\"}]}\n"
-                              "    principal: {pathParams: [{param: 1d, claim: sub}]}\n" BASE,
-                 "t.yaml:9:38: error: spec.rules[0].principal.pathParams[0].param: \"1d\" is not a "
-                 "parameter name; a parameter name is a letter or '_' followed by letters, digits "
-                 "and '_', as in {id}");
+    test_config_expect_error(
+        POLICY RULES "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
+        "t.yaml:8:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
+        "\"id\" is not captured: the rule has no Template path; add request.paths with a "
+        "Template that captures it, such as {type: Template, value: \"/users/{id}\"}");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      paths:\n"
+                     "      - {type: Template, value: \"/users/{id}\"}\n"
+                     "      - {type: Exact, value: /users}\n"
+                     "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
+        "t.yaml:12:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
+        "\"id\" is not captured by request.paths[1] (Exact \"/users\"); capture {id} in "
+        "every path of the rule, or move the other paths to a rule of their own");
+    test_config_expect_error(
+        POLICY RULES "    request:\n"
+                     "      paths:\n"
+                     "      - {type: Template, value: \"/users/{id}/orders\"}\n"
+                     "      - {type: Template, value: \"/accounts/{idx}\"}\n"
+                     "    principal: {pathParams: [{param: id, claim: sub}]}\n" BASE,
+        "t.yaml:12:38: error: spec.rules[0].principal.pathParams[0].param: parameter "
+        "\"id\" is not captured by request.paths[1] (Template \"/accounts/{idx}\"); "
+        "capture {id} in every path of the rule, or move the other paths to a rule of "
+        "their own");
+    test_config_expect_error(
+        POLICY RULES "    request: {paths: [{type: Template, value: \"/u/{id}\"}]}\n"
+                     "    principal: {pathParams: [{param: 1d, claim: sub}]}\n" BASE,
+        "t.yaml:9:38: error: spec.rules[0].principal.pathParams[0].param: \"1d\" is not a "
+        "parameter name; a parameter name is a letter or '_' followed by letters, digits "
+        "and '_', as in {id}");
 }
 
 /* ---- the peer ---- */
@@ -639,27 +609,31 @@ test_path_params_need_every_path_to_capture(void **state)
 static void
 test_peer_conditions(void **state)
 {
-    expect_error(POLICY RULES "    peer:\n"
-                              "      certificate: false\n"
-                              "      dnsNames: [client.example.org]\n" BASE,
-                 "t.yaml:9:20: error: spec.rules[0].peer.certificate: certificate: false cannot "
-                 "be combined with dnsNames; the other conditions test a certificate, so they "
-                 "require one: remove certificate: false");
-    expect_error(POLICY RULES "    peer: {spiffeIDs: [\"spiffe://*.example.org/web\"]}\n" BASE,
-                 "t.yaml:8:24: error: spec.rules[0].peer.spiffeIDs[0]: SPIFFE ID pattern "
-                 "\"spiffe://*.example.org/web\" refused: pattern_wildcard_in_trust_domain; write "
-                 "spiffe://<trust domain>/<path>: '*' matches within one segment, \"**\" any "
-                 "number of whole segments, a trailing '/' every ID below; the trust domain is "
-                 "always literal");
-    expect_error(POLICY RULES "    peer: {spiffeIDs: [\"https://example.org/web\"]}\n" BASE,
-                 "t.yaml:8:24: error: spec.rules[0].peer.spiffeIDs[0]: SPIFFE ID pattern "
-                 "\"https://example.org/web\" refused: spiffe_id_scheme; write spiffe://<trust "
-                 "domain>/<path>: '*' matches within one segment, \"**\" any number of whole "
-                 "segments, a trailing '/' every ID below; the trust domain is always literal");
-    expect_error(POLICY RULES "    peer: {dnsNames: [\"Client.Example.org\"]}\n" BASE,
-                 "t.yaml:8:23: error: spec.rules[0].peer.dnsNames[0]: \"Client.Example.org\" is "
-                 "not a valid hostname; use lower-case DNS labels, optionally after a leading "
-                 "\"*.\"; IP addresses are not hostnames");
+    test_config_expect_error(
+        POLICY RULES "    peer:\n"
+                     "      certificate: false\n"
+                     "      dnsNames: [client.example.org]\n" BASE,
+        "t.yaml:9:20: error: spec.rules[0].peer.certificate: certificate: false cannot "
+        "be combined with dnsNames; the other conditions test a certificate, so they "
+        "require one: remove certificate: false");
+    test_config_expect_error(
+        POLICY RULES "    peer: {spiffeIDs: [\"spiffe://*.example.org/web\"]}\n" BASE,
+        "t.yaml:8:24: error: spec.rules[0].peer.spiffeIDs[0]: SPIFFE ID pattern "
+        "\"spiffe://*.example.org/web\" refused: pattern_wildcard_in_trust_domain; write "
+        "spiffe://<trust domain>/<path>: '*' matches within one segment, \"**\" any "
+        "number of whole segments, a trailing '/' every ID below; the trust domain is "
+        "always literal");
+    test_config_expect_error(
+        POLICY RULES "    peer: {spiffeIDs: [\"https://example.org/web\"]}\n" BASE,
+        "t.yaml:8:24: error: spec.rules[0].peer.spiffeIDs[0]: SPIFFE ID pattern "
+        "\"https://example.org/web\" refused: spiffe_id_scheme; write spiffe://<trust "
+        "domain>/<path>: '*' matches within one segment, \"**\" any number of whole "
+        "segments, a trailing '/' every ID below; the trust domain is always literal");
+    test_config_expect_error(
+        POLICY RULES "    peer: {dnsNames: [\"Client.Example.org\"]}\n" BASE,
+        "t.yaml:8:23: error: spec.rules[0].peer.dnsNames[0]: \"Client.Example.org\" is "
+        "not a valid hostname; use lower-case DNS labels, optionally after a leading "
+        "\"*.\"; IP addresses are not hostnames");
 }
 
 /* ---- decision points ---- */
@@ -667,23 +641,28 @@ test_peer_conditions(void **state)
 static void
 test_opa_url(void **state)
 {
-    expect_error(POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/policies/authz\"}\n" BASE,
-                 "t.yaml:6:14: error: spec.opa.url: \"http://127.0.0.1:8181/v1/policies/authz\" "
-                 "names no document under /v1/data/; give OPA's Data API URL of the decision, "
-                 "such as http://127.0.0.1:8181/v1/data/portcullis/authz");
-    expect_error(POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/data/\"}\n" BASE,
-                 "t.yaml:6:14: error: spec.opa.url: \"http://127.0.0.1:8181/v1/data/\" names no "
-                 "document under /v1/data/; give OPA's Data API URL of the decision, such as "
-                 "http://127.0.0.1:8181/v1/data/portcullis/authz");
-    expect_error(POLICY "  opa: {url: \"http://opa.internal:8181/v1/data/authz\"}\n" BASE,
-                 "t.yaml:6:14: error: spec.opa.url: scheme \"http\" refused; use https://; plain "
-                 "http is allowed only to a loopback address (127.0.0.1, ::1, localhost)");
-    expect_error(POLICY "  opa: {url: \"grpc://127.0.0.1:9191/v1/data/authz\"}\n" BASE,
-                 "t.yaml:6:14: error: spec.opa.url: \"grpc://127.0.0.1:9191/v1/data/authz\" is "
-                 "not a usable URL: it is not an http:// or https:// URL; write "
-                 "https://host[:port]/path");
-    expect_error(POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/data/a\", timeout: 11s}\n" BASE,
-                 "t.yaml:6:58: error: spec.opa.timeout: must be between 1ms and 10s");
+    test_config_expect_error(
+        POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/policies/authz\"}\n" BASE,
+        "t.yaml:6:14: error: spec.opa.url: \"http://127.0.0.1:8181/v1/policies/authz\" "
+        "names no document under /v1/data/; give OPA's Data API URL of the decision, "
+        "such as http://127.0.0.1:8181/v1/data/portcullis/authz");
+    test_config_expect_error(
+        POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/data/\"}\n" BASE,
+        "t.yaml:6:14: error: spec.opa.url: \"http://127.0.0.1:8181/v1/data/\" names no "
+        "document under /v1/data/; give OPA's Data API URL of the decision, such as "
+        "http://127.0.0.1:8181/v1/data/portcullis/authz");
+    test_config_expect_error(
+        POLICY "  opa: {url: \"http://opa.internal:8181/v1/data/authz\"}\n" BASE,
+        "t.yaml:6:14: error: spec.opa.url: scheme \"http\" refused; use https://; plain "
+        "http is allowed only to a loopback address (127.0.0.1, ::1, localhost)");
+    test_config_expect_error(
+        POLICY "  opa: {url: \"grpc://127.0.0.1:9191/v1/data/authz\"}\n" BASE,
+        "t.yaml:6:14: error: spec.opa.url: \"grpc://127.0.0.1:9191/v1/data/authz\" is "
+        "not a usable URL: it is not an http:// or https:// URL; write "
+        "https://host[:port]/path");
+    test_config_expect_error(
+        POLICY "  opa: {url: \"http://127.0.0.1:8181/v1/data/a\", timeout: 11s}\n" BASE,
+        "t.yaml:6:58: error: spec.opa.timeout: must be between 1ms and 10s");
 }
 
 static void
@@ -691,22 +670,25 @@ test_ca_bundles(void **state)
 {
     char *yaml;
 
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    caBundle: {pem: " CERT_QUOTED "}\n" BASE,
-                 "t.yaml:8:15: error: spec.opa.caBundle: caBundle applies only to an https url; "
-                 "use an https:// url, or remove caBundle");
-    expect_error(POLICY "  http:\n"
-                        "    url: https://authz.example.com/check\n"
-                        "    caBundle: {}\n" BASE,
-                 "t.yaml:8:15: error: spec.http.caBundle: set exactly one of file and pem; a "
-                 "caBundle reads PEM certificates from a file or holds them inline");
-    expect_error(POLICY "  http:\n"
-                        "    url: https://authz.example.com/check\n"
-                        "    caBundle: {pem: \"hello\"}\n" BASE,
-                 "t.yaml:8:21: error: spec.http.caBundle.pem: not a CA bundle: it holds no PEM "
-                 "certificate (-----BEGIN CERTIFICATE-----); give PEM certificates (-----BEGIN "
-                 "CERTIFICATE-----)");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    caBundle: {pem: " CERT_QUOTED "}\n" BASE,
+        "t.yaml:8:15: error: spec.opa.caBundle: caBundle applies only to an https url; "
+        "use an https:// url, or remove caBundle");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: https://authz.example.com/check\n"
+               "    caBundle: {}\n" BASE,
+        "t.yaml:8:15: error: spec.http.caBundle: set exactly one of file and pem; a "
+        "caBundle reads PEM certificates from a file or holds them inline");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: https://authz.example.com/check\n"
+               "    caBundle: {pem: \"hello\"}\n" BASE,
+        "t.yaml:8:21: error: spec.http.caBundle.pem: not a CA bundle: it holds no PEM "
+        "certificate (-----BEGIN CERTIFICATE-----); give PEM certificates (-----BEGIN "
+        "CERTIFICATE-----)");
     yaml = format_text(POLICY "  http:\n"
                               "    url: https://authz.example.com/check\n"
                               "    caBundle: {file: %s/missing.pem}\n" BASE,
@@ -715,7 +697,7 @@ test_ca_bundles(void **state)
                              "\"%s/missing.pem\" does not exist; check the path",
                              dir);
 
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 }
@@ -723,81 +705,90 @@ test_ca_bundles(void **state)
 static void
 test_cache_keys(void **state)
 {
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    cache: {ttl: 5s, key: [principal.subject]}\n" BASE,
-                 "t.yaml:8:28: error: spec.opa.cache.key[0]: \"principal.subject\" is not a cache "
-                 "key; did you mean \"principal.sub\"? a cache is keyed on input paths that are "
-                 "always defined: attributes.request.http.method, .path, .host or .headers.<name>, "
-                 "parsed_path, principal.sub, .iss or .client_id, peer.spiffe_id, "
-                 "attributes.source.address");
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    cache: {ttl: 5s, key: [input.claims.tenant]}\n" BASE,
-                 "t.yaml:8:28: error: spec.opa.cache.key[0]: \"input.claims.tenant\" is not a "
-                 "cache key; a cache is keyed on input paths that are always defined: "
-                 "attributes.request.http.method, .path, .host or .headers.<name>, parsed_path, "
-                 "principal.sub, .iss or .client_id, peer.spiffe_id, attributes.source.address");
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    cache:\n"
-                        "      ttl: 5s\n"
-                        "      key: [attributes.request.http.headers.X-Tenant]\n" BASE,
-                 "t.yaml:10:13: error: spec.opa.cache.key[0]: header name \"X-Tenant\" in cache "
-                 "key \"attributes.request.http.headers.X-Tenant\" is not lower case; the input "
-                 "document names headers in lower case");
-    expect_error(POLICY
-                 "  http:\n"
-                 "    url: http://127.0.0.1:9000/check\n"
-                 "    cache: {ttl: 5s, key: [parsed_path, principal.sub, parsed_path]}\n" BASE,
-                 "t.yaml:8:56: error: spec.http.cache.key[2]: cache key \"parsed_path\" is listed "
-                 "twice; list each once");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    cache: {key: [parsed_path]}\n" BASE,
-                 "t.yaml:8:12: error: spec.http.cache.ttl: required field is missing");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    cache: {ttl: 2h, key: [parsed_path]}\n" BASE,
-                 "t.yaml:8:18: error: spec.http.cache.ttl: must be between 1ms and 1h");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    cache: {ttl: 5s, key: [principal.subject]}\n" BASE,
+        "t.yaml:8:28: error: spec.opa.cache.key[0]: \"principal.subject\" is not a cache "
+        "key; did you mean \"principal.sub\"? a cache is keyed on input paths that are "
+        "always defined: attributes.request.http.method, .path, .host or .headers.<name>, "
+        "parsed_path, principal.sub, .iss or .client_id, peer.spiffe_id, "
+        "attributes.source.address");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    cache: {ttl: 5s, key: [input.claims.tenant]}\n" BASE,
+        "t.yaml:8:28: error: spec.opa.cache.key[0]: \"input.claims.tenant\" is not a "
+        "cache key; a cache is keyed on input paths that are always defined: "
+        "attributes.request.http.method, .path, .host or .headers.<name>, parsed_path, "
+        "principal.sub, .iss or .client_id, peer.spiffe_id, attributes.source.address");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    cache:\n"
+               "      ttl: 5s\n"
+               "      key: [attributes.request.http.headers.X-Tenant]\n" BASE,
+        "t.yaml:10:13: error: spec.opa.cache.key[0]: header name \"X-Tenant\" in cache "
+        "key \"attributes.request.http.headers.X-Tenant\" is not lower case; the input "
+        "document names headers in lower case");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: http://127.0.0.1:9000/check\n"
+               "    cache: {ttl: 5s, key: [parsed_path, principal.sub, parsed_path]}\n" BASE,
+        "t.yaml:8:56: error: spec.http.cache.key[2]: cache key \"parsed_path\" is listed "
+        "twice; list each once");
+    test_config_expect_error(POLICY "  http:\n"
+                                    "    url: http://127.0.0.1:9000/check\n"
+                                    "    cache: {key: [parsed_path]}\n" BASE,
+                             "t.yaml:8:12: error: spec.http.cache.ttl: required field is missing");
+    test_config_expect_error(POLICY "  http:\n"
+                                    "    url: http://127.0.0.1:9000/check\n"
+                                    "    cache: {ttl: 2h, key: [parsed_path]}\n" BASE,
+                             "t.yaml:8:18: error: spec.http.cache.ttl: must be between 1ms and 1h");
 }
 
 static void
 test_http_check_headers(void **state)
 {
-    expect_error(POLICY "  http:\n"
-                        "    url: \"http://127.0.0.1:9000/check?v=1\"\n"
-                        "    appendPath: true\n" BASE,
-                 "t.yaml:7:10: error: spec.http.url: url has a query, and appendPath adds the "
-                 "request's path after the url; remove the query, or set appendPath: false");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    forwardHeaders: [authorization, Content-Length]\n" BASE,
-                 "t.yaml:8:37: error: spec.http.forwardHeaders[1]: header \"Content-Length\" "
-                 "cannot be copied to the check; the proxy manages this framing and connection "
-                 "header itself");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    upstreamHeaders: [x-auth-user, x-request-id]\n" BASE,
-                 "t.yaml:8:36: error: spec.http.upstreamHeaders[1]: header \"x-request-id\" cannot "
-                 "be copied to the upstream request; the gateway sets this header itself");
-    expect_error(POLICY "  http:\n"
-                        "    url: http://127.0.0.1:9000/check\n"
-                        "    upstreamHeaders: [host]\n" BASE,
-                 "t.yaml:8:23: error: spec.http.upstreamHeaders[0]: header \"host\" cannot be "
-                 "copied to the upstream request; each request carries the Host of the server it "
-                 "is sent to");
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    includeHeaders: []\n" BASE,
-                 "t.yaml:8:21: error: spec.opa.includeHeaders: includeHeaders is empty; leave "
-                 "includeHeaders out to put every request header in the input, or list the ones "
-                 "the policy reads");
-    expect_error(POLICY "  opa:\n"
-                        "    url: http://127.0.0.1:8181/v1/data/authz\n"
-                        "    includeHeaders: [x-tenant, X-Tenant]\n" BASE,
-                 "t.yaml:8:32: error: spec.opa.includeHeaders[1]: header \"X-Tenant\" is listed "
-                 "twice; list each once");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: \"http://127.0.0.1:9000/check?v=1\"\n"
+               "    appendPath: true\n" BASE,
+        "t.yaml:7:10: error: spec.http.url: url has a query, and appendPath adds the "
+        "request's path after the url; remove the query, or set appendPath: false");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: http://127.0.0.1:9000/check\n"
+               "    forwardHeaders: [authorization, Content-Length]\n" BASE,
+        "t.yaml:8:37: error: spec.http.forwardHeaders[1]: header \"Content-Length\" "
+        "cannot be copied to the check; the proxy manages this framing and connection "
+        "header itself");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: http://127.0.0.1:9000/check\n"
+               "    upstreamHeaders: [x-auth-user, x-request-id]\n" BASE,
+        "t.yaml:8:36: error: spec.http.upstreamHeaders[1]: header \"x-request-id\" cannot "
+        "be copied to the upstream request; the gateway sets this header itself");
+    test_config_expect_error(
+        POLICY "  http:\n"
+               "    url: http://127.0.0.1:9000/check\n"
+               "    upstreamHeaders: [host]\n" BASE,
+        "t.yaml:8:23: error: spec.http.upstreamHeaders[0]: header \"host\" cannot be "
+        "copied to the upstream request; each request carries the Host of the server it "
+        "is sent to");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    includeHeaders: []\n" BASE,
+        "t.yaml:8:21: error: spec.opa.includeHeaders: includeHeaders is empty; leave "
+        "includeHeaders out to put every request header in the input, or list the ones "
+        "the policy reads");
+    test_config_expect_error(
+        POLICY "  opa:\n"
+               "    url: http://127.0.0.1:8181/v1/data/authz\n"
+               "    includeHeaders: [x-tenant, X-Tenant]\n" BASE,
+        "t.yaml:8:32: error: spec.opa.includeHeaders[1]: header \"X-Tenant\" is listed "
+        "twice; list each once");
 }
 
 /* ---- Rego ---- */
@@ -815,7 +806,7 @@ test_rego_module_errors_are_located(void **state)
         "`portcullis policy eval -d FILE QUERY` shows the same errors",
         (size_t)13 + strlen(dir) + strlen("/authz.rego, "), dir);
 
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
@@ -830,7 +821,7 @@ test_rego_module_errors_are_located(void **state)
                        "%s/unsafe.rego:5:6: rego_unsafe_var_error: var y is unsafe; `portcullis "
                        "policy eval -d FILE QUERY` shows the same errors",
                        dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 }
@@ -849,7 +840,7 @@ test_rego_files_and_query(void **state)
                        "does not exist; relative paths are read from the directory of the file "
                        "that declares them",
                        cwd);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
@@ -857,19 +848,21 @@ test_rego_files_and_query(void **state)
                               "    files: [%s/authz.rego]\n"
                               "    query: \"data.portcullis.authz.decision ==\"\n" BASE,
                        dir);
-    expect_error(yaml, "t.yaml:8:12: error: spec.rego.query: query \"data.portcullis.authz."
-                       "decision ==\" does not compile: query:1:34: rego_parse_error: unexpected "
-                       "eof token: expected term; name the rule that holds the decision, such as "
-                       "data.portcullis.authz.decision");
+    test_config_expect_error(
+        yaml, "t.yaml:8:12: error: spec.rego.query: query \"data.portcullis.authz."
+              "decision ==\" does not compile: query:1:34: rego_parse_error: unexpected "
+              "eof token: expected term; name the rule that holds the decision, such as "
+              "data.portcullis.authz.decision");
     free(yaml);
 
     yaml = format_text(POLICY "  rego:\n"
                               "    files: [%s/authz.rego]\n"
                               "    query: \"data.portcullis.authz.decision; true\"\n" BASE,
                        dir);
-    expect_error(yaml, "t.yaml:8:12: error: spec.rego.query: query \"data.portcullis.authz."
-                       "decision; true\" has 2 expressions, and a decision is one; name the rule "
-                       "that holds the decision, such as data.portcullis.authz.decision");
+    test_config_expect_error(
+        yaml, "t.yaml:8:12: error: spec.rego.query: query \"data.portcullis.authz."
+              "decision; true\" has 2 expressions, and a decision is one; name the rule "
+              "that holds the decision, such as data.portcullis.authz.decision");
     free(yaml);
 
     yaml = format_text(POLICY "  rego:\n"
@@ -879,14 +872,14 @@ test_rego_files_and_query(void **state)
     want = format_text("t.yaml:7:%zu: error: spec.rego.files[1]: file \"%s/authz.rego\" is "
                        "listed twice; list each once",
                        (size_t)13 + strlen(dir) + strlen("/authz.rego, "), dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
-    expect_error(POLICY "  rego: {files: [a.rego]}\n" BASE,
-                 "t.yaml:6:9: error: spec.rego.query: required field is missing");
-    expect_error(POLICY "  rego: {files: [], query: data.x}\n" BASE,
-                 "t.yaml:6:17: error: spec.rego.files: must not be empty");
+    test_config_expect_error(POLICY "  rego: {files: [a.rego]}\n" BASE,
+                             "t.yaml:6:9: error: spec.rego.query: required field is missing");
+    test_config_expect_error(POLICY "  rego: {files: [], query: data.x}\n" BASE,
+                             "t.yaml:6:17: error: spec.rego.files: must not be empty");
 }
 
 /* ---- targets ---- */
@@ -894,89 +887,97 @@ test_rego_files_and_query(void **state)
 static void
 test_targets_resolve(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: rr}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:40: error: spec.targetRefs[0].name: HTTPRoute default/rr not found; did "
-                 "you mean \"r\"?");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw, sectionName: htps}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:55: error: spec.targetRefs[0].sectionName: Gateway default/gw has no "
-                 "listener \"htps\"; listeners of the Gateway: http, https");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r, sectionName: http}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:56: error: spec.targetRefs[0].sectionName: sectionName is only "
-                 "supported for Gateway targets; remove it; a route policy applies to the whole "
-                 "route");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{group: example.com, kind: Gateway, name: gw}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:24: error: spec.targetRefs[0].group: group of a Gateway target must be "
-                 "\"gateway.networking.k8s.io\"; leave group out");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw}, {kind: Gateway, name: gw}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:43: error: spec.targetRefs[1]: Gateway gw is targeted twice; list each "
-                 "target once");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: az}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Service, name: svc}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:5:23: error: spec.targetRefs[0].kind: unknown value \"Service\"; allowed: "
-                 "Gateway, HTTPRoute");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: rr}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:40: error: spec.targetRefs[0].name: HTTPRoute default/rr not found; did "
+        "you mean \"r\"?");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: htps}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:55: error: spec.targetRefs[0].sectionName: Gateway default/gw has no "
+        "listener \"htps\"; listeners of the Gateway: http, https");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r, sectionName: http}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:56: error: spec.targetRefs[0].sectionName: sectionName is only "
+        "supported for Gateway targets; remove it; a route policy applies to the whole "
+        "route");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{group: example.com, kind: Gateway, name: gw}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:24: error: spec.targetRefs[0].group: group of a Gateway target must be "
+        "\"gateway.networking.k8s.io\"; leave group out");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw}, {kind: Gateway, name: gw}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:43: error: spec.targetRefs[1]: Gateway gw is targeted twice; list each "
+        "target once");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: az}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Service, name: svc}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:5:23: error: spec.targetRefs[0].kind: unknown value \"Service\"; allowed: "
+        "Gateway, HTTPRoute");
 }
 
 static void
 test_two_policies_on_one_target(void **state)
 {
-    expect_error(POLICY "  rules: []\n"
-                        "---\n"
-                        "apiVersion: portcullis.dev/v1alpha1\n"
-                        "kind: AuthorizationPolicy\n"
-                        "metadata: {name: other}\n"
-                        "spec:\n"
-                        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                        "  rules: []\n" BASE,
-                 "t.yaml:12:16: error: spec.targetRefs[0]: AuthorizationPolicy default/az and "
-                 "AuthorizationPolicy default/other both target HTTPRoute default/r; keep one "
-                 "AuthorizationPolicy per target; a policy on a listener or route wins over one "
-                 "on its Gateway");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: a}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
-                 "  rules: []\n"
-                 "---\n"
-                 "apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: AuthorizationPolicy\n"
-                 "metadata: {name: b}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
-                 "  rules: []\n" BASE,
-                 "t.yaml:12:16: error: spec.targetRefs[0]: AuthorizationPolicy default/a and "
-                 "AuthorizationPolicy default/b both target Gateway default/gw listener \"https\"; "
-                 "keep one AuthorizationPolicy per target; a policy on a listener or route wins "
-                 "over one on its Gateway");
+    test_config_expect_error(
+        POLICY "  rules: []\n"
+               "---\n"
+               "apiVersion: portcullis.dev/v1alpha1\n"
+               "kind: AuthorizationPolicy\n"
+               "metadata: {name: other}\n"
+               "spec:\n"
+               "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+               "  rules: []\n" BASE,
+        "t.yaml:12:16: error: spec.targetRefs[0]: AuthorizationPolicy default/az and "
+        "AuthorizationPolicy default/other both target HTTPRoute default/r; keep one "
+        "AuthorizationPolicy per target; a policy on a listener or route wins over one "
+        "on its Gateway");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: a}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
+        "  rules: []\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: b}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
+        "  rules: []\n" BASE,
+        "t.yaml:12:16: error: spec.targetRefs[0]: AuthorizationPolicy default/a and "
+        "AuthorizationPolicy default/b both target Gateway default/gw listener \"https\"; "
+        "keep one AuthorizationPolicy per target; a policy on a listener or route wins "
+        "over one on its Gateway");
 }
 
 /* ---- the decision log ---- */
@@ -987,22 +988,26 @@ test_decision_log_errors(void **state)
     char *yaml;
     char *want;
 
-    expect_error(PROXY "  decisionLog: {path: /tmp/d.log}\n" BASE,
-                 "t.yaml:5:16: error: spec.decisionLog.signingKey: required field is missing");
-    expect_error(PROXY "  decisionLog: {signingKey: {file: k.pem}}\n" BASE,
-                 "t.yaml:5:16: error: spec.decisionLog.path: required field is missing");
+    test_config_expect_error(
+        PROXY "  decisionLog: {path: /tmp/d.log}\n" BASE,
+        "t.yaml:5:16: error: spec.decisionLog.signingKey: required field is missing");
+    test_config_expect_error(
+        PROXY "  decisionLog: {signingKey: {file: k.pem}}\n" BASE,
+        "t.yaml:5:16: error: spec.decisionLog.path: required field is missing");
     yaml = format_text(
         PROXY "  decisionLog: {path: \"-\", signingKey: {file: %s/ed25519.pem}}\n" BASE, dir);
-    expect_error(yaml, "t.yaml:5:23: error: spec.decisionLog.path: the decision log is written to "
-                       "a file, not to standard output; give a file path; the hash chain "
-                       "continues across restarts");
+    test_config_expect_error(
+        yaml, "t.yaml:5:23: error: spec.decisionLog.path: the decision log is written to "
+              "a file, not to standard output; give a file path; the hash chain "
+              "continues across restarts");
     free(yaml);
     yaml = format_text(PROXY "  accessLog: {path: /var/log/p.log}\n"
                              "  decisionLog: {path: /var/log/p.log, signingKey: {file: "
                              "%s/ed25519.pem}}\n" BASE,
                        dir);
-    expect_error(yaml, "t.yaml:6:23: error: spec.decisionLog.path: path \"/var/log/p.log\" is also "
-                       "the access log's; give each log a file of its own");
+    test_config_expect_error(
+        yaml, "t.yaml:6:23: error: spec.decisionLog.path: path \"/var/log/p.log\" is also "
+              "the access log's; give each log a file of its own");
     free(yaml);
     yaml = format_text(PROXY "  decisionLog:\n"
                              "    path: /var/log/d.log\n"
@@ -1010,10 +1015,12 @@ test_decision_log_errors(void **state)
                              "    checkpointInterval: 2h\n"
                              "    queueLines: 10\n" BASE,
                        dir);
-    expect_error(yaml, "t.yaml:8:25: error: spec.decisionLog.checkpointInterval: must be between "
-                       "100ms and 1h");
-    expect_error(yaml, "t.yaml:9:17: error: spec.decisionLog.queueLines: must be between 64 and "
-                       "1048576, got 10");
+    test_config_expect_error(
+        yaml, "t.yaml:8:25: error: spec.decisionLog.checkpointInterval: must be between "
+              "100ms and 1h");
+    test_config_expect_error(
+        yaml, "t.yaml:9:17: error: spec.decisionLog.queueLines: must be between 64 and "
+              "1048576, got 10");
     free(yaml);
 
     yaml = format_text(
@@ -1023,7 +1030,7 @@ test_decision_log_errors(void **state)
                        "an EC key, and checkpoints are signed with Ed25519; make one with "
                        "`openssl genpkey -algorithm ed25519 -out key.pem`",
                        dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
@@ -1035,7 +1042,7 @@ test_decision_log_errors(void **state)
                        "is an encrypted private key, which cannot be used without its passphrase; "
                        "make one with `openssl genpkey -algorithm ed25519 -out key.pem`",
                        dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
@@ -1046,7 +1053,7 @@ test_decision_log_errors(void **state)
                        "PEM block that is not a private key; make one with `openssl genpkey "
                        "-algorithm ed25519 -out key.pem`",
                        dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 
@@ -1055,7 +1062,7 @@ test_decision_log_errors(void **state)
     want = format_text("t.yaml:5:58: error: spec.decisionLog.signingKey.file: file \"%s/no.pem\" "
                        "does not exist; check the path",
                        dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     free(want);
 }
@@ -1070,7 +1077,7 @@ test_decision_log_compiles(void **state)
                                    "    checkpointLines: 500\n"
                                    "    queueLines: 4096\n" BASE,
                              dir);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_decision_log_settings *d = &cfg->proxy.decision_log;
     char key[160];
 
@@ -1085,7 +1092,7 @@ test_decision_log_compiles(void **state)
 
     yaml = format_text(
         PROXY "  decisionLog: {path: d.log, signingKey: {file: %s/ed25519.pem}}\n" BASE, dir);
-    cfg = expect_ok(yaml);
+    cfg = test_config_expect_ok(yaml);
     d = &cfg->proxy.decision_log;
     assert_string_equal(d->path, "d.log");
     assert_int_equal(d->checkpoint_interval_ms, PC_CONFIG_DEFAULT_DECISION_CHECKPOINT_MS);
@@ -1094,7 +1101,7 @@ test_decision_log_compiles(void **state)
     pc_config_unref(cfg);
     free(yaml);
 
-    cfg = expect_ok(BASE);
+    cfg = test_config_expect_ok(BASE);
     assert_null(cfg->proxy.decision_log.path);
     assert_null(cfg->proxy.decision_log.signing_key_file);
     assert_int_equal(cfg->proxy.decision_log.queue_lines, PC_CONFIG_DEFAULT_DECISION_QUEUE_LINES);
@@ -1113,9 +1120,9 @@ test_decision_key_relative_to_its_file(void **state)
                PROXY "  decisionLog: {path: d.log, signingKey: {file: ed25519.pem}}\n" BASE);
     snprintf(path, sizeof(path), "%s/site.yaml", dir);
     snprintf(key, sizeof(key), "%s/ed25519.pem", dir);
-    cfg = pc_config_load(path, &diag);
+    cfg = pc_config_load(path, &test_config_diag);
     if (cfg == NULL) {
-        dump_diag();
+        test_config_dump();
         fail_msg("configuration was refused");
     }
     assert_string_equal(cfg->proxy.decision_log.signing_key_file, key);
@@ -1127,7 +1134,7 @@ test_decision_key_relative_to_its_file(void **state)
 static void
 test_rules_policy_compiles_field_by_field(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         "apiVersion: portcullis.dev/v1alpha1\n"
         "kind: AuthorizationPolicy\n"
         "metadata: {name: orders, namespace: default}\n"
@@ -1309,11 +1316,12 @@ test_rules_policy_compiles_field_by_field(void **state)
 static void
 test_conditions_imply_their_requirements(void **state)
 {
-    struct pc_config *cfg = expect_ok(POLICY RULES "    principal: {roles: {anyOf: [admin]}}\n"
-                                                   "    peer: {subjects: [\"CN=a\"]}\n"
-                                                   "  - name: second\n"
-                                                   "    principal: {}\n"
-                                                   "    peer: {certificate: false}\n" BASE);
+    struct pc_config *cfg =
+        test_config_expect_ok(POLICY RULES "    principal: {roles: {anyOf: [admin]}}\n"
+                                           "    peer: {subjects: [\"CN=a\"]}\n"
+                                           "  - name: second\n"
+                                           "    principal: {}\n"
+                                           "    peer: {certificate: false}\n" BASE);
     const struct pc_authz *a = authz_of(cfg);
 
     assert_true(a->allow_rules[0].require_authenticated);
@@ -1341,7 +1349,7 @@ test_opa_policy_compiles(void **state)
                                     "      - principal.sub\n"
                                     "      - attributes.request.http.headers.x-tenant\n" BASE,
                              dir);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_authz *a = authz_of(cfg);
     const struct pc_authz_remote *o = a->remote;
     char ca[160];
@@ -1379,12 +1387,13 @@ test_opa_policy_compiles(void **state)
 static void
 test_http_policy_compiles(void **state)
 {
-    struct pc_config *cfg = expect_ok(POLICY "  http:\n"
-                                             "    url: https://authz.example.com:8443/check/\n"
-                                             "    appendPath: true\n"
-                                             "    forwardHeaders: [Authorization, x-user]\n"
-                                             "    upstreamHeaders: [X-Auth-User]\n"
-                                             "    caBundle: {pem: " CERT_QUOTED "}\n" BASE);
+    struct pc_config *cfg =
+        test_config_expect_ok(POLICY "  http:\n"
+                                     "    url: https://authz.example.com:8443/check/\n"
+                                     "    appendPath: true\n"
+                                     "    forwardHeaders: [Authorization, x-user]\n"
+                                     "    upstreamHeaders: [X-Auth-User]\n"
+                                     "    caBundle: {pem: " CERT_QUOTED "}\n" BASE);
     const struct pc_authz *a = authz_of(cfg);
     const struct pc_authz_remote *h = a->remote;
 
@@ -1406,7 +1415,7 @@ test_http_policy_compiles(void **state)
     pc_config_unref(cfg);
 
     /* Without a caBundle, the system's roots: no path, no data. */
-    cfg = expect_ok(POLICY "  http: {url: \"http://127.0.0.1:9000/\"}\n" BASE);
+    cfg = test_config_expect_ok(POLICY "  http: {url: \"http://127.0.0.1:9000/\"}\n" BASE);
     h = authz_of(cfg)->remote;
     assert_string_equal(h->url, "http://127.0.0.1:9000/");
     assert_false(h->append_path);
@@ -1422,7 +1431,7 @@ test_rego_policy_compiles_and_decides(void **state)
                                     "    files: [%s/authz.rego, %s/data.rego]\n"
                                     "    query: data.portcullis.authz.decision\n" BASE,
                              dir, dir);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_authz *a = authz_of(cfg);
     const struct pc_authz_rego *r = a->rego;
     struct pc_rego_ctx *ctx = pc_rego_ctx_create(0);
@@ -1471,48 +1480,49 @@ test_rego_step_limit(void **state)
                                     "    query: data.portcullis.authz.decision\n"
                                     "    stepLimit: 5000\n" BASE,
                              dir);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
 
     assert_int_equal(authz_of(cfg)->rego->step_limit, 5000);
     pc_config_unref(cfg);
     free(yaml);
-    expect_error(POLICY "  rego: {files: [a.rego], query: data.x, stepLimit: 10}\n" BASE,
-                 "t.yaml:6:53: error: spec.rego.stepLimit: must be between 100 and 1000000000, "
-                 "got 10");
+    test_config_expect_error(
+        POLICY "  rego: {files: [a.rego], query: data.x, stepLimit: 10}\n" BASE,
+        "t.yaml:6:53: error: spec.rego.stepLimit: must be between 100 and 1000000000, "
+        "got 10");
 }
 
 static void
 test_route_policy_wins_over_listener_and_gateway(void **state)
 {
-    struct pc_config *cfg =
-        expect_ok("apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: AuthorizationPolicy\n"
-                  "metadata: {name: whole}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: gw}]\n"
-                  "  rules: [{name: gw-rule}]\n"
-                  "---\n"
-                  "apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: AuthorizationPolicy\n"
-                  "metadata: {name: tls-listener}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
-                  "  rules: []\n"
-                  "---\n"
-                  "apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: AuthorizationPolicy\n"
-                  "metadata: {name: admin-route}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: HTTPRoute, name: admin}]\n"
-                  "  http: {url: \"http://127.0.0.1:9000/check\"}\n"
-                  "---\n"
-                  "apiVersion: gateway.networking.k8s.io/v1\n"
-                  "kind: HTTPRoute\n"
-                  "metadata: {name: admin}\n"
-                  "spec:\n"
-                  "  parentRefs: [{name: gw}]\n"
-                  "  rules: [{matches: [{path: {value: /admin}}], backendRefs: [{name: svc, port: "
-                  "80}]}]\n" BASE);
+    struct pc_config *cfg = test_config_expect_ok(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: whole}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw}]\n"
+        "  rules: [{name: gw-rule}]\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: tls-listener}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
+        "  rules: []\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: AuthorizationPolicy\n"
+        "metadata: {name: admin-route}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: admin}]\n"
+        "  http: {url: \"http://127.0.0.1:9000/check\"}\n"
+        "---\n"
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: HTTPRoute\n"
+        "metadata: {name: admin}\n"
+        "spec:\n"
+        "  parentRefs: [{name: gw}]\n"
+        "  rules: [{matches: [{path: {value: /admin}}], backendRefs: [{name: svc, port: "
+        "80}]}]\n" BASE);
     const struct pc_authz *site_http = find_rule(cfg, 0, "/")->authz;
     const struct pc_authz *site_https = find_rule(cfg, 1, "/")->authz;
     const struct pc_authz *admin_http = find_rule(cfg, 0, "/admin")->authz;
@@ -1535,7 +1545,7 @@ test_route_policy_wins_over_listener_and_gateway(void **state)
 static void
 test_no_policy_no_authz(void **state)
 {
-    struct pc_config *cfg = expect_ok(BASE);
+    struct pc_config *cfg = test_config_expect_ok(BASE);
 
     assert_null(find_rule(cfg, 0, "/")->authz);
     assert_null(find_rule(cfg, 1, "/")->authz);
@@ -1610,7 +1620,7 @@ test_examples_validate(void **state)
     assert_int_equal(run_validate("examples/authz/rules.yaml"), 0);
     assert_int_equal(run_validate("examples/authz/rego.yaml"), 0);
 
-    cfg = pc_config_load("examples/authz/rules.yaml", &diag);
+    cfg = pc_config_load("examples/authz/rules.yaml", &test_config_diag);
     assert_non_null(cfg);
     a = cfg->rules[0]->authz;
     assert_string_equal(a->policy, "default/orders");
@@ -1621,7 +1631,7 @@ test_examples_validate(void **state)
     assert_non_null(cfg->rules[0]->authn);
     pc_config_unref(cfg);
 
-    cfg = pc_config_load("examples/authz/rego.yaml", &diag);
+    cfg = pc_config_load("examples/authz/rego.yaml", &test_config_diag);
     assert_non_null(cfg);
     a = cfg->rules[0]->authz;
     assert_int_equal(a->source, PC_AUTHZ_REGO);
@@ -1719,7 +1729,7 @@ test_authz_load_survives_allocation_failures(void **state)
     free(yaml);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, test_config_setup, test_config_teardown)
 
 int
 main(void)

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "core/alloc.h"
+#include "helpers/config_check.h"
 
 #define CERT_PEM                                                                                   \
     "-----BEGIN CERTIFICATE-----\n"                                                                \
@@ -122,7 +123,6 @@
     "metadata: {name: p}\n"                                                                        \
     "spec: {spiffe: {workloadAPISocket: \"unix:///run/spire/agent.sock\"}}\n"
 
-static struct pc_diag diag;
 static char dir[64];
 static char chain_path[128];
 static char key_path[128];
@@ -174,7 +174,7 @@ static int
 setup(void **state)
 {
     unsetenv("SPIFFE_ENDPOINT_SOCKET");
-    pc_diag_init(&diag);
+    pc_diag_init(&test_config_diag);
     return 0;
 }
 
@@ -182,81 +182,8 @@ static int
 teardown(void **state)
 {
     unsetenv("SPIFFE_ENDPOINT_SOCKET");
-    pc_diag_free(&diag);
+    pc_diag_free(&test_config_diag);
     return 0;
-}
-
-static struct pc_config *
-load(const char *yaml)
-{
-    pc_diag_free(&diag);
-    pc_diag_init(&diag);
-    return pc_config_load_buffer("t.yaml", yaml, strlen(yaml), &diag);
-}
-
-static void
-dump_diag(void)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        print_message("  got: %s\n", line);
-    }
-}
-
-static bool
-has_error(const char *want)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        if (strcmp(line, want) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Whether any diagnostic line holds text. */
-static bool
-mentions(const char *text)
-{
-    char line[2048];
-
-    for (size_t i = 0; i < diag.n_entries; i++) {
-        pc_diag_format(&diag, i, line, sizeof(line));
-        if (strstr(line, text) != NULL) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-expect_error(const char *yaml, const char *want)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg != NULL || !has_error(want)) {
-        print_message("want: %s\n", want);
-        dump_diag();
-        pc_config_unref(cfg);
-        fail_msg("expected diagnostic not found");
-    }
-}
-
-static struct pc_config *
-expect_ok(const char *yaml)
-{
-    struct pc_config *cfg = load(yaml);
-
-    if (cfg == NULL) {
-        dump_diag();
-        fail_msg("configuration was refused");
-    }
-    return cfg;
 }
 
 /* Formats a configuration around the temporary paths; the caller frees it. */
@@ -280,116 +207,125 @@ format_yaml(const char *fmt, ...)
 static void
 test_https_listener_needs_tls(void **state)
 {
-    expect_error(G2_HEAD BASE,
-                 "t.yaml:7:5: error: spec.listeners[0].tls: protocol HTTPS needs tls with "
-                 "certificateRefs; name a Secret of type kubernetes.io/tls, a CertificateFiles or "
-                 "a WorkloadIdentity in tls.certificateRefs");
+    test_config_expect_error(
+        G2_HEAD BASE,
+        "t.yaml:7:5: error: spec.listeners[0].tls: protocol HTTPS needs tls with "
+        "certificateRefs; name a Secret of type kubernetes.io/tls, a CertificateFiles or "
+        "a WorkloadIdentity in tls.certificateRefs");
 }
 
 static void
 test_https_listener_needs_a_certificate(void **state)
 {
-    expect_error(G2_HEAD "    tls: {certificateRefs: []}\n" BASE,
-                 "t.yaml:10:28: error: spec.listeners[0].tls.certificateRefs: an HTTPS listener "
-                 "needs at least one certificate; name a Secret of type kubernetes.io/tls, a "
-                 "CertificateFiles or a WorkloadIdentity in tls.certificateRefs");
+    test_config_expect_error(
+        G2_HEAD "    tls: {certificateRefs: []}\n" BASE,
+        "t.yaml:10:28: error: spec.listeners[0].tls.certificateRefs: an HTTPS listener "
+        "needs at least one certificate; name a Secret of type kubernetes.io/tls, a "
+        "CertificateFiles or a WorkloadIdentity in tls.certificateRefs");
 }
 
 static void
 test_passthrough_refused(void **state)
 {
-    expect_error(G2_HEAD "    tls: {mode: Passthrough, certificateRefs: [{name: site}]}\n" BASE,
-                 "t.yaml:10:17: error: spec.listeners[0].tls.mode: mode Passthrough is not "
-                 "supported; portcullis terminates TLS itself: use mode Terminate (the default)");
+    test_config_expect_error(
+        G2_HEAD "    tls: {mode: Passthrough, certificateRefs: [{name: site}]}\n" BASE,
+        "t.yaml:10:17: error: spec.listeners[0].tls.mode: mode Passthrough is not "
+        "supported; portcullis terminates TLS itself: use mode Terminate (the default)");
 }
 
 static void
 test_tls_on_http_listener_refused(void **state)
 {
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: Gateway\n"
-                 "metadata: {name: g2}\n"
-                 "spec:\n"
-                 "  gatewayClassName: pc\n"
-                 "  listeners:\n"
-                 "  - name: web\n"
-                 "    port: 9080\n"
-                 "    protocol: HTTP\n"
-                 "    tls: {certificateRefs: [{name: site}]}\n" BASE,
-                 "t.yaml:10:10: error: spec.listeners[0].tls: tls must not be set for protocol "
-                 "HTTP; use protocol HTTPS to terminate TLS, or remove tls");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: g2}\n"
+        "spec:\n"
+        "  gatewayClassName: pc\n"
+        "  listeners:\n"
+        "  - name: web\n"
+        "    port: 9080\n"
+        "    protocol: HTTP\n"
+        "    tls: {certificateRefs: [{name: site}]}\n" BASE,
+        "t.yaml:10:10: error: spec.listeners[0].tls: tls must not be set for protocol "
+        "HTTP; use protocol HTTPS to terminate TLS, or remove tls");
 }
 
 static void
 test_http_and_https_on_one_port_refused(void **state)
 {
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: Gateway\n"
-                 "metadata: {name: g2}\n"
-                 "spec:\n"
-                 "  gatewayClassName: pc\n"
-                 "  listeners:\n"
-                 "  - name: plain\n"
-                 "    port: 8443\n"
-                 "    hostname: plain.example.com\n"
-                 "    protocol: HTTP\n" BASE,
-                 "t.yaml:10:15: error: spec.listeners[0].protocol: listener \"plain\" (HTTP) and "
-                 "listener \"https\" (HTTPS) of Gateway default/gw share 0.0.0.0:8443; a port "
-                 "serves HTTP or HTTPS, not both: use another port for one of them");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: g2}\n"
+        "spec:\n"
+        "  gatewayClassName: pc\n"
+        "  listeners:\n"
+        "  - name: plain\n"
+        "    port: 8443\n"
+        "    hostname: plain.example.com\n"
+        "    protocol: HTTP\n" BASE,
+        "t.yaml:10:15: error: spec.listeners[0].protocol: listener \"plain\" (HTTP) and "
+        "listener \"https\" (HTTPS) of Gateway default/gw share 0.0.0.0:8443; a port "
+        "serves HTTP or HTTPS, not both: use another port for one of them");
 }
 
 static void
 test_https_listeners_on_one_port_need_distinct_hostnames(void **state)
 {
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: Gateway\n"
-                 "metadata: {name: g2}\n"
-                 "spec:\n"
-                 "  gatewayClassName: pc\n"
-                 "  listeners:\n"
-                 "  - name: other\n"
-                 "    port: 8443\n"
-                 "    protocol: HTTPS\n"
-                 "    tls: {certificateRefs: [{name: site}]}\n" BASE,
-                 "t.yaml:18:5: error: spec.listeners[0]: listener \"https\" conflicts with "
-                 "listener \"other\" of Gateway default/g2 (t.yaml:7): both bind 0.0.0.0:8443 for "
-                 "any hostname; give one of them another port or hostname");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: g2}\n"
+        "spec:\n"
+        "  gatewayClassName: pc\n"
+        "  listeners:\n"
+        "  - name: other\n"
+        "    port: 8443\n"
+        "    protocol: HTTPS\n"
+        "    tls: {certificateRefs: [{name: site}]}\n" BASE,
+        "t.yaml:18:5: error: spec.listeners[0]: listener \"https\" conflicts with "
+        "listener \"other\" of Gateway default/g2 (t.yaml:7): both bind 0.0.0.0:8443 for "
+        "any hostname; give one of them another port or hostname");
 }
 
 static void
 test_gateway_level_tls_refused(void **state)
 {
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: Gateway\n"
-                 "metadata: {name: g2}\n"
-                 "spec:\n"
-                 "  gatewayClassName: pc\n"
-                 "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n"
-                 "  tls: {backend: {clientCertificateRef: {name: site}}}\n" BASE,
-                 "t.yaml:7:3: error: spec.tls: not supported; give each listener its tls, and the "
-                 "gateway's client certificate towards backends in "
-                 "spec.backendTLS.clientCertificateRef");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: g2}\n"
+        "spec:\n"
+        "  gatewayClassName: pc\n"
+        "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n"
+        "  tls: {backend: {clientCertificateRef: {name: site}}}\n" BASE,
+        "t.yaml:7:3: error: spec.tls: not supported; give each listener its tls, and the "
+        "gateway's client certificate towards backends in "
+        "spec.backendTLS.clientCertificateRef");
 }
 
 static void
 test_frontend_validation_mode_refused(void **state)
 {
-    expect_error(G2_HEAD "    tls:\n"
-                         "      certificateRefs: [{name: site}]\n"
-                         "      frontendValidation:\n"
-                         "        caCertificateRefs: [{name: ca}]\n"
-                         "        mode: AllowInsecureFallback\n" BASE,
-                 "t.yaml:14:9: error: spec.listeners[0].tls.frontendValidation.mode: not "
-                 "supported; set it in a ClientTrafficPolicy targeting the Gateway or listener: "
-                 "spec.tls.clientCertificate.mode, Require or Optional");
+    test_config_expect_error(
+        G2_HEAD "    tls:\n"
+                "      certificateRefs: [{name: site}]\n"
+                "      frontendValidation:\n"
+                "        caCertificateRefs: [{name: ca}]\n"
+                "        mode: AllowInsecureFallback\n" BASE,
+        "t.yaml:14:9: error: spec.listeners[0].tls.frontendValidation.mode: not "
+        "supported; set it in a ClientTrafficPolicy targeting the Gateway or listener: "
+        "spec.tls.clientCertificate.mode, Require or Optional");
 }
 
 static void
 test_certificate_ref_listed_twice(void **state)
 {
-    expect_error(G2_HEAD "    tls: {certificateRefs: [{name: site}, {name: site}]}\n" BASE,
-                 "t.yaml:10:43: error: spec.listeners[0].tls.certificateRefs[1]: Secret \"site\" "
-                 "is listed twice; list each once");
+    test_config_expect_error(
+        G2_HEAD "    tls: {certificateRefs: [{name: site}, {name: site}]}\n" BASE,
+        "t.yaml:10:43: error: spec.listeners[0].tls.certificateRefs[1]: Secret \"site\" "
+        "is listed twice; list each once");
 }
 
 /* ---- references ---- */
@@ -397,97 +333,103 @@ test_certificate_ref_listed_twice(void **state)
 static void
 test_dangling_secret_ref_suggests(void **state)
 {
-    expect_error(G2_HEAD "    tls: {certificateRefs: [{name: sitee}]}\n" BASE,
-                 "t.yaml:10:36: error: spec.listeners[0].tls.certificateRefs[0].name: Secret "
-                 "default/sitee not found; did you mean \"site\"?");
+    test_config_expect_error(
+        G2_HEAD "    tls: {certificateRefs: [{name: sitee}]}\n" BASE,
+        "t.yaml:10:36: error: spec.listeners[0].tls.certificateRefs[0].name: Secret "
+        "default/sitee not found; did you mean \"site\"?");
 }
 
 static void
 test_dangling_certificate_files_ref(void **state)
 {
-    expect_error(G2_HEAD
-                 "    tls:\n"
-                 "      certificateRefs:\n"
-                 "      - {group: portcullis.dev, kind: CertificateFiles, name: files}\n" BASE,
-                 "t.yaml:12:63: error: spec.listeners[0].tls.certificateRefs[0].name: "
-                 "CertificateFiles default/files not found; declare it, or fix the name (and "
-                 "namespace)");
+    test_config_expect_error(
+        G2_HEAD "    tls:\n"
+                "      certificateRefs:\n"
+                "      - {group: portcullis.dev, kind: CertificateFiles, name: files}\n" BASE,
+        "t.yaml:12:63: error: spec.listeners[0].tls.certificateRefs[0].name: "
+        "CertificateFiles default/files not found; declare it, or fix the name (and "
+        "namespace)");
 }
 
 static void
 test_certificate_ref_kind_needs_its_group(void **state)
 {
-    expect_error(G2_HEAD
-                 "    tls: {certificateRefs: [{kind: CertificateFiles, name: files}]}\n" BASE,
-                 "t.yaml:10:36: error: spec.listeners[0].tls.certificateRefs[0].kind: certificate "
-                 "kind CertificateFiles is not supported; kind CertificateFiles is in group "
-                 "\"portcullis.dev\": set group: portcullis.dev");
+    test_config_expect_error(
+        G2_HEAD "    tls: {certificateRefs: [{kind: CertificateFiles, name: files}]}\n" BASE,
+        "t.yaml:10:36: error: spec.listeners[0].tls.certificateRefs[0].kind: certificate "
+        "kind CertificateFiles is not supported; kind CertificateFiles is in group "
+        "\"portcullis.dev\": set group: portcullis.dev");
 }
 
 static void
 test_certificate_ref_unknown_kind(void **state)
 {
-    expect_error(G2_HEAD "    tls: {certificateRefs: [{group: cert-manager.io, kind: Certificate, "
-                         "name: c}]}\n" BASE,
-                 "t.yaml:10:60: error: spec.listeners[0].tls.certificateRefs[0].kind: certificate "
-                 "kind cert-manager.io/Certificate is not supported; use a Secret (group \"\"), or "
-                 "a CertificateFiles or WorkloadIdentity (group portcullis.dev)");
+    test_config_expect_error(
+        G2_HEAD "    tls: {certificateRefs: [{group: cert-manager.io, kind: Certificate, "
+                "name: c}]}\n" BASE,
+        "t.yaml:10:60: error: spec.listeners[0].tls.certificateRefs[0].kind: certificate "
+        "kind cert-manager.io/Certificate is not supported; use a Secret (group \"\"), or "
+        "a CertificateFiles or WorkloadIdentity (group portcullis.dev)");
 }
 
 static void
 test_dangling_trust_bundle_ref(void **state)
 {
-    expect_error(G2_HEAD "    tls:\n"
-                         "      certificateRefs: [{name: site}]\n"
-                         "      frontendValidation:\n"
-                         "        caCertificateRefs:\n"
-                         "        - {group: portcullis.dev, kind: TrustBundle, name: roots}\n" BASE,
-                 "t.yaml:14:60: error: "
-                 "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: TrustBundle "
-                 "default/roots not found; declare it, or fix the name (and namespace)");
+    test_config_expect_error(
+        G2_HEAD "    tls:\n"
+                "      certificateRefs: [{name: site}]\n"
+                "      frontendValidation:\n"
+                "        caCertificateRefs:\n"
+                "        - {group: portcullis.dev, kind: TrustBundle, name: roots}\n" BASE,
+        "t.yaml:14:60: error: "
+        "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: TrustBundle "
+        "default/roots not found; declare it, or fix the name (and namespace)");
 }
 
 static void
 test_dangling_config_map_ref(void **state)
 {
-    expect_error(G2_HEAD "    tls:\n"
-                         "      certificateRefs: [{name: site}]\n"
-                         "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n" BASE,
-                 "t.yaml:12:55: error: "
-                 "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: ConfigMap "
-                 "default/ca not found; declare it, or fix the name (and namespace)");
+    test_config_expect_error(
+        G2_HEAD "    tls:\n"
+                "      certificateRefs: [{name: site}]\n"
+                "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n" BASE,
+        "t.yaml:12:55: error: "
+        "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: ConfigMap "
+        "default/ca not found; declare it, or fix the name (and namespace)");
 }
 
 static void
 test_config_map_without_ca_crt(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: ConfigMap\n"
-                 "metadata: {name: ca}\n"
-                 "data: {other: x}\n"
-                 "---\n" G2_HEAD "    tls:\n"
-                 "      certificateRefs: [{name: site}]\n"
-                 "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n" BASE,
-                 "t.yaml:17:55: error: "
-                 "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: ConfigMap "
-                 "default/ca has no ca.crt; put the PEM CA certificates under data, key "
-                 "\"ca.crt\"");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: ca}\n"
+        "data: {other: x}\n"
+        "---\n" G2_HEAD "    tls:\n"
+        "      certificateRefs: [{name: site}]\n"
+        "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n" BASE,
+        "t.yaml:17:55: error: "
+        "spec.listeners[0].tls.frontendValidation.caCertificateRefs[0].name: ConfigMap "
+        "default/ca has no ca.crt; put the PEM CA certificates under data, key "
+        "\"ca.crt\"");
 }
 
 static void
 test_cross_namespace_certificate_needs_grant(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: shared, namespace: certs}\n"
-                 "type: kubernetes.io/tls\n"
-                 "stringData:\n"
-                 "  tls.crt: |\n" CERT_BLOCK "  tls.key: |\n" KEY_BLOCK "---\n" G2_HEAD
-                 "    tls: {certificateRefs: [{name: shared, namespace: certs}]}\n" BASE,
-                 "t.yaml:24:55: error: spec.listeners[0].tls.certificateRefs[0].namespace: "
-                 "reference to Secret certs/shared is not allowed by any ReferenceGrant; add a "
-                 "ReferenceGrant in namespace \"certs\" that allows Gateways from namespace "
-                 "\"default\" to reach Secret \"shared\"");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: shared, namespace: certs}\n"
+        "type: kubernetes.io/tls\n"
+        "stringData:\n"
+        "  tls.crt: |\n" CERT_BLOCK "  tls.key: |\n" KEY_BLOCK "---\n" G2_HEAD
+        "    tls: {certificateRefs: [{name: shared, namespace: certs}]}\n" BASE,
+        "t.yaml:24:55: error: spec.listeners[0].tls.certificateRefs[0].namespace: "
+        "reference to Secret certs/shared is not allowed by any ReferenceGrant; add a "
+        "ReferenceGrant in namespace \"certs\" that allows Gateways from namespace "
+        "\"default\" to reach Secret \"shared\"");
 }
 
 /* ---- Secrets ---- */
@@ -495,114 +437,122 @@ test_cross_namespace_certificate_needs_grant(void **state)
 static void
 test_secret_of_wrong_type(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: opaque}\n"
-                 "data: {token: aGVsbG8=}\n"
-                 "---\n" G2_HEAD "    tls: {certificateRefs: [{name: opaque}]}\n" BASE,
-                 "t.yaml:15:36: error: spec.listeners[0].tls.certificateRefs[0].name: Secret "
-                 "default/opaque has type Opaque, not kubernetes.io/tls; a certificate Secret has "
-                 "type kubernetes.io/tls with tls.crt and tls.key");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: opaque}\n"
+        "data: {token: aGVsbG8=}\n"
+        "---\n" G2_HEAD "    tls: {certificateRefs: [{name: opaque}]}\n" BASE,
+        "t.yaml:15:36: error: spec.listeners[0].tls.certificateRefs[0].name: Secret "
+        "default/opaque has type Opaque, not kubernetes.io/tls; a certificate Secret has "
+        "type kubernetes.io/tls with tls.crt and tls.key");
 }
 
 static void
 test_secret_missing_tls_key(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: half}\n"
-                 "type: kubernetes.io/tls\n"
-                 "data: {tls.crt: " CERT_B64 "}\n" BASE,
-                 "t.yaml:4:7: error: type: a Secret of type kubernetes.io/tls needs \"tls.key\" in "
-                 "data or stringData; add it under data (base64 of the PEM file) or under "
-                 "stringData (the PEM text)");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: half}\n"
+        "type: kubernetes.io/tls\n"
+        "data: {tls.crt: " CERT_B64 "}\n" BASE,
+        "t.yaml:4:7: error: type: a Secret of type kubernetes.io/tls needs \"tls.key\" in "
+        "data or stringData; add it under data (base64 of the PEM file) or under "
+        "stringData (the PEM text)");
 }
 
 static void
 test_secret_invalid_base64(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: bad}\n"
-                 "type: kubernetes.io/tls\n"
-                 "data:\n"
-                 "  tls.crt: " CERT_B64 "\n"
-                 "  tls.key: c2VjcmV0!a2V5\n" BASE,
-                 "t.yaml:7:12: error: data[\"tls.key\"]: not valid base64 (at byte 9 of the "
-                 "value); encode the file with `base64 -w0 FILE`, or put the PEM text under "
-                 "stringData");
-    assert_false(mentions("c2VjcmV0"));
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: bad}\n"
+        "type: kubernetes.io/tls\n"
+        "data:\n"
+        "  tls.crt: " CERT_B64 "\n"
+        "  tls.key: c2VjcmV0!a2V5\n" BASE,
+        "t.yaml:7:12: error: data[\"tls.key\"]: not valid base64 (at byte 9 of the "
+        "value); encode the file with `base64 -w0 FILE`, or put the PEM text under "
+        "stringData");
+    assert_false(test_config_mentions("c2VjcmV0"));
 }
 
 static void
 test_secret_value_not_pem(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: bad}\n"
-                 "type: kubernetes.io/tls\n"
-                 "stringData:\n"
-                 "  tls.crt: not-a-certificate\n"
-                 "  tls.key: |\n" KEY_BLOCK BASE,
-                 "t.yaml:6:12: error: stringData[\"tls.crt\"]: not a PEM certificate chain: it "
-                 "holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the leaf "
-                 "certificate first, then its intermediates, as PEM");
-    assert_false(mentions("not-a-certificate"));
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: bad}\n"
+        "type: kubernetes.io/tls\n"
+        "stringData:\n"
+        "  tls.crt: not-a-certificate\n"
+        "  tls.key: |\n" KEY_BLOCK BASE,
+        "t.yaml:6:12: error: stringData[\"tls.crt\"]: not a PEM certificate chain: it "
+        "holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the leaf "
+        "certificate first, then its intermediates, as PEM");
+    assert_false(test_config_mentions("not-a-certificate"));
 }
 
 static void
 test_secret_key_encrypted(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: bad}\n"
-                 "type: kubernetes.io/tls\n"
-                 "stringData:\n"
-                 "  tls.crt: |\n" CERT_BLOCK "  tls.key: |\n"
-                 "    -----BEGIN ENCRYPTED PRIVATE KEY-----\n"
-                 "    MIIFHDBOBgkqhkiG9w0BBQ0w\n"
-                 "    -----END ENCRYPTED PRIVATE KEY-----\n" BASE,
-                 "t.yaml:10:12: error: stringData[\"tls.key\"]: not a PEM private key: it is an "
-                 "encrypted private key, which cannot be used without its passphrase; give one "
-                 "unencrypted private key as PEM; `openssl pkey -in KEY` writes one");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: bad}\n"
+        "type: kubernetes.io/tls\n"
+        "stringData:\n"
+        "  tls.crt: |\n" CERT_BLOCK "  tls.key: |\n"
+        "    -----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+        "    MIIFHDBOBgkqhkiG9w0BBQ0w\n"
+        "    -----END ENCRYPTED PRIVATE KEY-----\n" BASE,
+        "t.yaml:10:12: error: stringData[\"tls.key\"]: not a PEM private key: it is an "
+        "encrypted private key, which cannot be used without its passphrase; give one "
+        "unencrypted private key as PEM; `openssl pkey -in KEY` writes one");
 }
 
 static void
 test_secret_chain_must_not_hold_the_key(void **state)
 {
-    expect_error("apiVersion: v1\n"
-                 "kind: Secret\n"
-                 "metadata: {name: bad}\n"
-                 "type: kubernetes.io/tls\n"
-                 "stringData:\n"
-                 "  tls.crt: |\n" CERT_BLOCK KEY_BLOCK "  tls.key: |\n" KEY_BLOCK BASE,
-                 "t.yaml:6:12: error: stringData[\"tls.crt\"]: not a PEM certificate chain: it "
-                 "holds a private key, which must not travel with the certificates; give the leaf "
-                 "certificate first, then its intermediates, as PEM");
+    test_config_expect_error(
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: bad}\n"
+        "type: kubernetes.io/tls\n"
+        "stringData:\n"
+        "  tls.crt: |\n" CERT_BLOCK KEY_BLOCK "  tls.key: |\n" KEY_BLOCK BASE,
+        "t.yaml:6:12: error: stringData[\"tls.crt\"]: not a PEM certificate chain: it "
+        "holds a private key, which must not travel with the certificates; give the leaf "
+        "certificate first, then its intermediates, as PEM");
 }
 
 static void
 test_secret_values_never_printed(void **state)
 {
-    struct pc_config *cfg = load("apiVersion: v1\n"
-                                 "kind: Secret\n"
-                                 "metadata: {name: leak}\n"
-                                 "type: kubernetes.io/tls\n"
-                                 "data:\n"
-                                 "  tls.crt: 314159265\n"
-                                 "  tls.key: \"hunter2hunter2=!\"\n"
-                                 "stringData:\n"
-                                 "  tls.key: [hunter3]\n"
-                                 "  ca.crt: \"-----BEGIN CERTIFICATE-----\\nsw0rdf1sh\\n\"\n" BASE);
+    struct pc_config *cfg =
+        test_config_load("apiVersion: v1\n"
+                         "kind: Secret\n"
+                         "metadata: {name: leak}\n"
+                         "type: kubernetes.io/tls\n"
+                         "data:\n"
+                         "  tls.crt: 314159265\n"
+                         "  tls.key: \"hunter2hunter2=!\"\n"
+                         "stringData:\n"
+                         "  tls.key: [hunter3]\n"
+                         "  ca.crt: \"-----BEGIN CERTIFICATE-----\\nsw0rdf1sh\\n\"\n" BASE);
 
     assert_null(cfg);
-    assert_true(has_error("t.yaml:6:12: error: data[\"tls.crt\"]: expected a string, got an "
-                          "integer; quote it"));
-    assert_true(diag.n_entries >= 3);
-    assert_false(mentions("314159265"));
-    assert_false(mentions("hunter2"));
-    assert_false(mentions("hunter3"));
-    assert_false(mentions("sw0rdf1sh"));
+    assert_true(
+        test_config_has_error("t.yaml:6:12: error: data[\"tls.crt\"]: expected a string, got an "
+                              "integer; quote it"));
+    assert_true(test_config_diag.n_entries >= 3);
+    assert_false(test_config_mentions("314159265"));
+    assert_false(test_config_mentions("hunter2"));
+    assert_false(test_config_mentions("hunter3"));
+    assert_false(test_config_mentions("sw0rdf1sh"));
 }
 
 /* ---- files ---- */
@@ -623,7 +573,7 @@ test_certificate_file_missing(void **state)
              "t.yaml:5:16: error: spec.certificate: file \"%s/missing.pem\" does not exist; check "
              "the path",
              dir);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
 }
 
@@ -638,15 +588,16 @@ test_relative_certificate_file_missing_says_where_it_looked(void **state)
              "t.yaml:5:16: error: spec.certificate: file \"%s/certs/nope.pem\" does not exist; "
              "relative paths are read from the directory of the file that declares them",
              cwd);
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: CertificateFiles\n"
-                 "metadata: {name: files}\n"
-                 "spec:\n"
-                 "  certificate: ./certs//nope.pem\n"
-                 "  privateKey: /dev/null\n" BASE,
-                 want);
-    assert_true(has_error("t.yaml:6:15: error: spec.privateKey: \"/dev/null\" is not a regular "
-                          "file; name the PEM file itself"));
+    test_config_expect_error("apiVersion: portcullis.dev/v1alpha1\n"
+                             "kind: CertificateFiles\n"
+                             "metadata: {name: files}\n"
+                             "spec:\n"
+                             "  certificate: ./certs//nope.pem\n"
+                             "  privateKey: /dev/null\n" BASE,
+                             want);
+    assert_true(
+        test_config_has_error("t.yaml:6:15: error: spec.privateKey: \"/dev/null\" is not a regular "
+                              "file; name the PEM file itself"));
 }
 
 static void
@@ -665,7 +616,7 @@ test_certificate_file_is_a_directory(void **state)
              "t.yaml:6:15: error: spec.privateKey: \"%s\" is not a regular file; name the PEM "
              "file itself",
              subdir_path);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
 }
 
@@ -693,7 +644,7 @@ test_certificate_file_unreadable(void **state)
              "t.yaml:6:15: error: spec.privateKey: file \"%s\" is not readable: Permission denied; "
              "let the user portcullis runs as read it",
              path);
-    expect_error(yaml, want);
+    test_config_expect_error(yaml, want);
     free(yaml);
     unlink(path);
 }
@@ -703,44 +654,49 @@ test_certificate_file_unreadable(void **state)
 static void
 test_trust_domain_syntax(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {trustDomain: Example.org, pem: \"x\"}\n" BASE,
-                 "t.yaml:4:21: error: spec.trustDomain: trust domain \"Example.org\" is not valid: "
-                 "it has upper-case letters; a trust domain is lower-case letters, digits, '.', "
-                 "'-' and '_', such as \"example.org\", without scheme, port or user");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {trustDomain: \"spiffe://example.org\", pem: \"x\"}\n" BASE,
-                 "t.yaml:4:21: error: spec.trustDomain: trust domain \"spiffe://example.org\" is "
-                 "not valid: it includes a scheme; a trust domain is lower-case letters, digits, "
-                 "'.', '-' and '_', such as \"example.org\", without scheme, port or user");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {trustDomain: \"example.org:8443\", pem: \"x\"}\n" BASE,
-                 "t.yaml:4:21: error: spec.trustDomain: trust domain \"example.org:8443\" is not "
-                 "valid: it includes a port; a trust domain is lower-case letters, digits, '.', "
-                 "'-' and '_', such as \"example.org\", without scheme, port or user");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {trustDomain: Example.org, pem: \"x\"}\n" BASE,
+        "t.yaml:4:21: error: spec.trustDomain: trust domain \"Example.org\" is not valid: "
+        "it has upper-case letters; a trust domain is lower-case letters, digits, '.', "
+        "'-' and '_', such as \"example.org\", without scheme, port or user");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {trustDomain: \"spiffe://example.org\", pem: \"x\"}\n" BASE,
+        "t.yaml:4:21: error: spec.trustDomain: trust domain \"spiffe://example.org\" is "
+        "not valid: it includes a scheme; a trust domain is lower-case letters, digits, "
+        "'.', '-' and '_', such as \"example.org\", without scheme, port or user");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {trustDomain: \"example.org:8443\", pem: \"x\"}\n" BASE,
+        "t.yaml:4:21: error: spec.trustDomain: trust domain \"example.org:8443\" is not "
+        "valid: it includes a port; a trust domain is lower-case letters, digits, '.', "
+        "'-' and '_', such as \"example.org\", without scheme, port or user");
 }
 
 static void
 test_trust_bundle_needs_one_source(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {trustDomain: example.org}\n" BASE,
-                 "t.yaml:4:7: error: spec: a TrustBundle needs its certificates from file, pem or "
-                 "workloadAPI: true; set exactly one of them");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {pem: \"x\", file: /etc/ssl/certs/ca-certificates.crt}\n" BASE,
-                 "t.yaml:4:24: error: spec.file: set only one of file, pem and workloadAPI; a "
-                 "TrustBundle has one source");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {trustDomain: example.org}\n" BASE,
+        "t.yaml:4:7: error: spec: a TrustBundle needs its certificates from file, pem or "
+        "workloadAPI: true; set exactly one of them");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {pem: \"x\", file: /etc/ssl/certs/ca-certificates.crt}\n" BASE,
+        "t.yaml:4:24: error: spec.file: set only one of file, pem and workloadAPI; a "
+        "TrustBundle has one source");
 }
 
 static void
@@ -752,146 +708,155 @@ test_spiffe_format_needs_trust_domain(void **state)
                              "spec: {format: SPIFFE, file: %s}\n" BASE,
                              spiffe_path);
 
-    expect_error(yaml,
-                 "t.yaml:4:16: error: spec.format: format SPIFFE needs a trustDomain; name the "
-                 "trust domain whose roots these are, such as \"example.org\"");
+    test_config_expect_error(
+        yaml, "t.yaml:4:16: error: spec.format: format SPIFFE needs a trustDomain; name the "
+              "trust domain whose roots these are, such as \"example.org\"");
     free(yaml);
 }
 
 static void
 test_inline_bundles_are_checked(void **state)
 {
-    expect_error(
+    test_config_expect_error(
         "apiVersion: portcullis.dev/v1alpha1\n"
         "kind: TrustBundle\n"
         "metadata: {name: tb}\n"
         "spec: {trustDomain: example.org, format: SPIFFE, pem: \"{\\\"keys\\\": 1}\"}\n" BASE,
         "t.yaml:4:55: error: spec.pem: not a SPIFFE bundle: it is not a JWK set with a "
         "\"keys\" list; give the trust domain's bundle as its JSON JWK set");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec:\n"
-                 "  pem: |\n"
-                 "    -----BEGIN CERTIFICATE-----\n"
-                 "    MIIB!!\n"
-                 "    -----END CERTIFICATE-----\n" BASE,
-                 "t.yaml:5:8: error: spec.pem: not PEM CA certificates: it has a PEM block whose "
-                 "body is not base64; put the CA certificates here as PEM text");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec:\n"
+        "  pem: |\n"
+        "    -----BEGIN CERTIFICATE-----\n"
+        "    MIIB!!\n"
+        "    -----END CERTIFICATE-----\n" BASE,
+        "t.yaml:5:8: error: spec.pem: not PEM CA certificates: it has a PEM block whose "
+        "body is not base64; put the CA certificates here as PEM text");
 }
 
 static void
 test_workload_api_needs_a_socket(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: WorkloadIdentity\n"
-                 "metadata: {name: svid}\n"
-                 "spec: {}\n" BASE,
-                 "t.yaml:1:1: error: WorkloadIdentity default/svid needs the SPIFFE Workload API, "
-                 "and no Workload API address is configured; set spec.spiffe.workloadAPISocket in "
-                 "the ProxyConfig (such as \"unix:///run/spire/agent.sock\") or the "
-                 "SPIFFE_ENDPOINT_SOCKET environment variable");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {trustDomain: example.org, workloadAPI: true}\n" BASE,
-                 "t.yaml:4:47: error: spec.workloadAPI: TrustBundle default/tb needs the SPIFFE "
-                 "Workload API, and no Workload API address is configured; set "
-                 "spec.spiffe.workloadAPISocket in the ProxyConfig (such as "
-                 "\"unix:///run/spire/agent.sock\") or the SPIFFE_ENDPOINT_SOCKET environment "
-                 "variable");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: WorkloadIdentity\n"
+        "metadata: {name: svid}\n"
+        "spec: {}\n" BASE,
+        "t.yaml:1:1: error: WorkloadIdentity default/svid needs the SPIFFE Workload API, "
+        "and no Workload API address is configured; set spec.spiffe.workloadAPISocket in "
+        "the ProxyConfig (such as \"unix:///run/spire/agent.sock\") or the "
+        "SPIFFE_ENDPOINT_SOCKET environment variable");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {trustDomain: example.org, workloadAPI: true}\n" BASE,
+        "t.yaml:4:47: error: spec.workloadAPI: TrustBundle default/tb needs the SPIFFE "
+        "Workload API, and no Workload API address is configured; set "
+        "spec.spiffe.workloadAPISocket in the ProxyConfig (such as "
+        "\"unix:///run/spire/agent.sock\") or the SPIFFE_ENDPOINT_SOCKET environment "
+        "variable");
 }
 
 static void
 test_workload_api_bundle_needs_trust_domain(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: tb}\n"
-                 "spec: {workloadAPI: true}\n" PROXY_WITH_SOCKET BASE,
-                 "t.yaml:4:21: error: spec.workloadAPI: workloadAPI needs a trustDomain: the "
-                 "agent sends one bundle per trust domain; name the trust domain whose roots "
-                 "these are, such as \"example.org\"");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: tb}\n"
+        "spec: {workloadAPI: true}\n" PROXY_WITH_SOCKET BASE,
+        "t.yaml:4:21: error: spec.workloadAPI: workloadAPI needs a trustDomain: the "
+        "agent sends one bundle per trust domain; name the trust domain whose roots "
+        "these are, such as \"example.org\"");
 }
 
 static void
 test_workload_socket_syntax(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ProxyConfig\n"
-                 "metadata: {name: p}\n"
-                 "spec: {spiffe: {workloadAPISocket: /run/spire/agent.sock}}\n" BASE,
-                 "t.yaml:4:36: error: spec.spiffe.workloadAPISocket: \"/run/spire/agent.sock\" is "
-                 "not a Workload API address: it is neither a unix:// nor a tcp:// address; write "
-                 "unix:///path/to/agent.sock or tcp://IP:port");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ProxyConfig\n"
+        "metadata: {name: p}\n"
+        "spec: {spiffe: {workloadAPISocket: /run/spire/agent.sock}}\n" BASE,
+        "t.yaml:4:36: error: spec.spiffe.workloadAPISocket: \"/run/spire/agent.sock\" is "
+        "not a Workload API address: it is neither a unix:// nor a tcp:// address; write "
+        "unix:///path/to/agent.sock or tcp://IP:port");
     /* The bad address is the only error: WorkloadIdentities do not repeat it. */
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ProxyConfig\n"
-                 "metadata: {name: p}\n"
-                 "spec: {spiffe: {workloadAPISocket: \"tcp://agent:8081\"}}\n"
-                 "---\n"
-                 "apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: WorkloadIdentity\n"
-                 "metadata: {name: svid}\n" BASE,
-                 "t.yaml:4:36: error: spec.spiffe.workloadAPISocket: \"tcp://agent:8081\" is not "
-                 "a Workload API address: a tcp address needs an IP address and a port; write "
-                 "unix:///path/to/agent.sock or tcp://IP:port");
-    assert_int_equal(diag.n_errors, 1);
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ProxyConfig\n"
+        "metadata: {name: p}\n"
+        "spec: {spiffe: {workloadAPISocket: \"tcp://agent:8081\"}}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: WorkloadIdentity\n"
+        "metadata: {name: svid}\n" BASE,
+        "t.yaml:4:36: error: spec.spiffe.workloadAPISocket: \"tcp://agent:8081\" is not "
+        "a Workload API address: a tcp address needs an IP address and a port; write "
+        "unix:///path/to/agent.sock or tcp://IP:port");
+    assert_int_equal(test_config_diag.n_errors, 1);
     setenv("SPIFFE_ENDPOINT_SOCKET", "unix://relative.sock", 1);
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: WorkloadIdentity\n"
-                 "metadata: {name: svid}\n" BASE,
-                 "t.yaml:1:1: error: WorkloadIdentity default/svid needs the SPIFFE Workload API, "
-                 "and the SPIFFE_ENDPOINT_SOCKET environment variable \"unix://relative.sock\" is "
-                 "not a Workload API address: a unix address needs an absolute path; write "
-                 "unix:///path/to/agent.sock or tcp://IP:port");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: WorkloadIdentity\n"
+        "metadata: {name: svid}\n" BASE,
+        "t.yaml:1:1: error: WorkloadIdentity default/svid needs the SPIFFE Workload API, "
+        "and the SPIFFE_ENDPOINT_SOCKET environment variable \"unix://relative.sock\" is "
+        "not a Workload API address: a unix address needs an absolute path; write "
+        "unix:///path/to/agent.sock or tcp://IP:port");
 }
 
 static void
 test_same_trust_domain_twice(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: a}\n"
-                 "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
-                 "---\n"
-                 "apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: b}\n"
-                 "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
-                 "---\n" G2_HEAD "    tls:\n"
-                 "      certificateRefs: [{name: site}]\n"
-                 "      frontendValidation:\n"
-                 "        caCertificateRefs:\n"
-                 "        - {group: portcullis.dev, kind: TrustBundle, name: a}\n"
-                 "        - {group: portcullis.dev, kind: TrustBundle, name: b}\n" BASE,
-                 "t.yaml:25:11: error: "
-                 "spec.listeners[0].tls.frontendValidation.caCertificateRefs[1]: TrustBundle "
-                 "default/a and TrustBundle default/b are both for trust domain \"example.org\"; "
-                 "reference one bundle per trust domain");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: a}\n"
+        "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: b}\n"
+        "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
+        "---\n" G2_HEAD "    tls:\n"
+        "      certificateRefs: [{name: site}]\n"
+        "      frontendValidation:\n"
+        "        caCertificateRefs:\n"
+        "        - {group: portcullis.dev, kind: TrustBundle, name: a}\n"
+        "        - {group: portcullis.dev, kind: TrustBundle, name: b}\n" BASE,
+        "t.yaml:25:11: error: "
+        "spec.listeners[0].tls.frontendValidation.caCertificateRefs[1]: TrustBundle "
+        "default/a and TrustBundle default/b are both for trust domain \"example.org\"; "
+        "reference one bundle per trust domain");
 }
 
 static void
 test_spiffe_and_plain_bundles_do_not_mix(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: a}\n"
-                 "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
-                 "---\n"
-                 "apiVersion: v1\n"
-                 "kind: ConfigMap\n"
-                 "metadata: {name: ca}\n"
-                 "data: {ca.crt: " CERT_QUOTED "}\n"
-                 "---\n" G2_HEAD "    tls:\n"
-                 "      certificateRefs: [{name: site}]\n"
-                 "      frontendValidation:\n"
-                 "        caCertificateRefs:\n"
-                 "        - {group: portcullis.dev, kind: TrustBundle, name: a}\n"
-                 "        - {name: ca}\n" BASE,
-                 "t.yaml:24:9: error: spec.listeners[0].tls.frontendValidation.caCertificateRefs: "
-                 "the list mixes SPIFFE trust bundles (with a trustDomain) and plain CA bundles; "
-                 "give every TrustBundle of the list a trustDomain, or list plain CA bundles only");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: a}\n"
+        "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: ca}\n"
+        "data: {ca.crt: " CERT_QUOTED "}\n"
+        "---\n" G2_HEAD "    tls:\n"
+        "      certificateRefs: [{name: site}]\n"
+        "      frontendValidation:\n"
+        "        caCertificateRefs:\n"
+        "        - {group: portcullis.dev, kind: TrustBundle, name: a}\n"
+        "        - {name: ca}\n" BASE,
+        "t.yaml:24:9: error: spec.listeners[0].tls.frontendValidation.caCertificateRefs: "
+        "the list mixes SPIFFE trust bundles (with a trustDomain) and plain CA bundles; "
+        "give every TrustBundle of the list a trustDomain, or list plain CA bundles only");
 }
 
 /* ---- client certificates and XFCC ---- */
@@ -899,72 +864,77 @@ test_spiffe_and_plain_bundles_do_not_mix(void **state)
 static void
 test_client_mode_needs_frontend_validation(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: c}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
-                 "  tls: {clientCertificate: {mode: Optional}}\n" BASE,
-                 "t.yaml:6:35: error: spec.tls.clientCertificate.mode: Gateway default/gw "
-                 "listener \"https\" has no tls.frontendValidation, so it asks for no client "
-                 "certificate; add tls.frontendValidation.caCertificateRefs to the listener, "
-                 "naming the CAs client certificates must lead to");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw, sectionName: https}]\n"
+        "  tls: {clientCertificate: {mode: Optional}}\n" BASE,
+        "t.yaml:6:35: error: spec.tls.clientCertificate.mode: Gateway default/gw "
+        "listener \"https\" has no tls.frontendValidation, so it asks for no client "
+        "certificate; add tls.frontendValidation.caCertificateRefs to the listener, "
+        "naming the CAs client certificates must lead to");
 }
 
 static void
 test_client_mode_only_for_gateways(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: c}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                 "  tls: {clientCertificate: {mode: Require}}\n" BASE ROUTE,
-                 "t.yaml:6:35: error: spec.tls.clientCertificate.mode: "
-                 "spec.tls.clientCertificate.mode cannot apply to HTTPRoute targets; attach this "
-                 "setting to a Gateway or listener");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+        "  tls: {clientCertificate: {mode: Require}}\n" BASE ROUTE,
+        "t.yaml:6:35: error: spec.tls.clientCertificate.mode: "
+        "spec.tls.clientCertificate.mode cannot apply to HTTPRoute targets; attach this "
+        "setting to a Gateway or listener");
 }
 
 static void
 test_xfcc_details_need_sanitize_set(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: c}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                 "  forwardClientCert: {mode: Sanitize, details: [URI]}\n" BASE ROUTE,
-                 "t.yaml:6:48: error: spec.forwardClientCert.details: details only apply with "
-                 "mode SanitizeSet; remove details, or use mode SanitizeSet");
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: c}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                 "  forwardClientCert: {details: [URI, Issuer]}\n" BASE ROUTE,
-                 "t.yaml:6:38: error: spec.forwardClientCert.details[1]: unknown detail "
-                 "\"Issuer\"; allowed: Subject, URI, DNS, Cert, Chain");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+        "  forwardClientCert: {mode: Sanitize, details: [URI]}\n" BASE ROUTE,
+        "t.yaml:6:48: error: spec.forwardClientCert.details: details only apply with "
+        "mode SanitizeSet; remove details, or use mode SanitizeSet");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+        "  forwardClientCert: {details: [URI, Issuer]}\n" BASE ROUTE,
+        "t.yaml:6:38: error: spec.forwardClientCert.details[1]: unknown detail "
+        "\"Issuer\"; allowed: Subject, URI, DNS, Cert, Chain");
 }
 
 static void
 test_xfcc_conflicting_policies(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: a}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                 "  forwardClientCert: {details: [URI]}\n"
-                 "---\n"
-                 "apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: ClientTrafficPolicy\n"
-                 "metadata: {name: b}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
-                 "  forwardClientCert: {mode: Sanitize}\n" BASE ROUTE,
-                 "t.yaml:13:22: error: spec.forwardClientCert: ClientTrafficPolicy default/a and "
-                 "ClientTrafficPolicy default/b both set spec.forwardClientCert for HTTPRoute "
-                 "default/r; set it in one policy only");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: a}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+        "  forwardClientCert: {details: [URI]}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: b}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: r}]\n"
+        "  forwardClientCert: {mode: Sanitize}\n" BASE ROUTE,
+        "t.yaml:13:22: error: spec.forwardClientCert: ClientTrafficPolicy default/a and "
+        "ClientTrafficPolicy default/b both set spec.forwardClientCert for HTTPRoute "
+        "default/r; set it in one policy only");
 }
 
 /* ---- BackendTLSPolicy ---- */
@@ -972,29 +942,32 @@ test_xfcc_conflicting_policies(void **state)
 static void
 test_backend_tls_policy_needs_hostname(void **state)
 {
-    expect_error(BTLS_HEAD "  validation: {wellKnownCACertificates: System}\n" BASE,
-                 "t.yaml:6:15: error: spec.validation.hostname: required field is missing");
+    test_config_expect_error(
+        BTLS_HEAD "  validation: {wellKnownCACertificates: System}\n" BASE,
+        "t.yaml:6:15: error: spec.validation.hostname: required field is missing");
 }
 
 static void
 test_backend_tls_policy_one_validation_source(void **state)
 {
-    expect_error(BTLS_HEAD "  validation:\n"
-                           "    hostname: api.internal\n"
-                           "    wellKnownCACertificates: System\n"
-                           "    caCertificateRefs: [{name: ca}]\n"
-                           "---\n"
-                           "apiVersion: v1\n"
-                           "kind: ConfigMap\n"
-                           "metadata: {name: ca}\n"
-                           "data: {ca.crt: " CERT_QUOTED "}\n" BASE,
-                 "t.yaml:8:30: error: spec.validation.wellKnownCACertificates: "
-                 "wellKnownCACertificates must not be set together with caCertificateRefs; use "
-                 "caCertificateRefs or wellKnownCACertificates, not both");
-    expect_error(BTLS_HEAD "  validation: {hostname: api.internal}\n" BASE,
-                 "t.yaml:6:15: error: spec.validation.caCertificateRefs: validation needs "
-                 "caCertificateRefs or wellKnownCACertificates; name a ConfigMap or TrustBundle in "
-                 "caCertificateRefs, or set wellKnownCACertificates: System");
+    test_config_expect_error(
+        BTLS_HEAD "  validation:\n"
+                  "    hostname: api.internal\n"
+                  "    wellKnownCACertificates: System\n"
+                  "    caCertificateRefs: [{name: ca}]\n"
+                  "---\n"
+                  "apiVersion: v1\n"
+                  "kind: ConfigMap\n"
+                  "metadata: {name: ca}\n"
+                  "data: {ca.crt: " CERT_QUOTED "}\n" BASE,
+        "t.yaml:8:30: error: spec.validation.wellKnownCACertificates: "
+        "wellKnownCACertificates must not be set together with caCertificateRefs; use "
+        "caCertificateRefs or wellKnownCACertificates, not both");
+    test_config_expect_error(
+        BTLS_HEAD "  validation: {hostname: api.internal}\n" BASE,
+        "t.yaml:6:15: error: spec.validation.caCertificateRefs: validation needs "
+        "caCertificateRefs or wellKnownCACertificates; name a ConfigMap or TrustBundle in "
+        "caCertificateRefs, or set wellKnownCACertificates: System");
 }
 
 static void
@@ -1030,80 +1003,87 @@ test_spiffe_uri_san_syntax(void **state)
                  "not valid: %s; write spiffe://<trust domain>/<path>, with path segments of "
                  "letters, digits, '.', '-' and '_'",
                  cases[i].uri, cases[i].problem);
-        expect_error(yaml, want);
+        test_config_expect_error(yaml, want);
     }
 }
 
 static void
 test_subject_alt_name_fields_follow_type(void **state)
 {
-    expect_error(BTLS_HEAD "  validation:\n"
-                           "    hostname: api.internal\n"
-                           "    wellKnownCACertificates: System\n"
-                           "    subjectAltNames: [{type: URI, hostname: api.internal}]\n" BASE,
-                 "t.yaml:9:23: error: spec.validation.subjectAltNames[0].uri: uri is required "
-                 "when type is URI");
-    assert_true(has_error("t.yaml:9:45: error: spec.validation.subjectAltNames[0].hostname: must "
-                          "not be set when type is URI; remove it, or change the type"));
+    test_config_expect_error(
+        BTLS_HEAD "  validation:\n"
+                  "    hostname: api.internal\n"
+                  "    wellKnownCACertificates: System\n"
+                  "    subjectAltNames: [{type: URI, hostname: api.internal}]\n" BASE,
+        "t.yaml:9:23: error: spec.validation.subjectAltNames[0].uri: uri is required "
+        "when type is URI");
+    assert_true(test_config_has_error(
+        "t.yaml:9:45: error: spec.validation.subjectAltNames[0].hostname: must "
+        "not be set when type is URI; remove it, or change the type"));
 }
 
 static void
 test_spiffe_san_needs_its_trust_domain_bundle(void **state)
 {
-    expect_error("apiVersion: portcullis.dev/v1alpha1\n"
-                 "kind: TrustBundle\n"
-                 "metadata: {name: a}\n"
-                 "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
-                 "---\n" BTLS_HEAD "  validation:\n"
-                 "    hostname: api.internal\n"
-                 "    caCertificateRefs: [{group: portcullis.dev, kind: TrustBundle, name: a}]\n"
-                 "    subjectAltNames: [{type: URI, uri: \"spiffe://other.org/api\"}]\n" BASE,
-                 "t.yaml:14:40: error: spec.validation.subjectAltNames[0].uri: no referenced "
-                 "TrustBundle is for trust domain \"other.org\"; add the TrustBundle of that trust "
-                 "domain to caCertificateRefs");
+    test_config_expect_error(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: TrustBundle\n"
+        "metadata: {name: a}\n"
+        "spec: {trustDomain: example.org, pem: " CERT_QUOTED "}\n"
+        "---\n" BTLS_HEAD "  validation:\n"
+        "    hostname: api.internal\n"
+        "    caCertificateRefs: [{group: portcullis.dev, kind: TrustBundle, name: a}]\n"
+        "    subjectAltNames: [{type: URI, uri: \"spiffe://other.org/api\"}]\n" BASE,
+        "t.yaml:14:40: error: spec.validation.subjectAltNames[0].uri: no referenced "
+        "TrustBundle is for trust domain \"other.org\"; add the TrustBundle of that trust "
+        "domain to caCertificateRefs");
 }
 
 static void
 test_backend_tls_policy_targets(void **state)
 {
-    expect_error(BTLS_HEAD "  validation: {hostname: api.internal, wellKnownCACertificates: "
-                           "System}\n"
-                           "---\n"
-                           "apiVersion: gateway.networking.k8s.io/v1alpha3\n"
-                           "kind: BackendTLSPolicy\n"
-                           "metadata: {name: bt2}\n"
-                           "spec:\n"
-                           "  targetRefs: [{kind: Service, name: svc}]\n"
-                           "  validation: {hostname: api.internal, wellKnownCACertificates: "
-                           "System}\n" BASE,
-                 "t.yaml:12:16: error: spec.targetRefs[0]: BackendTLSPolicy default/bt and "
-                 "BackendTLSPolicy default/bt2 both target Service default/svc; keep one "
-                 "BackendTLSPolicy per Service port");
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: BackendTLSPolicy\n"
-                 "metadata: {name: bt}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Service, name: svc, sectionName: grpc}]\n"
-                 "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
-                 "t.yaml:5:56: error: spec.targetRefs[0].sectionName: ServiceEndpoints "
-                 "default/svc has no port named \"grpc\"; port names: https, http");
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: BackendTLSPolicy\n"
-                 "metadata: {name: bt}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Service, name: svcc}]\n"
-                 "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
-                 "t.yaml:5:38: error: spec.targetRefs[0].name: Service default/svcc has no "
-                 "ServiceEndpoints; did you mean \"svc\"?");
-    expect_error("apiVersion: gateway.networking.k8s.io/v1\n"
-                 "kind: BackendTLSPolicy\n"
-                 "metadata: {name: bt}\n"
-                 "spec:\n"
-                 "  targetRefs: [{kind: Service, name: svc}, {kind: Service, name: svc, "
-                 "sectionName: https}]\n"
-                 "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
-                 "t.yaml:5:44: error: spec.targetRefs[1]: Service svc is targeted twice, so each "
-                 "target needs a sectionName; name one port of the Service in each");
+    test_config_expect_error(
+        BTLS_HEAD "  validation: {hostname: api.internal, wellKnownCACertificates: "
+                  "System}\n"
+                  "---\n"
+                  "apiVersion: gateway.networking.k8s.io/v1alpha3\n"
+                  "kind: BackendTLSPolicy\n"
+                  "metadata: {name: bt2}\n"
+                  "spec:\n"
+                  "  targetRefs: [{kind: Service, name: svc}]\n"
+                  "  validation: {hostname: api.internal, wellKnownCACertificates: "
+                  "System}\n" BASE,
+        "t.yaml:12:16: error: spec.targetRefs[0]: BackendTLSPolicy default/bt and "
+        "BackendTLSPolicy default/bt2 both target Service default/svc; keep one "
+        "BackendTLSPolicy per Service port");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: BackendTLSPolicy\n"
+        "metadata: {name: bt}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Service, name: svc, sectionName: grpc}]\n"
+        "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
+        "t.yaml:5:56: error: spec.targetRefs[0].sectionName: ServiceEndpoints "
+        "default/svc has no port named \"grpc\"; port names: https, http");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: BackendTLSPolicy\n"
+        "metadata: {name: bt}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Service, name: svcc}]\n"
+        "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
+        "t.yaml:5:38: error: spec.targetRefs[0].name: Service default/svcc has no "
+        "ServiceEndpoints; did you mean \"svc\"?");
+    test_config_expect_error(
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: BackendTLSPolicy\n"
+        "metadata: {name: bt}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Service, name: svc}, {kind: Service, name: svc, "
+        "sectionName: https}]\n"
+        "  validation: {hostname: api.internal, wellKnownCACertificates: System}\n" BASE,
+        "t.yaml:5:44: error: spec.targetRefs[1]: Service svc is targeted twice, so each "
+        "target needs a sectionName; name one port of the Service in each");
 }
 
 /* ---- compiled snapshots ---- */
@@ -1128,7 +1108,7 @@ test_https_listener_with_two_certificates_compiles(void **state)
         "      - {group: portcullis.dev, kind: CertificateFiles, name: files}\n"
         "      - {name: site}\n" BASE ROUTE,
         chain_path, key_path);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_port *port = &cfg->ports[1];
     const struct pc_listener_tls *tls = port->listeners[0].tls;
 
@@ -1167,12 +1147,12 @@ static void
 test_plain_http_listener_has_no_tls(void **state)
 {
     struct pc_config *cfg =
-        expect_ok("apiVersion: gateway.networking.k8s.io/v1\n"
-                  "kind: Gateway\n"
-                  "metadata: {name: g2}\n"
-                  "spec:\n"
-                  "  gatewayClassName: pc\n"
-                  "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n" BASE);
+        test_config_expect_ok("apiVersion: gateway.networking.k8s.io/v1\n"
+                              "kind: Gateway\n"
+                              "metadata: {name: g2}\n"
+                              "spec:\n"
+                              "  gatewayClassName: pc\n"
+                              "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n" BASE);
 
     assert_int_equal(cfg->n_ports, 2);
     assert_false(cfg->ports[1].is_tls);
@@ -1185,28 +1165,28 @@ test_plain_http_listener_has_no_tls(void **state)
 static void
 test_client_certificates_required_by_default(void **state)
 {
-    struct pc_config *cfg =
-        expect_ok("apiVersion: v1\n"
-                  "kind: ConfigMap\n"
-                  "metadata: {name: ca}\n"
-                  "data:\n"
-                  "  ca.crt: |\n" CERT_BLOCK "---\n" G2_HEAD "    tls:\n"
-                  "      certificateRefs: [{name: site}]\n"
-                  "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n"
-                  "  - name: optional\n"
-                  "    port: 9443\n"
-                  "    hostname: optional.example.com\n"
-                  "    protocol: HTTPS\n"
-                  "    tls:\n"
-                  "      certificateRefs: [{name: site}]\n"
-                  "      frontendValidation: {caCertificateRefs: [{kind: ConfigMap, name: ca}]}\n"
-                  "---\n"
-                  "apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: ClientTrafficPolicy\n"
-                  "metadata: {name: c}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: g2, sectionName: optional}]\n"
-                  "  tls: {clientCertificate: {mode: Optional}}\n" BASE);
+    struct pc_config *cfg = test_config_expect_ok(
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: ca}\n"
+        "data:\n"
+        "  ca.crt: |\n" CERT_BLOCK "---\n" G2_HEAD "    tls:\n"
+        "      certificateRefs: [{name: site}]\n"
+        "      frontendValidation: {caCertificateRefs: [{name: ca}]}\n"
+        "  - name: optional\n"
+        "    port: 9443\n"
+        "    hostname: optional.example.com\n"
+        "    protocol: HTTPS\n"
+        "    tls:\n"
+        "      certificateRefs: [{name: site}]\n"
+        "      frontendValidation: {caCertificateRefs: [{kind: ConfigMap, name: ca}]}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: c}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: g2, sectionName: optional}]\n"
+        "  tls: {clientCertificate: {mode: Optional}}\n" BASE);
     const struct pc_port *port = &cfg->ports[1];
     const struct pc_listener *web = &port->listeners[0];
     const struct pc_listener *optional = &port->listeners[1];
@@ -1259,7 +1239,7 @@ test_spiffe_federation_with_two_trust_domains(void **state)
         "spec: {spiffe: {workloadAPISocket: \"unix:///run/spire/agent.sock\"}, tls: "
         "{sessionTicketRotation: 10m}}\n" BASE,
         spiffe_path);
-    struct pc_config *cfg = expect_ok(yaml);
+    struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_listener_tls *tls = cfg->ports[1].listeners[0].tls;
 
     assert_int_equal(tls->client_mode, PC_CLIENT_CERT_REQUIRE);
@@ -1282,7 +1262,7 @@ test_spiffe_federation_with_two_trust_domains(void **state)
 static void
 test_backend_tls_policy_with_gateway_svid(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         "apiVersion: portcullis.dev/v1alpha1\n"
         "kind: TrustBundle\n"
         "metadata: {name: mesh}\n"
@@ -1356,7 +1336,7 @@ test_backend_tls_policy_with_gateway_svid(void **state)
 static void
 test_backend_tls_policy_port_beats_service(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         "apiVersion: gateway.networking.k8s.io/v1alpha3\n"
         "kind: BackendTLSPolicy\n"
         "metadata: {name: whole}\n"
@@ -1401,40 +1381,40 @@ test_backend_tls_policy_port_beats_service(void **state)
 static void
 test_xfcc_defaults_and_overrides(void **state)
 {
-    struct pc_config *cfg =
-        expect_ok("apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: ClientTrafficPolicy\n"
-                  "metadata: {name: gateway-default}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: Gateway, name: gw}]\n"
-                  "  forwardClientCert: {details: [URI, Cert, Chain]}\n"
-                  "---\n"
-                  "apiVersion: portcullis.dev/v1alpha1\n"
-                  "kind: ClientTrafficPolicy\n"
-                  "metadata: {name: route}\n"
-                  "spec:\n"
-                  "  targetRefs: [{kind: HTTPRoute, name: quiet}]\n"
-                  "  forwardClientCert: {mode: Sanitize}\n"
-                  "---\n"
-                  "apiVersion: gateway.networking.k8s.io/v1\n"
-                  "kind: HTTPRoute\n"
-                  "metadata: {name: quiet}\n"
-                  "spec:\n"
-                  "  parentRefs: [{name: gw}]\n"
-                  "  rules: [{matches: [{path: {value: /quiet}}]}]\n"
-                  "---\n"
-                  "apiVersion: gateway.networking.k8s.io/v1\n"
-                  "kind: HTTPRoute\n"
-                  "metadata: {name: plain}\n"
-                  "spec:\n"
-                  "  parentRefs: [{name: g2}]\n"
-                  "---\n"
-                  "apiVersion: gateway.networking.k8s.io/v1\n"
-                  "kind: Gateway\n"
-                  "metadata: {name: g2}\n"
-                  "spec:\n"
-                  "  gatewayClassName: pc\n"
-                  "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n" BASE ROUTE);
+    struct pc_config *cfg = test_config_expect_ok(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: gateway-default}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: Gateway, name: gw}]\n"
+        "  forwardClientCert: {details: [URI, Cert, Chain]}\n"
+        "---\n"
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: ClientTrafficPolicy\n"
+        "metadata: {name: route}\n"
+        "spec:\n"
+        "  targetRefs: [{kind: HTTPRoute, name: quiet}]\n"
+        "  forwardClientCert: {mode: Sanitize}\n"
+        "---\n"
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: HTTPRoute\n"
+        "metadata: {name: quiet}\n"
+        "spec:\n"
+        "  parentRefs: [{name: gw}]\n"
+        "  rules: [{matches: [{path: {value: /quiet}}]}]\n"
+        "---\n"
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: HTTPRoute\n"
+        "metadata: {name: plain}\n"
+        "spec:\n"
+        "  parentRefs: [{name: g2}]\n"
+        "---\n"
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: g2}\n"
+        "spec:\n"
+        "  gatewayClassName: pc\n"
+        "  listeners: [{name: web, port: 9080, protocol: HTTP}]\n" BASE ROUTE);
     const struct pc_route_rule *quiet = cfg->rules[0];
     const struct pc_route_rule *r = cfg->rules[1];
     const struct pc_route_rule *plain = cfg->rules[2];
@@ -1486,9 +1466,9 @@ test_relative_paths_resolve_from_the_declaring_file(void **state)
     fputs(BASE, f);
     fclose(f);
 
-    cfg = pc_config_load(conf, &diag);
+    cfg = pc_config_load(conf, &test_config_diag);
     if (cfg == NULL) {
-        dump_diag();
+        test_config_dump();
     }
     assert_non_null(cfg);
     snprintf(want, sizeof(want), "%s/conf/../chain.pem", dir);
@@ -1507,7 +1487,7 @@ test_relative_paths_resolve_from_the_declaring_file(void **state)
 static void
 test_cross_namespace_certificate_with_grant(void **state)
 {
-    struct pc_config *cfg = expect_ok(
+    struct pc_config *cfg = test_config_expect_ok(
         "apiVersion: v1\n"
         "kind: Secret\n"
         "metadata: {name: shared, namespace: certs}\n"
@@ -1532,19 +1512,20 @@ test_workload_socket_from_the_environment(void **state)
     struct pc_config *cfg;
 
     setenv("SPIFFE_ENDPOINT_SOCKET", "unix:///tmp/agent.sock", 1);
-    cfg = expect_ok("apiVersion: portcullis.dev/v1alpha1\n"
-                    "kind: WorkloadIdentity\n"
-                    "metadata: {name: svid}\n"
-                    "---\n" G2_HEAD "    tls:\n"
-                    "      certificateRefs: [{group: portcullis.dev, kind: WorkloadIdentity, "
-                    "name: svid}]\n" BASE);
+    cfg = test_config_expect_ok(
+        "apiVersion: portcullis.dev/v1alpha1\n"
+        "kind: WorkloadIdentity\n"
+        "metadata: {name: svid}\n"
+        "---\n" G2_HEAD "    tls:\n"
+        "      certificateRefs: [{group: portcullis.dev, kind: WorkloadIdentity, "
+        "name: svid}]\n" BASE);
     assert_string_equal(cfg->proxy.workload_api_socket, "unix:///tmp/agent.sock");
     assert_int_equal(cfg->ports[1].listeners[0].tls->certificates[0].chain.origin,
                      PC_PEM_WORKLOAD_API);
     pc_config_unref(cfg);
 
     /* Set but unused: the snapshot names no Workload API. */
-    cfg = expect_ok(BASE);
+    cfg = test_config_expect_ok(BASE);
     assert_null(cfg->proxy.workload_api_socket);
     pc_config_unref(cfg);
 }
