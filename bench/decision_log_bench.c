@@ -158,9 +158,14 @@ main(void)
     fclose(f);
     EVP_PKEY_free(key);
 
-    record_len = (size_t)snprintf(
-        record, sizeof(record),
-        "{\"ts\":\"2026-12-03T17:03:40.123Z\",\"request_id\":\"5f0c6bd2-8f7e-4d0b-9a57-1c2e3f4a5b6c\",\"route\":\"default/orders\",\"rule\":\"owner-reads-orders\",\"principal\":\"spiffe://prod.example.org/ns/web/sa/web\",\"decision\":\"allow\",\"engine\":\"rules\",\"reason\":\"matched\"}");
+    /* A record about as long as the gateway's, split here only to fit the page. */
+    record_len =
+        (size_t)snprintf(record, sizeof(record), "%s",
+                         "{\"ts\":\"2026-12-03T17:03:40.123Z\","
+                         "\"request_id\":\"5f0c6bd2-8f7e-4d0b-9a57-1c2e3f4a5b6c\","
+                         "\"route\":\"default/orders\",\"rule\":\"owner-reads-orders\","
+                         "\"principal\":\"spiffe://prod.example.org/ns/web/sa/web\","
+                         "\"decision\":\"allow\",\"engine\":\"rules\",\"reason\":\"matched\"}");
     memset(input, 'x', sizeof(input));
 
     settings.path = log_path;

@@ -908,6 +908,16 @@ struct tail {
  * Locates the last complete line in the end of the file held by buf (the file's bytes from
  * offset base to its end) and the partial line after it, if any.
  */
+/* A last line longer than the tail read: not something the writer made. */
+static int
+refuse_long_line(const struct pc_decision_log *log, struct pc_err *err)
+{
+    return pc_err_set(
+        err, PC_EPARSE,
+        "decision log %s: the last line is longer than any the writer produces; the file is not a decision log or was damaged: move it away to start a new log",
+        log->path);
+}
+
 static int
 find_last_line(struct pc_decision_log *log, const char *buf, size_t n, uint64_t base,
                struct tail *tail, struct pc_err *err)
@@ -921,10 +931,7 @@ find_last_line(struct pc_decision_log *log, const char *buf, size_t n, uint64_t 
     if (n > 0 && buf[n - 1] != '\n') {
         nl = last_newline(buf, n);
         if (nl == -1 && base > 0) {
-            return pc_err_set(
-                err, PC_EPARSE,
-                "decision log %s: the last line is longer than any the writer produces; the file is not a decision log or was damaged: move it away to start a new log",
-                log->path);
+            return refuse_long_line(log, err);
         }
         end = (size_t)(nl + 1);
         tail->partial_bytes = n - end;
@@ -935,10 +942,7 @@ find_last_line(struct pc_decision_log *log, const char *buf, size_t n, uint64_t 
 
     nl = last_newline(buf, end - 1);
     if (nl == -1 && base > 0) {
-        return pc_err_set(
-            err, PC_EPARSE,
-            "decision log %s: the last line is longer than any the writer produces; the file is not a decision log or was damaged: move it away to start a new log",
-            log->path);
+        return refuse_long_line(log, err);
     }
     start = (size_t)(nl + 1);
     if (pc_decision_log_line_parse(buf + start, end - 1 - start, &line, &line_err) != 0) {

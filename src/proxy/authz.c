@@ -22,9 +22,6 @@
  *
  * Runs on the worker's loop only.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,28 +82,6 @@ static const char *const source_names[] = { "rules", "opa", "http", "rego" };
 
 /* --- the view --- */
 
-static void
-fill_address(struct sockaddr_storage *ss, const char *text, uint16_t port)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (strchr(text, ':') != NULL) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-        if (inet_pton(AF_INET6, text, &a->sin6_addr) == 1) {
-            a->sin6_family = AF_INET6;
-            a->sin6_port = htons(port);
-        }
-        return;
-    }
-
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-    if (inet_pton(AF_INET, text, &a->sin_addr) == 1) {
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-    }
-}
-
 static const char *
 token_header_name(const struct pc_exchange *x, size_t *len)
 {
@@ -127,6 +102,24 @@ listener_name(struct pc_exchange *x)
     const struct pc_listener *l = x->match.listener;
 
     return l != NULL ? pc_arena_sprintf(x->arena, "%s/%s", l->gateway, l->name) : NULL;
+}
+
+static void fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool is_full);
+
+/* The full view, built on first use and kept in the request's arena: the input document, the
+ * cache key and the decision log's record of a refusal all read it. NULL when out of memory. */
+static const struct pc_authz_view *
+full_view(struct pc_exchange *x)
+{
+    if (x->authz_view == NULL) {
+        struct pc_authz_view *v = pc_arena_alloc(x->arena, sizeof(*v));
+
+        if (v != NULL) {
+            fill_view(x, v, true);
+        }
+        x->authz_view = v;
+    }
+    return x->authz_view;
 }
 
 /* is_full: also what only the input document shows (the local address, the listener's full
@@ -152,7 +145,7 @@ fill_view(struct pc_exchange *x, struct pc_authz_view *v, bool is_full)
     v->request_id_len = strlen(v->request_id);
     v->headers = x->req->headers;
     v->n_headers = x->req->n_headers;
-    fill_address(&v->client_addr, conn->peer, conn->peer_port);
+    memcpy(&v->client_addr, &conn->peer_addr, sizeof(conn->peer_addr));
     if (is_full) {
         int len = (int)sizeof(v->local_addr);
 
@@ -365,10 +358,9 @@ record_decision(struct pc_exchange *x, const struct pc_authz *a, const struct ve
     }
     if (a->source != PC_AUTHZ_RULES && (v->is_failure || !v->is_allowed)) {
         struct pc_authz_input_options opts = { .is_for_log = true };
-        struct pc_authz_view view;
+        const struct pc_authz_view *view = full_view(x);
 
-        fill_view(x, &view, true);
-        if (pc_authz_input_build(&view, &opts, x->arena, &shown, &shown_len) != 0) {
+        if (view == NULL || pc_authz_input_build(view, &opts, x->arena, &shown, &shown_len) != 0) {
             shown = NULL;
         }
     } else if (a->source == PC_AUTHZ_RULES) {
@@ -546,52 +538,58 @@ build_input(struct pc_exchange *x, const struct pc_authz *a)
 {
     const struct pc_authz_remote *rm = a->remote;
     struct pc_authz_input_options opts = { 0 };
-    struct pc_authz_view view;
+    const struct pc_authz_view *view = full_view(x);
 
+    if (view == NULL) {
+        return PC_ENOMEM;
+    }
     if (rm != NULL && a->source == PC_AUTHZ_OPA) {
         opts.headers = rm->n_headers > 0 ? rm->headers : NULL;
         opts.n_headers = rm->n_headers;
     }
-    fill_view(x, &view, true);
-    return pc_authz_input_build(&view, &opts, x->arena, &x->authz_input, &x->authz_input_len);
+    return pc_authz_input_build(view, &opts, x->arena, &x->authz_input, &x->authz_input_len);
 }
 
 /* --- the decision cache --- */
 
-/* The cache key: the policy's name, a NUL, then the configured input values as one JSON
- * array (the policy's name keeps two policies with the same key paths apart). */
-static size_t
-cache_key(struct pc_exchange *x, const struct pc_authz *a, char **key)
+/*
+ * The request's cache key, made once into x->authz_key: the policy's name, a NUL, then the
+ * configured input values as one JSON array (the name keeps two policies with the same key paths
+ * apart). Returns false when the policy caches nothing or the key cannot be made.
+ */
+static bool
+make_cache_key(struct pc_exchange *x, const struct pc_authz *a)
 {
     const struct pc_authz_remote *rm = a->remote;
-    struct pc_authz_view view;
+    const struct pc_authz_view *view;
     char *values = NULL;
     size_t len = 0;
 
-    fill_view(x, &view, true);
-    if (pc_authz_input_cache_key(&view, rm->cache_key, rm->n_cache_key, x->arena, &values, &len)
-        != 0) {
-        return 0;
+    if (rm->cache_ttl_ms == 0 || server_decision_cache(x->server) == NULL) {
+        return false;
     }
-    *key = pc_arena_sprintf(x->arena, "%s%c%s", a->policy, '\0', values);
-    return *key != NULL ? strlen(a->policy) + 1 + len : 0;
+    view = full_view(x);
+    if (view == NULL
+        || pc_authz_input_cache_key(view, rm->cache_key, rm->n_cache_key, x->arena, &values, &len)
+               != 0) {
+        return false;
+    }
+    x->authz_key = pc_arena_sprintf(x->arena, "%s%c%s", a->policy, '\0', values);
+    x->authz_key_len = x->authz_key != NULL ? strlen(a->policy) + 1 + len : 0;
+    return x->authz_key != NULL;
 }
 
 static bool
 cache_lookup(struct pc_exchange *x, const struct pc_authz *a, struct verdict *v)
 {
-    const struct pc_authz_remote *rm = a->remote;
     struct pc_lru *lru = server_decision_cache(x->server);
-    char *key = NULL;
-    size_t key_len;
     size_t len = 0;
     const char *hit;
 
-    if (rm->cache_ttl_ms == 0 || lru == NULL) {
+    if (!make_cache_key(x, a)) {
         return false;
     }
-    key_len = cache_key(x, a, &key);
-    hit = key_len > 0 ? pc_lru_get(lru, key, key_len, uv_now(server_loop(x->server)), &len) : NULL;
+    hit = pc_lru_get(lru, x->authz_key, x->authz_key_len, uv_now(server_loop(x->server)), &len);
     if (hit == NULL) {
         return false;
     }
@@ -608,21 +606,13 @@ cache_lookup(struct pc_exchange *x, const struct pc_authz *a, struct verdict *v)
     return !v->is_failure;
 }
 
+/* Remembers a remote decision under the key cache_lookup made, when it made one. */
 static void
 cache_store(struct pc_exchange *x, const struct pc_authz *a, const char *value, size_t len)
 {
-    const struct pc_authz_remote *rm = a->remote;
-    struct pc_lru *lru = server_decision_cache(x->server);
-    char *key = NULL;
-    size_t key_len;
-
-    if (rm->cache_ttl_ms == 0 || lru == NULL) {
-        return;
-    }
-    key_len = cache_key(x, a, &key);
-    if (key_len > 0) {
-        pc_lru_put(lru, key, key_len, value, len,
-                   uv_now(server_loop(x->server)) + rm->cache_ttl_ms);
+    if (x->authz_key != NULL) {
+        pc_lru_put(server_decision_cache(x->server), x->authz_key, x->authz_key_len, value, len,
+                   uv_now(server_loop(x->server)) + a->remote->cache_ttl_ms);
     }
 }
 
@@ -911,12 +901,6 @@ decide_by_rego(struct pc_exchange *x, const struct pc_authz *a)
 
 /* --- the step --- */
 
-static bool
-finish(struct pc_exchange *x, const struct pc_authz *a, struct verdict v)
-{
-    return conclude(x, a, &v);
-}
-
 bool
 authz_step(struct pc_exchange *x)
 {
@@ -929,15 +913,20 @@ authz_step(struct pc_exchange *x)
     make_decision_id(x);
     switch (a->source) {
     case PC_AUTHZ_RULES:
-        return finish(x, a, decide_by_rules(x, a));
+        v = decide_by_rules(x, a);
+        break;
     case PC_AUTHZ_REGO:
-        return finish(x, a, decide_by_rego(x, a));
+        v = decide_by_rego(x, a);
+        break;
     case PC_AUTHZ_OPA:
     case PC_AUTHZ_HTTP:
         if (!decide_remotely(x, a, &v)) {
             return false;
         }
-        return finish(x, a, v);
+        break;
+    default:
+        v = failure(REASON_INTERNAL);
+        break;
     }
-    return finish(x, a, failure(REASON_INTERNAL));
+    return conclude(x, a, &v);
 }

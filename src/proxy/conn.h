@@ -28,6 +28,8 @@
 #ifndef PC_PROXY_CONN_H
 #define PC_PROXY_CONN_H
 
+#include <netinet/in.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,6 +51,7 @@ struct pc_fetch_transfer;
 struct pc_token_cache;
 struct pc_jws_verifier;
 struct pc_decision_log;
+struct pc_authz_view;
 struct pc_lru;
 struct pc_rego_ctx;
 struct pc_replay_cache;
@@ -158,6 +161,12 @@ struct pc_conn {
     bool is_pumping;     /* inside conn_pump: do not re-enter it */
     bool is_tls_starved; /* the TLS session needs more ciphertext before it yields anything */
     char peer[46];       /* the client's address, as text */
+
+    union {
+        struct sockaddr sa; /* AF_UNSPEC (zero) when the address could not be read */
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer_addr; /* the same address, for authorization's CIDR tests */
 };
 
 struct pc_exchange {
@@ -218,6 +227,9 @@ struct pc_exchange {
     char decision_id[33];
     char *authz_input;
     size_t authz_input_len;
+    const struct pc_authz_view *authz_view; /* built on first use (authz.c) */
+    char *authz_key;                        /* the decision cache's key, when the policy caches */
+    size_t authz_key_len;
     const char *authz_effect;
     const struct pc_header_pair *authz_headers;
     size_t n_authz_headers;

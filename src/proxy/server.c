@@ -1192,11 +1192,13 @@ accept_one(struct listener *l)
 
             uv_ip6_name(a, conn->peer, sizeof(conn->peer));
             conn->peer_port = ntohs(a->sin6_port);
+            conn->peer_addr.in6 = *a;
         } else {
             const struct sockaddr_in *a = (const struct sockaddr_in *)&peer;
 
             uv_ip4_name(a, conn->peer, sizeof(conn->peer));
             conn->peer_port = ntohs(a->sin_port);
+            conn->peer_addr.in = *a;
         }
     }
     if (start_tls(conn) != 0) {

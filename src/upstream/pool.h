@@ -35,7 +35,7 @@ struct pc_upconn {
     void *owner;
     uv_alloc_cb alloc_cb;
     uv_read_cb read_cb;
-    uv_timer_cb timer_cb; /* runs once the deadline set by pc_upconn_set_deadline passes */
+    uv_timer_cb timer_cb;      /* runs once the deadline set by pc_upconn_set_deadline passes */
     struct pc_tls_stream *tls; /* set by the owner for TLS upstreams; freed with the connection */
 
     /* private */
