@@ -486,13 +486,6 @@ check_path() {
     fi
 }
 
-# describe_run REQUESTS DURATION_US P99_US CPU_TICKS: one line for the progress report.
-describe_run() {
-    awk -v r="${1:-0}" -v d="${2:-0}" -v p="${3:-0}" -v t="$4" -v hz="$CLK_TCK" 'BEGIN {
-        printf "%d requests, %.0f req/s, p99 %.2f ms, CPU %.2f us/req",
-            r, d ? r / (d / 1e6) : 0, p / 1000, r ? t / hz * 1e6 / r : 0 }'
-}
-
 # measure VARIANT RUN: one run of the variant (RUN 0 is the warm-up, not recorded). Appends a
 # line to results.tsv: label, run, status, requests, duration_us, p50_us, p99_us, cpu_ticks (all
 # threads), cpu_ticks off the workers, then the gateway's counts over the run: 2xx, other,
@@ -566,7 +559,7 @@ measure() {
         "$(delta ok "$before" "$after")" "$(delta other "$before" "$after")" \
         "$(delta allowed "$before" "$after")" "$(delta lines "$before" "$after")" \
         "$(delta dropped "$before" "$after")" >>"$RUN_DIR/results.tsv"
-    say "  $label run $run: $(describe_run "$requests" "$duration_us" "$p99_us" "$ticks"):" \
+    say "  $label run $run: $(describe_run "$requests" "$duration_us" "$p99_us" "$ticks" 2):" \
         "$status"
 }
 

@@ -391,13 +391,6 @@ check_path() {
     esac
 }
 
-# describe_run REQUESTS DURATION_US P99_US CPU_TICKS: one line for the progress report.
-describe_run() {
-    awk -v r="${1:-0}" -v d="${2:-0}" -v p="${3:-0}" -v t="$4" -v hz="$CLK_TCK" 'BEGIN {
-        printf "%d requests, %.0f req/s, p99 %.2f ms, CPU %.1f us/req",
-            r, d ? r / (d / 1e6) : 0, p / 1000, r ? t / hz * 1e6 / r : 0 }'
-}
-
 # measure ROW RUN: one run of the row (RUN 0 is the warm-up, not recorded). Appends a line to
 # results.tsv: row, run, status, requests, duration_us, p50_us, p99_us, cpu_ticks, ok, other,
 # verified, hits.

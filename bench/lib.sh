@@ -72,6 +72,15 @@ die() {
     exit 1
 }
 
+# describe_run REQUESTS DURATION_US P99_US CPU_TICKS [DIGITS]: one line for a benchmark's
+# progress report; CPU per request with DIGITS decimals (default 1).
+describe_run() {
+    awk -v r="${1:-0}" -v d="${2:-0}" -v p="${3:-0}" -v t="$4" -v hz="$CLK_TCK" -v k="${5:-1}" \
+        'BEGIN {
+        printf "%d requests, %.0f req/s, p99 %.2f ms, CPU %.*f us/req",
+            r, d ? r / (d / 1e6) : 0, p / 1000, k, r ? t / hz * 1e6 / r : 0 }'
+}
+
 # Loud enough to be seen in the middle of a table: the run counts as failed.
 fail_loudly() {
     FAILED=1
