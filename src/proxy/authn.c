@@ -56,6 +56,18 @@ enum authn_outcome {
 
 static struct pc_log_limit unavailable_limit = PC_LOG_LIMIT_INIT(10, 60000);
 
+/* Seconds since the epoch for token lifetimes. time() reads the clock as of the last timer tick,
+ * up to a tick behind the precise clock that token issuers read, so a token issued this instant
+ * could seem to come from the future; the precise clock is read instead. */
+static int64_t
+wall_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
 /* --- answers --- */
 
 static const char *
@@ -488,7 +500,7 @@ check_dpop(struct pc_exchange *x, const struct pc_authn *a, const char *token, s
     if (req.uri == NULL || req.jkt == NULL) {
         return refuse(x, a, req.uri == NULL ? PC_AUTHN_INTERNAL : PC_AUTHN_CNF_MISSING);
     }
-    rc = pc_dpop_verify(h->value, h->value_len, &opts, &req, (int64_t)time(NULL), x->arena, &proof,
+    rc = pc_dpop_verify(h->value, h->value_len, &opts, &req, wall_seconds(), x->arena, &proof,
                         &reason);
     if (rc != 0) {
         return refuse_proof(x, a, reason);
@@ -695,7 +707,7 @@ static void
 remember(struct pc_exchange *x, const char *token, size_t len, const char *source,
          struct pc_principal *p, uint32_t ttl_ms)
 {
-    int64_t left_s = pc_principal_expires(p) - (int64_t)time(NULL);
+    int64_t left_s = pc_principal_expires(p) - wall_seconds();
     uint64_t ttl = ttl_ms;
 
     if (ttl == 0 || left_s <= 0) {
@@ -731,7 +743,7 @@ verify_jwt(struct pc_exchange *x, const struct pc_authn *a, const char *token, s
     }
 
     fill_options(&opts, x, p, a, keys, pc_keyring_hmac(slot));
-    if (pc_jwt_verify(token, len, &opts, (int64_t)time(NULL), x->arena, &principal, &reason) != 0) {
+    if (pc_jwt_verify(token, len, &opts, wall_seconds(), x->arena, &principal, &reason) != 0) {
         if (reason == PC_AUTHN_KID_UNKNOWN && !x->is_authn_retried
             && pc_keyring_request_refresh(slot, now)) {
             /* The issuer may have rotated its keys: wait for the refetch, then try once more. */
@@ -841,7 +853,7 @@ finish_introspection(struct pc_exchange *x, json_t *doc)
     if (!json_is_true(json_object_get(doc, "active"))) {
         return refuse(x, a, PC_AUTHN_INACTIVE);
     }
-    if (json_is_integer(exp) && json_integer_value(exp) <= (json_int_t)time(NULL)) {
+    if (json_is_integer(exp) && json_integer_value(exp) <= (json_int_t)wall_seconds()) {
         return refuse(x, a, PC_AUTHN_EXPIRED);
     }
     if (in->issuer != NULL && json_object_get(doc, "iss") == NULL) {
