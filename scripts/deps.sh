@@ -23,7 +23,8 @@ BUILD_PACKAGES=(build-essential pkg-config libuv1-dev node-llhttp libnghttp2-dev
 # What the test suite needs on top: unit tests, fuzzers, integration peers and tools.
 TEST_PACKAGES=(clang llvm libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-yaml
     python3-requests curl nginx haproxy wrk redis-server procps python3-cryptography
-    python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc python3-jwt)
+    python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc python3-jwt
+    testssl.sh)
 
 # install_node: Node.js and npm for the test peers (oidc-provider). A machine that already has
 # them from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm) keeps its
