@@ -19,7 +19,8 @@
 #   POOL_SIZE    idle upstream connections each proxy may keep to the origin
 # and call raise_fd_limit (which sets FD_LIMIT) and init_run (which sets RUN_DIR).
 # With TLS=1 (set after make_tls_material and start_origin: the origin stays plain HTTP),
-# portcullis and nginx listen with TLS on the same ECDSA P-256 certificate and probes speak HTTPS.
+# portcullis and nginx listen with TLS on the same ECDSA P-256 certificate and probes speak HTTPS;
+# with TLS_TICKETS=0 as well, neither issues session tickets, so no connection resumes a session.
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
@@ -48,6 +49,7 @@ declare -A PROXY_LOG=()
 ORIGIN_PORT=""
 ORIGIN_PID=""
 TLS=0
+TLS_TICKETS=1
 
 # The URL scheme clients use towards the proxies.
 scheme() {
@@ -506,6 +508,7 @@ spec:
     gracePeriod: 1s
   watch:
     enabled: false
+$([ "$TLS" -eq 1 ] && [ "$TLS_TICKETS" -eq 0 ] && printf '  tls:\n    sessionTickets: false')
 EOF
     PORTCULLIS_ADMIN_PORT=$admin_port
     "$PC_BIN" validate -c "$RUN_DIR/portcullis.yaml" >"$RUN_DIR/portcullis-validate.log" 2>&1 \
@@ -520,14 +523,14 @@ start_portcullis() {
 # --- nginx as a proxy ---
 
 # nginx's TLS settings when TLS=1: the same certificate, TLS 1.2 and 1.3, tickets on (its
-# default, as portcullis's), no session cache (portcullis keeps none either).
+# default, as portcullis's) unless TLS_TICKETS=0, no session cache (portcullis keeps none either).
 nginx_tls_lines() {
     [ "$TLS" -eq 1 ] || return 0
     cat <<EOF
         ssl_certificate $RUN_DIR/tls/cert.pem;
         ssl_certificate_key $RUN_DIR/tls/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_tickets on;
+        ssl_session_tickets $([ "$TLS_TICKETS" -eq 1 ] && echo on || echo off);
         ssl_session_cache none;
 EOF
 }

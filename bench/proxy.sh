@@ -62,7 +62,11 @@ usage: bench/proxy.sh [options]
       --load-cpus LIST       taskset CPUs of the origin and wrk (default 0)
       --tls                  clients speak TLS to the proxies (portcullis and nginx only)
       --close                one request per connection (wrk sends Connection: close): with
-                             --tls, every request is a full TLS handshake
+                             --tls, every request is a TLS handshake, resumed with the ticket
+                             wrk kept from the connection before
+      --no-tickets           with --tls, the proxies issue no session tickets, so every
+                             handshake is a full one (portcullis's count of resumptions is
+                             checked to stay 0)
       --keep                 keep the run directory (configurations, logs, wrk output)
 EOF
 }
@@ -81,6 +85,7 @@ parse_args() {
         --load-cpus) LOAD_CPUS=$2; shift 2 ;;
         --keep) KEEP_RUN_DIR=1; shift ;;
         --tls) WANT_TLS=1; shift ;;
+        --no-tickets) TLS_TICKETS=0; shift ;;
         --close) WRK_ARGS=(-H "Connection: close"); shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
@@ -188,12 +193,16 @@ report_portcullis_metrics() {
     metrics="$(curl -s --max-time 5 "http://127.0.0.1:$PORTCULLIS_ADMIN_PORT/metrics" || true)"
     [ -n "$metrics" ] || { say "portcullis /metrics did not answer"; return 0; }
     say "portcullis /metrics after the runs:"
-    grep -E '^portcullis_(http_requests_total|upstream_[a-z_]*_total|requests_rejected_total|client_timeouts_total|out_of_memory_total)' \
+    grep -E '^portcullis_(http_requests_total|upstream_[a-z_]*_total|requests_rejected_total|client_timeouts_total|out_of_memory_total|tls_handshakes_total|tls_resumed_total)' \
         <<<"$metrics" | grep -v ' 0$' | sed 's/^/  /' >&2 || true
     local bad
     bad="$(grep -E '^portcullis_http_requests_total\{.*code="[^2]' <<<"$metrics" \
         | grep -v ' 0$' || true)"
     [ -z "$bad" ] || fail_loudly "portcullis counted non-2xx responses: $bad"
+    if [ "$TLS" -eq 1 ] && [ "$TLS_TICKETS" -eq 0 ]; then
+        bad="$(grep -E '^portcullis_tls_resumed_total ' <<<"$metrics" | grep -v ' 0$' || true)"
+        [ -z "$bad" ] || fail_loudly "portcullis resumed sessions without tickets: $bad"
+    fi
 }
 
 main() {
@@ -212,7 +221,8 @@ main() {
             [ "$p" = haproxy ] || kept+=("$p")
         done
         PROXIES=("${kept[@]}")
-        say "TLS: portcullis and nginx on the same ECDSA P-256 certificate"
+        say "TLS: portcullis and nginx on the same ECDSA P-256 certificate, session tickets" \
+            "$([ "$TLS_TICKETS" -eq 1 ] && echo on || echo "off (full handshakes only)")"
     fi
 
     print_environment

@@ -785,6 +785,9 @@ compile_proxy(struct compiler *c)
         spec != NULL && spec->tls != NULL && spec->tls->session_ticket_rotation.node != NULL
             ? (uint32_t)spec->tls->session_ticket_rotation.v
             : PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS;
+    p->tls_session_tickets = spec == NULL || spec->tls == NULL
+                             || spec->tls->session_tickets.node == NULL
+                             || spec->tls->session_tickets.v != 0;
     return pc_model_compile_decision_log(m, c->arena, &p->decision_log);
 }
 

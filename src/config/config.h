@@ -680,6 +680,7 @@ struct pc_proxy_settings {
     uint32_t shutdown_grace_ms;
     bool watch_files;                /* reload when a config file changes */
     uint32_t tls_ticket_rotation_ms; /* session-ticket keys rotate this often (default 1h) */
+    bool tls_session_tickets;        /* TLS listeners issue session tickets (default true) */
     const char *workload_api_socket; /* SPIFFE Workload API: "unix:///path"; NULL when unused */
     struct pc_decision_log_settings decision_log;
 };

@@ -1234,6 +1234,7 @@ SCHEMA(watch_schema, struct pc_resource_watch, watch_fields);
 static const struct pc_schema_field proxy_tls_fields[] = {
     { "sessionTicketRotation", PC_SCHEMA_DURATION, 0,
       AT(struct pc_resource_proxy_tls, session_ticket_rotation), .min = 60000, .max = ONE_DAY },
+    { "sessionTickets", PC_SCHEMA_BOOL, 0, AT(struct pc_resource_proxy_tls, session_tickets) },
 };
 SCHEMA(proxy_tls_schema, struct pc_resource_proxy_tls, proxy_tls_fields);
 

@@ -429,6 +429,7 @@ struct pc_resource_watch {
 struct pc_resource_proxy_tls {
     const struct pc_yaml_node *node;
     struct pc_schema_int session_ticket_rotation; /* ms */
+    struct pc_schema_int session_tickets;         /* bool */
 };
 
 struct pc_resource_spiffe {

@@ -265,7 +265,10 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
             if (set_ticket_keys(&ring->keys[i], iv, cipher, mac, 0) != 0) {
                 return -1;
             }
-            return i == 0 ? 1 : 2;
+            /* 2 asks OpenSSL for a fresh ticket: always in TLS 1.3, whose clients use a ticket
+             * once (RFC 8446 section C.4) and would make every other connection a full
+             * handshake otherwise; in TLS 1.2 when the ticket was sealed with an older key. */
+            return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
         }
     }
     return 0;
@@ -645,8 +648,8 @@ listener_sid(const struct pc_listener *l, unsigned char sid[SSL_MAX_SID_CTX_LENG
 }
 
 static int
-build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_material *m,
-           struct pc_err *err)
+build_port(struct port_ctx *pc, const struct pc_port *port, bool has_tickets,
+           struct pc_tls_material *m, struct pc_err *err)
 {
     pc->name = port->name;
     pc->listeners = pc_calloc(port->n_listeners, sizeof(*pc->listeners));
@@ -683,6 +686,12 @@ build_port(struct port_ctx *pc, const struct pc_port *port, struct pc_tls_materi
             }
             apply_client_verify(lc->certs[k].ctx, l->tls, lc->auth);
             SSL_CTX_set_session_id_context(lc->certs[k].ctx, lc->sid, sizeof(lc->sid));
+            if (!has_tickets) {
+                /* No ticket, and no session cache either: every connection is a full
+                 * handshake. */
+                SSL_CTX_set_options(lc->certs[k].ctx, SSL_OP_NO_TICKET);
+                SSL_CTX_set_num_tickets(lc->certs[k].ctx, 0);
+            }
         }
     }
     return pc->n_listeners > 0 ? 0 : pc_err_set(err, PC_EINVAL, "%s: no certificate", port->name);
@@ -861,7 +870,8 @@ pc_tls_set_build(struct pc_config *cfg, struct pc_tls_material *material, struct
         if (!cfg->ports[p].is_tls) {
             continue;
         }
-        rc = build_port(&set->ports[set->n_ports++], &cfg->ports[p], material, err);
+        rc = build_port(&set->ports[set->n_ports++], &cfg->ports[p], cfg->proxy.tls_session_tickets,
+                        material, err);
         if (rc != 0) {
             goto fail;
         }

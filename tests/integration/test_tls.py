@@ -437,6 +437,49 @@ def test_session_resumption_with_ticket(term_gw, pki, version):
              what="portcullis_tls_resumed_total to count one resumption")
 
 
+def test_tls13_resumption_issues_a_fresh_ticket(term_gw, pki):
+    """TLS 1.3 clients use a ticket once (RFC 8446 C.4): a resumed connection gets a new
+    ticket, so a client keeps resuming instead of falling back to a full handshake on every
+    other connection."""
+    ctx = tls_context(ca=pki.server_ca.pem, maximum=ssl.TLSVersion.TLSv1_3)
+    before = counter(term_gw, "portcullis_tls_resumed_total")
+    with tls_connect(term_gw.port, ctx, "api.example.com") as sock:
+        assert send_request(sock, host="api.example.com")[0] == 200
+        session = sock.session
+    for _ in range(3):
+        with tls_connect(term_gw.port, ctx, "api.example.com", session=session) as sock:
+            assert sock.session_reused
+            assert send_request(sock, host="api.example.com")[0] == 200
+            renewed = sock.session
+        assert renewed.has_ticket and renewed.id != session.id, "no new ticket after resumption"
+        session = renewed
+    wait_for(lambda: counter(term_gw, "portcullis_tls_resumed_total") == before + 3,
+             what="portcullis_tls_resumed_total to count three resumptions")
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_session_tickets_disabled(make_gateway, module_origin, pki, version):
+    """ProxyConfig tls.sessionTickets: false: no ticket is issued and every connection is a
+    full handshake."""
+    gw = make_gateway(
+        simple_route(), {"origin": [module_origin.address]},
+        listeners=https_listener("https", ["{name: api}"]), policies=secret("api", pki.api),
+        proxy_extra="  tls:\n    sessionTickets: false\n")
+    ctx = tls_context(ca=pki.server_ca.pem, maximum=version)
+    with tls_connect(gw.port, ctx, "api.example.com") as sock:
+        assert send_request(sock, host="api.example.com")[0] == 200
+        session = sock.session
+    assert session is None or not session.has_ticket
+    # Offering what the client kept of the session (no ticket) resumes nothing either.
+    with tls_connect(gw.port, ctx, "api.example.com", session=session) as sock:
+        assert not sock.session_reused
+        assert send_request(sock, host="api.example.com")[0] == 200
+    assert counter(gw, "portcullis_tls_resumed_total") == 0
+    wait_for(lambda: counter(gw, "portcullis_tls_handshakes_total") == 2,
+             what="portcullis_tls_handshakes_total to count two full handshakes")
+
+
 def test_plain_http_on_https_port_gets_no_answer(term_gw):
     before = counter(term_gw, "portcullis_tls_handshake_failures_total", "plain_http_on_tls_port")
     with socket.create_connection(("127.0.0.1", term_gw.port), timeout=5) as s:

@@ -1139,6 +1139,7 @@ test_https_listener_with_two_certificates_compiles(void **state)
     assert_true(cfg->ports[0].is_tls);
     assert_null(cfg->proxy.workload_api_socket);
     assert_int_equal(cfg->proxy.tls_ticket_rotation_ms, PC_CONFIG_DEFAULT_TLS_TICKET_ROTATION_MS);
+    assert_true(cfg->proxy.tls_session_tickets);
     pc_config_unref(cfg);
     free(yaml);
 }
@@ -1237,7 +1238,7 @@ test_spiffe_federation_with_two_trust_domains(void **state)
         "kind: ProxyConfig\n"
         "metadata: {name: p}\n"
         "spec: {spiffe: {workloadAPISocket: \"unix:///run/spire/agent.sock\"}, tls: "
-        "{sessionTicketRotation: 10m}}\n" BASE,
+        "{sessionTicketRotation: 10m, sessionTickets: false}}\n" BASE,
         spiffe_path);
     struct pc_config *cfg = test_config_expect_ok(yaml);
     const struct pc_listener_tls *tls = cfg->ports[1].listeners[0].tls;
@@ -1253,6 +1254,7 @@ test_spiffe_federation_with_two_trust_domains(void **state)
     assert_int_equal(tls->client_bundles[1].source.origin, PC_PEM_WORKLOAD_API);
     assert_string_equal(cfg->proxy.workload_api_socket, "unix:///run/spire/agent.sock");
     assert_int_equal(cfg->proxy.tls_ticket_rotation_ms, 600000);
+    assert_false(cfg->proxy.tls_session_tickets);
     assert_int_equal(cfg->n_material_files, 1);
     assert_string_equal(cfg->material_files[0], spiffe_path);
     pc_config_unref(cfg);
