@@ -32,6 +32,7 @@ enum step_result {
 typedef enum step_result (*step_fn)(struct pc_exchange *x);
 
 #define REQUEST_ID_MAX 128
+#define TLS_RECORD_MAX 16384 /* the most plaintext one TLS record carries (RFC 8446 5.1) */
 
 /* --- lifetime --- */
 
@@ -243,15 +244,39 @@ conn_flush_tls(struct pc_conn *conn)
     return tls_submit(NULL, conn, conn->tls, (uv_stream_t *)&conn->tcp, true);
 }
 
-/* Encrypts the queue into the session's output, then writes that. */
+/*
+ * Encrypts the queue into the session's output, then writes that. Each SSL_write is a record of
+ * its own (with its own AEAD pass, header and tag, on both ends), so slices smaller than a full
+ * record, such as a response head and a short body, are gathered into one first; a slice of a
+ * whole record or more is encrypted where it lies.
+ */
 static int
 flush_tls(struct pc_exchange *x, struct outq *q, struct pc_tls_stream *ts, uv_stream_t *stream,
           bool is_to_client)
 {
+    char gathered[TLS_RECORD_MAX];
+    size_t n = 0;
     int rc = 0;
 
     for (uint32_t i = 0; i < q->n && rc == 0; i++) {
-        rc = pc_tls_stream_write(ts, q->iov[i].base, q->iov[i].len);
+        const uv_buf_t *s = &q->iov[i];
+
+        if (n > 0 && (s->len >= sizeof(gathered) || n + s->len > sizeof(gathered))) {
+            rc = pc_tls_stream_write(ts, gathered, n);
+            n = 0;
+        }
+        if (rc != 0) {
+            break;
+        }
+        if (s->len >= sizeof(gathered)) {
+            rc = pc_tls_stream_write(ts, s->base, s->len);
+        } else {
+            memcpy(gathered + n, s->base, s->len);
+            n += s->len;
+        }
+    }
+    if (rc == 0 && n > 0) {
+        rc = pc_tls_stream_write(ts, gathered, n);
     }
     outq_clear(q);
     if (rc != 0) {

@@ -843,11 +843,11 @@ conn_update_reading(struct pc_conn *conn)
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0) {
             conn->is_reading = true;
         }
-    } else if (!want && conn->is_reading
-               && (conn->in != NULL || conn->is_tunnel || conn->tls != NULL)) {
+    } else if (!want && conn->is_reading && (conn->in != NULL || conn->is_tunnel)) {
         /* Reading stops only once bytes that cannot be taken are held: stopping and restarting
          * around every request would cost two epoll_ctl calls each time, and one buffer of
-         * early bytes is all a client can make us hold. */
+         * early bytes is all a client can make us hold (over TLS, that buffer of plaintext and
+         * at most TLS_INPUT_MAX of ciphertext behind it, checked above). */
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->is_reading = false;
     }

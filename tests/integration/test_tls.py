@@ -28,8 +28,8 @@ import time
 import pytest
 
 import certs
-from client import (echo, header_values, request, send_request, tls_connect, tls_context,
-                    tls_echo, tls_request)
+from client import (echo, header_values, parse_responses, read_response, request, rss_bytes,
+                    send_request, tls_connect, tls_context, tls_echo, tls_request)
 from conftest import Origin, binary, free_port, simple_route
 from test_lifecycle import admin_get, metric, wait_for
 
@@ -478,6 +478,91 @@ def test_session_tickets_disabled(make_gateway, module_origin, pki, version):
     assert counter(gw, "portcullis_tls_resumed_total") == 0
     wait_for(lambda: counter(gw, "portcullis_tls_handshakes_total") == 2,
              what="portcullis_tls_handshakes_total to count two full handshakes")
+
+
+# --- streaming over TLS ---
+# A TLS connection keeps reading while its request is served, as a plain one does; these check
+# that what arrives meanwhile is held, bounded, and answered in order.
+
+def test_pipelined_requests_over_tls_are_answered_in_order(term_gw, pki):
+    bodies = [b"a" * 10, b"b" * 70000, b"", b"d" * 3]
+    burst = b""
+    for i, body in enumerate(bodies):
+        burst += (b"POST /echo/%d HTTP/1.1\r\nHost: api.example.com\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (i, len(body), body))
+    burst += b"GET /echo/4 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n"
+    ctx = tls_context(ca=pki.server_ca.pem)
+    data = b""
+    with tls_connect(term_gw.port, ctx, "api.example.com") as sock:
+        sock.sendall(burst)
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLError, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+    responses = parse_responses(data)
+    assert [r[0] for r in responses] == [200] * 5
+    docs = [json.loads(r[2]) for r in responses]
+    assert [d["target"] for d in docs] == ["/echo/%d" % i for i in range(5)]
+    for doc, body in zip(docs, bodies + [b""]):
+        assert doc["body_len"] == len(body)
+        assert doc["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_upload_over_tls_to_a_slow_upstream_is_intact_and_not_held_whole(make_gateway,
+                                                                          module_origin, pki):
+    """The upstream reads nothing for 2 s: the gateway stops reading the client once it holds
+    a buffer of plaintext and a bounded amount of ciphertext, instead of taking the body in."""
+    mib = 1024 * 1024
+    size = 32 * mib
+    limits = """
+apiVersion: portcullis.dev/v1alpha1
+kind: ClientTrafficPolicy
+metadata:
+  name: big-bodies
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: edge
+  limits:
+    maxBodyBytes: 64Mi
+"""
+    gw = make_gateway(simple_route(), {"origin": [module_origin.address]},
+                      listeners=https_listener("https", ["{name: api}"]),
+                      policies=docs(secret("api", pki.api), limits))
+    ctx = tls_context(ca=pki.server_ca.pem)
+    for _ in range(3):
+        assert tls_request(gw.port, ctx, "api.example.com")[0] == 200
+    body = os.urandom(mib) * 32
+    start = rss_bytes(gw.proc.pid)
+    peak = [start]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_bytes(gw.proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with tls_connect(gw.port, ctx, "api.example.com", timeout=60) as sock:
+            sock.sendall(b"POST /hold?ms=2000 HTTP/1.1\r\nHost: api.example.com\r\n"
+                         b"Content-Length: %d\r\n\r\n" % size)
+            sock.sendall(body)
+            status, _, resp_body, _ = read_response(sock, timeout=60)
+    finally:
+        done.set()
+        sampler.join()
+    growth = peak[0] - start
+    assert status == 200
+    doc = json.loads(resp_body)
+    assert doc["body_len"] == size
+    assert doc["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert growth < 32 * mib, "RSS grew by %.1f MiB for a 32 MiB upload" % (growth / mib)
 
 
 def test_plain_http_on_https_port_gets_no_answer(term_gw):
