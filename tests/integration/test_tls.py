@@ -512,6 +512,26 @@ def test_pipelined_requests_over_tls_are_answered_in_order(term_gw, pki):
         assert doc["body_sha256"] == hashlib.sha256(body).hexdigest()
 
 
+def test_tls_client_gone_mid_request_is_recorded_as_499(term_gw, pki):
+    """The connection is read while its request is served, so a client that resets it is seen
+    at once: the exchange ends as client_closed (499) before the slow answer would have come."""
+    ctx = tls_context(ca=pki.server_ca.pem)
+    seen = len(term_gw.access_log())
+    sock = tls_connect(term_gw.port, ctx, "api.example.com")
+    sock.sendall(b"GET /slow?ms=3000 HTTP/1.1\r\nHost: api.example.com\r\n\r\n")
+    time.sleep(0.3)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    start = time.monotonic()
+    sock.close()
+
+    def entry():
+        return [e for e in term_gw.access_log()[seen:] if e.get("path") == "/slow"]
+
+    found = wait_for(entry, what="an access log line for the abandoned request")
+    assert found[0]["status"] == 499
+    assert time.monotonic() - start < 2.5, "the reset was noticed only when the answer came"
+
+
 def test_upload_over_tls_to_a_slow_upstream_is_intact_and_not_held_whole(make_gateway,
                                                                           module_origin, pki):
     """The upstream reads nothing for 2 s: the gateway stops reading the client once it holds
