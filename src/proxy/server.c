@@ -814,6 +814,7 @@ void
 conn_update_reading(struct pc_conn *conn)
 {
     struct pc_exchange *x = conn->x;
+    bool is_tls_full;
     bool want;
 
     if (conn->is_closing) {
@@ -836,18 +837,19 @@ conn_update_reading(struct pc_conn *conn)
         conn_pump(conn);
         return;
     }
-    if (conn->tls != NULL && pc_tls_stream_input_bytes(conn->tls) > TLS_INPUT_MAX) {
+    is_tls_full = conn->tls != NULL && pc_tls_stream_input_bytes(conn->tls) > TLS_INPUT_MAX;
+    if (is_tls_full) {
         want = false;
     }
     if (want && !conn->is_reading && !conn->is_peer_eof) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0) {
             conn->is_reading = true;
         }
-    } else if (!want && conn->is_reading && (conn->in != NULL || conn->is_tunnel)) {
+    } else if (!want && conn->is_reading && (conn->in != NULL || conn->is_tunnel || is_tls_full)) {
         /* Reading stops only once bytes that cannot be taken are held: stopping and restarting
          * around every request would cost two epoll_ctl calls each time, and one buffer of
          * early bytes is all a client can make us hold (over TLS, that buffer of plaintext and
-         * at most TLS_INPUT_MAX of ciphertext behind it, checked above). */
+         * at most TLS_INPUT_MAX of ciphertext behind it). */
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->is_reading = false;
     }
