@@ -261,7 +261,7 @@ flush_tls(struct pc_exchange *x, struct outq *q, struct pc_tls_stream *ts, uv_st
     for (uint32_t i = 0; i < q->n && rc == 0; i++) {
         const uv_buf_t *s = &q->iov[i];
 
-        if (n > 0 && (s->len >= sizeof(gathered) || n + s->len > sizeof(gathered))) {
+        if (n > 0 && n + s->len > sizeof(gathered)) {
             rc = pc_tls_stream_write(ts, gathered, n);
             n = 0;
         }

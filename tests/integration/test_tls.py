@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -32,6 +33,7 @@ from client import (echo, header_values, parse_responses, read_response, request
                     send_request, tls_connect, tls_context, tls_echo, tls_request)
 from conftest import Origin, binary, free_port, simple_route
 from test_lifecycle import admin_get, metric, wait_for
+from test_streaming import BIG_BODIES
 
 DEADLINE = 15.0
 SPIFFE_A = "example.org"
@@ -520,7 +522,7 @@ def test_tls_client_gone_mid_request_is_recorded_as_499(term_gw, pki):
     sock = tls_connect(term_gw.port, ctx, "api.example.com")
     sock.sendall(b"GET /slow?ms=3000 HTTP/1.1\r\nHost: api.example.com\r\n\r\n")
     time.sleep(0.3)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     start = time.monotonic()
     sock.close()
 
@@ -541,22 +543,9 @@ def test_upload_over_tls_to_a_slow_upstream_is_intact_and_held_back(make_gateway
     takes and gives back a record buffer per record.)"""
     mib = 1024 * 1024
     size = 64 * mib
-    limits = """
-apiVersion: portcullis.dev/v1alpha1
-kind: ClientTrafficPolicy
-metadata:
-  name: big-bodies
-spec:
-  targetRefs:
-  - group: gateway.networking.k8s.io
-    kind: Gateway
-    name: edge
-  limits:
-    maxBodyBytes: 64Mi
-"""
     gw = make_gateway(simple_route(), {"origin": [module_origin.address]},
                       listeners=https_listener("https", ["{name: api}"]),
-                      policies=docs(secret("api", pki.api), limits))
+                      policies=docs(secret("api", pki.api), BIG_BODIES))
     ctx = tls_context(ca=pki.server_ca.pem)
     body = os.urandom(mib) * 64
     sent = [0]
